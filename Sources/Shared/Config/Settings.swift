@@ -1,0 +1,77 @@
+import Foundation
+import Logging
+
+/// Every setting of DESIGN.md's Configuration section, read from the environment.
+/// Command-line flags override by supplying the same variable names (see `load(environment:overrides:)`),
+/// so a value is checked, and its error worded, in one place.
+public struct Settings: Sendable {
+    public var databaseURL: DatabaseURL?
+    public var apiTokens: [String] = []
+    public var httpHost = "127.0.0.1"
+    public var httpPort = 8080
+    public var workerConcurrency = 4
+    public var workerID: String
+    public var logLevel: Logger.Level = .info
+    public var metricsPort: Int?
+
+    public static func load(
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        overrides: [String: String] = [:]
+    ) throws(ConfigError) -> Settings {
+        let values = environment.merging(overrides.filter { !$0.value.isEmpty }) { _, flag in flag }
+        func value(_ name: String) -> String? {
+            guard let text = values[name]?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return nil }
+            return text
+        }
+        var settings = Settings(workerID: "\(ProcessInfo.processInfo.hostName):\(getpid())")
+        if let url = value("DATABASE_URL") { settings.databaseURL = try DatabaseURL(url) }
+        if let tokens = value("FLOWFORGE_API_TOKEN") {
+            settings.apiTokens = tokens.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            if let short = settings.apiTokens.first(where: { $0.count < 16 }) {
+                _ = short
+                throw ConfigError("FLOWFORGE_API_TOKEN: every token must be at least 16 characters long")
+            }
+        }
+        if let host = value("FLOWFORGE_HTTP_HOST") { settings.httpHost = host }
+        if let port = value("FLOWFORGE_HTTP_PORT") { settings.httpPort = try Self.port(port, name: "FLOWFORGE_HTTP_PORT") }
+        if let text = value("FLOWFORGE_WORKER_CONCURRENCY") {
+            guard let count = Int(text), (1...1_024).contains(count) else {
+                throw ConfigError("FLOWFORGE_WORKER_CONCURRENCY must be a whole number from 1 to 1024, not \"\(text)\"")
+            }
+            settings.workerConcurrency = count
+        }
+        if let id = value("FLOWFORGE_WORKER_ID") {
+            guard id.count <= 200 else { throw ConfigError("FLOWFORGE_WORKER_ID must be at most 200 characters long") }
+            settings.workerID = id
+        }
+        if let text = value("FLOWFORGE_LOG_LEVEL") {
+            guard let level = Logger.Level(rawValue: text.lowercased()) else {
+                throw ConfigError(
+                    "FLOWFORGE_LOG_LEVEL must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), not \"\(text)\"")
+            }
+            settings.logLevel = level
+        }
+        if let port = value("FLOWFORGE_METRICS_PORT") { settings.metricsPort = try Self.port(port, name: "FLOWFORGE_METRICS_PORT") }
+        return settings
+    }
+
+    private static func port(_ text: String, name: String) throws(ConfigError) -> Int {
+        guard let port = Int(text), (0...65_535).contains(port) else {
+            throw ConfigError("\(name) must be a port number from 0 to 65535, not \"\(text)\"")
+        }
+        return port
+    }
+
+    public func requireDatabaseURL() throws(ConfigError) -> DatabaseURL {
+        guard let databaseURL else {
+            throw ConfigError("DATABASE_URL is not set: give postgres://user:password@host:5432/database (or use `flowforge dev`)")
+        }
+        return databaseURL
+    }
+
+    public func makeLogger(label: String) -> Logger {
+        var logger = Logger(label: label)
+        logger.logLevel = logLevel
+        return logger
+    }
+}

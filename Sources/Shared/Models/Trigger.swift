@@ -1,0 +1,90 @@
+import Foundation
+
+/// A stored trigger: what starts a workflow besides a person.
+public struct Trigger: Sendable, Equatable {
+    public var id: Int64
+    public var workflowId: Int64
+    public var type: TriggerType
+    public var enabled: Bool
+    public var name: String
+    /// True when FlowForge made the name up ("At 02:00"); it follows later edits then.
+    public var nameIsGenerated: Bool
+    public var cronExpression: String?
+    public var timezone: String
+    public var nextRunAt: Date?
+    public var lastRunAt: Date?
+    public var misfirePolicy: MisfirePolicy
+    public var dependsOnWorkflowId: Int64?
+    /// Filled by reads that join the upstream workflow; not stored.
+    public var dependsOnWorkflowName: String?
+    public var dependencyCondition: DependencyCondition?
+    public var delayMinutes: Int
+    public var eventType: EventType?
+    public var eventConfig: JSONValue?
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public var json: JSONValue {
+        [
+            "id": .int(id),
+            "workflow_id": .int(workflowId),
+            "trigger_type": .string(type.rawValue),
+            "trigger_name": .string(name),
+            "enabled": .bool(enabled),
+            "cron_expression": JSONValue(cronExpression),
+            "timezone": type == .scheduled ? .string(timezone) : .null,
+            "description": JSONValue(scheduleDescription),
+            "next_run_at": JSONValue(nextRunAt),
+            "last_run_at": JSONValue(lastRunAt),
+            "misfire_policy": type == .scheduled ? .string(misfirePolicy.rawValue) : .null,
+            "depends_on_workflow_id": JSONValue(dependsOnWorkflowId),
+            "depends_on_workflow_name": JSONValue(dependsOnWorkflowName),
+            "dependency_condition": JSONValue(dependencyCondition?.rawValue),
+            "delay_minutes": type == .dependency ? .int(Int64(delayMinutes)) : .null,
+            "event_type": JSONValue(eventType?.rawValue),
+            "event_config": eventConfig ?? .null,
+            "created_at": JSONValue(createdAt),
+            "updated_at": JSONValue(updatedAt),
+        ]
+    }
+
+    /// The plain-English reading of the cron expression, for scheduled triggers.
+    public var scheduleDescription: String? {
+        guard type == .scheduled, let cronExpression else { return nil }
+        return (try? CronExpression(cronExpression))?.humanDescription
+    }
+}
+
+/// The fields a user sets on a trigger, validated and merged; what create and update write.
+public struct TriggerDefinition: Sendable, Equatable {
+    public var type: TriggerType
+    public var enabled: Bool = true
+    /// nil: a name is derived from the rest ("At 02:00", "After extract succeeds").
+    public var name: String?
+    public var cronExpression: String?
+    public var timezone: String = "UTC"
+    public var misfirePolicy: MisfirePolicy = .runOnce
+    public var dependsOnWorkflowId: Int64?
+    public var dependencyCondition: DependencyCondition?
+    public var delayMinutes: Int = 0
+    public var eventType: EventType?
+    public var eventConfig: JSONValue?
+
+    public init(type: TriggerType) {
+        self.type = type
+    }
+
+    public init(_ trigger: Trigger) {
+        type = trigger.type
+        enabled = trigger.enabled
+        name = trigger.name
+        cronExpression = trigger.cronExpression
+        timezone = trigger.timezone
+        misfirePolicy = trigger.misfirePolicy
+        dependsOnWorkflowId = trigger.dependsOnWorkflowId
+        dependencyCondition = trigger.dependencyCondition
+        delayMinutes = trigger.delayMinutes
+        eventType = trigger.eventType
+        eventConfig = trigger.eventConfig
+    }
+}

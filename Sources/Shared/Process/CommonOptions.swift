@@ -1,0 +1,48 @@
+import ArgumentParser
+import Foundation
+import Logging
+
+/// Flags every FlowForge process takes. Each overrides the environment variable it names.
+public struct CommonOptions: ParsableArguments {
+    @Option(name: .customLong("database-url"), help: "PostgreSQL URL (DATABASE_URL).")
+    public var databaseURL: String?
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (FLOWFORGE_LOG_LEVEL).")
+    public var logLevel: String?
+
+    @Option(name: .customLong("metrics-port"), help: "Serve /metrics and /healthz on this port (FLOWFORGE_METRICS_PORT).")
+    public var metricsPort: String?
+
+    public init() {}
+
+    public var overrides: [String: String] {
+        var values: [String: String] = [:]
+        values["DATABASE_URL"] = databaseURL
+        values["FLOWFORGE_LOG_LEVEL"] = logLevel
+        values["FLOWFORGE_METRICS_PORT"] = metricsPort
+        return values
+    }
+}
+
+/// Starts a FlowForge process: settings are loaded and logging set up once; a bad setting
+/// stops it with one line on stderr and exit code 78 (EX_CONFIG).
+public enum ProcessBootstrap {
+    public static func settings(program: String, overrides: [String: String]) -> Settings {
+        do {
+            let settings = try Settings.load(overrides: overrides)
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = settings.logLevel
+                return handler
+            }
+            return settings
+        } catch {
+            fail(program: program, error.message)
+        }
+    }
+
+    public static func fail(program: String, _ message: String) -> Never {
+        FileHandle.standardError.write(Data("\(program): \(message)\n".utf8))
+        exit(78)
+    }
+}

@@ -1,0 +1,124 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// Executions and their jobs in PostgreSQL, as the API reads and creates them.
+public struct ExecutionStore: Sendable {
+    let client: PostgresClient
+    let logger: Logger
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    static let select = """
+        SELECT id, workflow_id, workflow_name, trigger_id, trigger_type, trigger_name, status, scheduled_for, queued_at,
+            started_at, finished_at, attempt, worker_id, upstream_execution_id, error, steps
+        FROM flowforge.executions
+        """
+
+    static func execution(from row: PostgresRandomAccessRow) throws -> Execution {
+        Execution(
+            id: try row.column("id"),
+            workflowId: try row.column("workflow_id"),
+            workflowName: try row.column("workflow_name"),
+            triggerId: try row.column("trigger_id"),
+            triggerType: ExecutionTriggerType(rawValue: try row.column("trigger_type")) ?? .manual,
+            triggerName: try row.column("trigger_name"),
+            status: ExecutionStatus(rawValue: try row.column("status")) ?? .queued,
+            scheduledFor: try row.column("scheduled_for"),
+            queuedAt: try row.column("queued_at"),
+            startedAt: try row.column("started_at"),
+            finishedAt: try row.column("finished_at"),
+            attempt: try row.column("attempt"),
+            workerId: try row.column("worker_id"),
+            upstreamExecutionId: try row.column("upstream_execution_id"),
+            error: try row.column("error"),
+            steps: try row.column("steps"))
+    }
+
+    /// "Run now": a queued execution and its job, created together, and a wake-up for workers.
+    public func createManual(workflowId: Int64) async throws -> Execution {
+        try await client.withTransaction(logger: logger) { connection in
+            let rows = try await connection.query(
+                """
+                WITH workflow AS (
+                    SELECT id, name FROM flowforge.workflows WHERE id = \(workflowId) FOR KEY SHARE
+                ), execution AS (
+                    INSERT INTO flowforge.executions (workflow_id, workflow_name, trigger_type, trigger_name, status)
+                    SELECT id, name, 'manual', 'Run now', 'queued' FROM workflow
+                    RETURNING id, queued_at
+                )
+                INSERT INTO flowforge.jobs (execution_id, run_at)
+                SELECT id, queued_at FROM execution
+                RETURNING execution_id
+                """, logger: logger)
+            var executionId: Int64?
+            for try await id in rows.decode(Int64.self) { executionId = id }
+            guard let executionId else { throw FlowForgeError.notFound("workflow \(workflowId) does not exist") }
+            try await connection.query("SELECT pg_notify('flowforge_jobs', \(String(executionId)))", logger: logger)
+            return try await Self.get(id: executionId, on: connection, logger: logger)!
+        }
+    }
+
+    public func get(id: Int64) async throws -> Execution? {
+        let rows = try await client.query("\(unescaped: Self.select) WHERE id = \(id)", logger: logger)
+        return try await rows.collectRows(Self.execution).first
+    }
+
+    static func get(id: Int64, on connection: PostgresConnection, logger: Logger) async throws -> Execution? {
+        let rows = try await connection.query("\(unescaped: Self.select) WHERE id = \(id)", logger: logger)
+        return try await rows.collectRows(Self.execution).first
+    }
+
+    public struct Filter: Sendable {
+        public var workflowId: Int64?
+        public var triggerId: Int64?
+        public var status: ExecutionStatus?
+        public var triggerType: ExecutionTriggerType?
+        /// Keyset pagination: only executions older (smaller id) than this.
+        public var beforeId: Int64?
+        public var limit: Int = 50
+
+        public init() {}
+    }
+
+    /// Newest first. Each filter is optional; a null bind switches it off.
+    public func list(_ filter: Filter) async throws -> [Execution] {
+        let rows = try await client.query(
+            """
+            \(unescaped: Self.select)
+            WHERE (\(filter.workflowId)::bigint IS NULL OR workflow_id = \(filter.workflowId))
+              AND (\(filter.triggerId)::bigint IS NULL OR trigger_id = \(filter.triggerId))
+              AND (\(filter.status?.rawValue)::text IS NULL OR status = \(filter.status?.rawValue))
+              AND (\(filter.triggerType?.rawValue)::text IS NULL OR trigger_type = \(filter.triggerType?.rawValue))
+              AND (\(filter.beforeId)::bigint IS NULL OR id < \(filter.beforeId))
+            ORDER BY id DESC
+            LIMIT \(filter.limit)
+            """, logger: logger)
+        return try await rows.collectRows(Self.execution)
+    }
+
+    /// Cancels a queued or running execution: it leaves the queue at once and workers are told
+    /// (`flowforge_execution_cancelled`) so a running step can be stopped.
+    public func cancel(id: Int64) async throws -> Execution {
+        try await client.withTransaction(logger: logger) { connection in
+            guard let current = try await Self.get(id: id, on: connection, logger: logger) else {
+                throw FlowForgeError.notFound("execution \(id) does not exist")
+            }
+            guard !current.status.isFinal else {
+                throw FlowForgeError.conflict("execution \(id) has already finished (\(current.status.rawValue)); there is nothing to cancel")
+            }
+            try await connection.query(
+                """
+                UPDATE flowforge.executions
+                SET status = 'cancelled', finished_at = now(), error = 'cancelled by a user'
+                WHERE id = \(id) AND status IN ('queued', 'running')
+                """, logger: logger)
+            try await connection.query("DELETE FROM flowforge.jobs WHERE execution_id = \(id)", logger: logger)
+            try await connection.query("SELECT pg_notify('flowforge_execution_cancelled', \(String(id)))", logger: logger)
+            return try await Self.get(id: id, on: connection, logger: logger)!
+        }
+    }
+}

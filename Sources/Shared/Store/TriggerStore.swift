@@ -1,0 +1,308 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// Workflow triggers in PostgreSQL: every query of `workflow_triggers` lives here.
+public struct TriggerStore: Sendable {
+    let client: PostgresClient
+    let logger: Logger
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    static let select = """
+        SELECT t.id, t.workflow_id, t.trigger_type, t.enabled, t.trigger_name, t.name_is_generated, t.cron_expression,
+            t.timezone, t.next_run_at, t.last_run_at, t.misfire_policy, t.depends_on_workflow_id,
+            up.name AS depends_on_workflow_name, t.dependency_condition, t.delay_minutes, t.event_type, t.event_config,
+            t.created_at, t.updated_at
+        FROM flowforge.workflow_triggers t
+        LEFT JOIN flowforge.workflows up ON up.id = t.depends_on_workflow_id
+        """
+
+    static func trigger(from row: PostgresRandomAccessRow) throws -> Trigger {
+        Trigger(
+            id: try row.column("id"),
+            workflowId: try row.column("workflow_id"),
+            type: TriggerType(rawValue: try row.column("trigger_type")) ?? .scheduled,
+            enabled: try row.column("enabled"),
+            name: try row.column("trigger_name"),
+            nameIsGenerated: try row.column("name_is_generated"),
+            cronExpression: try row.column("cron_expression"),
+            timezone: try row.column("timezone"),
+            nextRunAt: try row.column("next_run_at"),
+            lastRunAt: try row.column("last_run_at"),
+            misfirePolicy: MisfirePolicy(rawValue: try row.column("misfire_policy")) ?? .runOnce,
+            dependsOnWorkflowId: try row.column("depends_on_workflow_id"),
+            dependsOnWorkflowName: try row.column("depends_on_workflow_name"),
+            dependencyCondition: (try row.column("dependency_condition", as: String?.self)).flatMap(DependencyCondition.init),
+            delayMinutes: try row.column("delay_minutes"),
+            eventType: (try row.column("event_type", as: String?.self)).flatMap(EventType.init),
+            eventConfig: try row.column("event_config"),
+            createdAt: try row.column("created_at"),
+            updatedAt: try row.column("updated_at"))
+    }
+
+    public func list(workflowId: Int64) async throws -> [Trigger] {
+        let rows = try await client.query("\(unescaped: Self.select) WHERE t.workflow_id = \(workflowId) ORDER BY t.id", logger: logger)
+        return try await rows.collectRows(Self.trigger)
+    }
+
+    public func get(workflowId: Int64, triggerId: Int64) async throws -> Trigger? {
+        try await Self.get(workflowId: workflowId, triggerId: triggerId, on: nil, client: client, logger: logger)
+    }
+
+    static func get(
+        workflowId: Int64, triggerId: Int64, on connection: PostgresConnection?, client: PostgresClient? = nil, logger: Logger
+    ) async throws -> Trigger? {
+        let query: PostgresQuery = "\(unescaped: Self.select) WHERE t.workflow_id = \(workflowId) AND t.id = \(triggerId)"
+        let rows = if let connection { try await connection.query(query, logger: logger) } else { try await client!.query(query, logger: logger) }
+        return try await rows.collectRows(Self.trigger).first
+    }
+
+    public func create(_ definition: TriggerDefinition, workflowId: Int64, now: Date) async throws -> Trigger {
+        try await client.withTransaction(logger: logger) { connection in
+            // Locking the workflow row keeps a concurrent delete from racing the insert.
+            let rows = try await connection.query(
+                "SELECT name FROM flowforge.workflows WHERE id = \(workflowId) FOR UPDATE", logger: logger)
+            var workflowName: String?
+            for try await name in rows.decode(String.self) { workflowName = name }
+            guard let workflowName else { throw FlowForgeError.notFound("workflow \(workflowId) does not exist") }
+            let id = try await Self.insert(definition, workflowId: workflowId, workflowName: workflowName, now: now, on: connection, logger: logger)
+            return try await Self.get(workflowId: workflowId, triggerId: id, on: connection, logger: logger)!
+        }
+    }
+
+    /// Inserts a validated trigger for an existing (locked) workflow, checking what needs the
+    /// database: the trigger limit, the upstream's existence and that no cycle closes.
+    static func insert(
+        _ definition: TriggerDefinition, workflowId: Int64, workflowName: String, now: Date,
+        on connection: PostgresConnection, logger: Logger
+    ) async throws -> Int64 {
+        let countRows = try await connection.query(
+            "SELECT count(*) FROM flowforge.workflow_triggers WHERE workflow_id = \(workflowId)", logger: logger)
+        for try await count in countRows.decode(Int64.self) where count >= Limits.triggersPerWorkflow {
+            throw FlowForgeError.invalid("a workflow can have at most \(Limits.triggersPerWorkflow) triggers")
+        }
+        let upstreamName = try await checkDependency(definition, workflowId: workflowId, workflowName: workflowName, on: connection, logger: logger)
+        let generatedName = definition.name == nil
+        let name = definition.name ?? defaultName(for: definition, upstreamName: upstreamName)
+        let nextRunAt = definition.enabled ? definition.nextRun(after: now) : nil
+        let rows = try await connection.query(
+            """
+            INSERT INTO flowforge.workflow_triggers
+                (workflow_id, trigger_type, enabled, trigger_name, name_is_generated, cron_expression, timezone, next_run_at,
+                 misfire_policy, depends_on_workflow_id, dependency_condition, delay_minutes, event_type, event_config)
+            VALUES (\(workflowId), \(definition.type.rawValue), \(definition.enabled), \(name), \(generatedName),
+                \(definition.cronExpression), \(definition.timezone), \(nextRunAt), \(definition.misfirePolicy.rawValue),
+                \(definition.dependsOnWorkflowId), \(definition.dependencyCondition?.rawValue), \(definition.delayMinutes),
+                \(definition.eventType?.rawValue), \(definition.eventConfig))
+            RETURNING id
+            """, logger: logger)
+        var id: Int64 = 0
+        for try await value in rows.decode(Int64.self) { id = value }
+        try await notifyChanged(id, on: connection, logger: logger)
+        return id
+    }
+
+    /// For dependency triggers: the upstream exists, is not the workflow itself and closes no
+    /// cycle. Serialized by an advisory lock so two halves of a cycle cannot both commit.
+    /// Returns the upstream's name.
+    static func checkDependency(
+        _ definition: TriggerDefinition, workflowId: Int64, workflowName: String,
+        on connection: PostgresConnection, logger: Logger
+    ) async throws -> String? {
+        guard definition.type == .dependency, let upstream = definition.dependsOnWorkflowId else { return nil }
+        let me = WorkflowRef(id: workflowId, name: workflowName)
+        if upstream == workflowId { throw FlowForgeError.circularDependency(cycle: [me, me]) }
+        try await connection.query("SELECT pg_advisory_xact_lock(\(AdvisoryLock.dependencyGraph))", logger: logger)
+        let rows = try await connection.query(
+            "SELECT name FROM flowforge.workflows WHERE id = \(upstream) FOR KEY SHARE", logger: logger)
+        var upstreamName: String?
+        for try await name in rows.decode(String.self) { upstreamName = name }
+        guard let upstreamName else {
+            throw FlowForgeError.invalid("depends_on_workflow_id: workflow \(upstream) does not exist")
+        }
+        let graph = try await dependencyGraph(on: connection, logger: logger)
+        if let cycle = graph.cycle(adding: upstream, to: workflowId) {
+            let names = try await workflowNames(Set(cycle), on: connection, logger: logger)
+            throw FlowForgeError.circularDependency(cycle: cycle.map { WorkflowRef(id: $0, name: names[$0] ?? "#\($0)") })
+        }
+        return upstreamName
+    }
+
+    static func defaultName(for definition: TriggerDefinition, upstreamName: String?) -> String {
+        let name: String
+        switch definition.type {
+        case .scheduled:
+            let description = definition.cronExpression.flatMap { try? CronExpression($0) }?.humanDescription
+            name = description ?? "Schedule \(definition.cronExpression ?? "")"
+        case .dependency:
+            let condition = definition.dependencyCondition ?? .onSuccess
+            name = "After \(upstreamName ?? "upstream") \(condition.verb)"
+        case .event:
+            name = definition.eventType == .fileArrival ? "File arrival" : "Webhook"
+        }
+        return String(name.prefix(Limits.nameLength))
+    }
+
+    public func update(
+        workflowId: Int64, triggerId: Int64, body: JSONValue, now: Date
+    ) async throws -> Trigger {
+        try await client.withTransaction(logger: logger) { connection in
+            let rows = try await connection.query(
+                """
+                SELECT w.name FROM flowforge.workflows w
+                JOIN flowforge.workflow_triggers t ON t.workflow_id = w.id
+                WHERE w.id = \(workflowId) AND t.id = \(triggerId)
+                FOR UPDATE OF t
+                """, logger: logger)
+            var workflowName: String?
+            for try await name in rows.decode(String.self) { workflowName = name }
+            guard let workflowName, let current = try await Self.get(workflowId: workflowId, triggerId: triggerId, on: connection, logger: logger) else {
+                throw FlowForgeError.notFound("trigger \(triggerId) of workflow \(workflowId) does not exist")
+            }
+            let definition = try TriggerInput.update(body, of: current)
+            let upstreamName = try await Self.checkDependency(
+                definition, workflowId: workflowId, workflowName: workflowName, on: connection, logger: logger)
+            let generatedName = definition.name == nil
+            let name = definition.name ?? Self.defaultName(for: definition, upstreamName: upstreamName)
+            // A schedule keeps its next run unless what decides it changed, or the trigger was off.
+            let scheduleChanged = definition.cronExpression != current.cronExpression || definition.timezone != current.timezone
+                || (definition.enabled && !current.enabled)
+            let nextRunAt = definition.enabled ? (scheduleChanged ? definition.nextRun(after: now) : current.nextRunAt) : nil
+            try await connection.query(
+                """
+                UPDATE flowforge.workflow_triggers SET
+                    enabled = \(definition.enabled), trigger_name = \(name), name_is_generated = \(generatedName),
+                    cron_expression = \(definition.cronExpression), timezone = \(definition.timezone), next_run_at = \(nextRunAt),
+                    misfire_policy = \(definition.misfirePolicy.rawValue), depends_on_workflow_id = \(definition.dependsOnWorkflowId),
+                    dependency_condition = \(definition.dependencyCondition?.rawValue), delay_minutes = \(definition.delayMinutes),
+                    event_type = \(definition.eventType?.rawValue), event_config = \(definition.eventConfig), updated_at = now()
+                WHERE id = \(triggerId)
+                """, logger: logger)
+            try await Self.notifyChanged(triggerId, on: connection, logger: logger)
+            return try await Self.get(workflowId: workflowId, triggerId: triggerId, on: connection, logger: logger)!
+        }
+    }
+
+    /// Turns a trigger on or off. Enabling computes `next_run_at` from now: no backfill of what
+    /// fell due while it was off.
+    public func setEnabled(_ enabled: Bool, workflowId: Int64, triggerId: Int64, now: Date) async throws -> Trigger {
+        try await client.withTransaction(logger: logger) { connection in
+            guard let current = try await Self.get(workflowId: workflowId, triggerId: triggerId, on: connection, logger: logger) else {
+                throw FlowForgeError.notFound("trigger \(triggerId) of workflow \(workflowId) does not exist")
+            }
+            let nextRunAt = enabled ? TriggerDefinition(current).nextRun(after: now) : nil
+            try await connection.query(
+                """
+                UPDATE flowforge.workflow_triggers SET enabled = \(enabled), next_run_at = \(nextRunAt), updated_at = now()
+                WHERE id = \(triggerId)
+                """, logger: logger)
+            try await Self.notifyChanged(triggerId, on: connection, logger: logger)
+            return try await Self.get(workflowId: workflowId, triggerId: triggerId, on: connection, logger: logger)!
+        }
+    }
+
+    public func delete(workflowId: Int64, triggerId: Int64) async throws -> Bool {
+        try await client.withTransaction(logger: logger) { connection in
+            let rows = try await connection.query(
+                "DELETE FROM flowforge.workflow_triggers WHERE workflow_id = \(workflowId) AND id = \(triggerId) RETURNING id",
+                logger: logger)
+            var deleted = false
+            for try await _ in rows { deleted = true }
+            if deleted { try await Self.notifyChanged(triggerId, on: connection, logger: logger) }
+            return deleted
+        }
+    }
+
+    static func notifyChanged(_ triggerId: Int64, on connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query("SELECT pg_notify('flowforge_triggers_changed', \(String(triggerId)))", logger: logger)
+    }
+
+    // MARK: - Dependencies
+
+    /// Every dependency edge, enabled or not: a disabled trigger can be enabled again, so it
+    /// still counts for cycles.
+    public func dependencyGraph() async throws -> DependencyGraph {
+        try await client.withConnection { connection in try await Self.dependencyGraph(on: connection, logger: logger) }
+    }
+
+    static func dependencyGraph(on connection: PostgresConnection, logger: Logger) async throws -> DependencyGraph {
+        let rows = try await connection.query(
+            """
+            SELECT depends_on_workflow_id, workflow_id FROM flowforge.workflow_triggers
+            WHERE trigger_type = 'dependency' AND depends_on_workflow_id IS NOT NULL
+            """, logger: logger)
+        var edges: [(upstream: Int64, downstream: Int64)] = []
+        for try await (upstream, downstream) in rows.decode((Int64, Int64).self) { edges.append((upstream, downstream)) }
+        return DependencyGraph(edges: edges)
+    }
+
+    static func workflowNames(_ ids: Set<Int64>, on connection: PostgresConnection, logger: Logger) async throws -> [Int64: String] {
+        let rows = try await connection.query(
+            "SELECT id, name FROM flowforge.workflows WHERE id = ANY(\(Array(ids)))", logger: logger)
+        var names: [Int64: String] = [:]
+        for try await (id, name) in rows.decode((Int64, String).self) { names[id] = name }
+        return names
+    }
+
+    /// A dependency edge as the dependencies route, the graph and the UI show it.
+    public struct DependencyEdge: Sendable {
+        public var triggerId: Int64
+        public var triggerName: String
+        public var upstream: WorkflowRef
+        public var downstream: WorkflowRef
+        public var condition: DependencyCondition
+        public var delayMinutes: Int
+        public var enabled: Bool
+    }
+
+    /// Edges touching `workflowId`, or all of them when it is nil.
+    public func dependencyEdges(touching workflowId: Int64? = nil) async throws -> [DependencyEdge] {
+        let rows = try await client.query(
+            """
+            SELECT t.id, t.trigger_name, t.depends_on_workflow_id, up.name AS upstream_name, t.workflow_id,
+                down.name AS downstream_name, t.dependency_condition, t.delay_minutes, t.enabled
+            FROM flowforge.workflow_triggers t
+            JOIN flowforge.workflows up ON up.id = t.depends_on_workflow_id
+            JOIN flowforge.workflows down ON down.id = t.workflow_id
+            WHERE t.trigger_type = 'dependency'
+              AND (\(workflowId)::bigint IS NULL OR t.workflow_id = \(workflowId) OR t.depends_on_workflow_id = \(workflowId))
+            ORDER BY t.id
+            """, logger: logger)
+        return try await rows.collectRows { row in
+            DependencyEdge(
+                triggerId: try row.column("id"),
+                triggerName: try row.column("trigger_name"),
+                upstream: WorkflowRef(id: try row.column("depends_on_workflow_id"), name: try row.column("upstream_name")),
+                downstream: WorkflowRef(id: try row.column("workflow_id"), name: try row.column("downstream_name")),
+                condition: DependencyCondition(rawValue: try row.column("dependency_condition")) ?? .onSuccess,
+                delayMinutes: try row.column("delay_minutes"),
+                enabled: try row.column("enabled"))
+        }
+    }
+
+    /// Would `upstream → workflowId` close a cycle? The cycle's workflows when it would.
+    public func cycle(adding upstream: Int64, to workflowId: Int64) async throws -> [WorkflowRef]? {
+        try await client.withConnection { connection in
+            let graph = try await Self.dependencyGraph(on: connection, logger: logger)
+            guard let cycle = graph.cycle(adding: upstream, to: workflowId) else { return nil }
+            let names = try await Self.workflowNames(Set(cycle), on: connection, logger: logger)
+            return cycle.map { WorkflowRef(id: $0, name: names[$0] ?? "#\($0)") }
+        }
+    }
+}
+
+extension TriggerDefinition {
+    /// The first fire instant after `date` of a scheduled trigger; nil for other types or when
+    /// the expression cannot be evaluated.
+    public func nextRun(after date: Date) -> Date? {
+        guard type == .scheduled, let cronExpression,
+            let expression = try? CronExpression(cronExpression),
+            let zone = try? CronTimeZone.named(timezone)
+        else { return nil }
+        return CronSchedule(expression: expression, timeZone: zone).next(after: date)?.instant
+    }
+}

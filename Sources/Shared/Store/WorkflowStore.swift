@@ -1,0 +1,184 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// Workflows in PostgreSQL. Every query of the workflows table lives here.
+public struct WorkflowStore: Sendable {
+    let client: PostgresClient
+    let logger: Logger
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    static let columns = """
+        w.id, w.name, w.description, w.steps, w.timeout_seconds, w.max_attempts, w.retry_backoff_seconds,
+        w.max_concurrent_runs, w.overlap_policy, w.created_at, w.updated_at
+        """
+
+    /// The list and detail shape: trigger count, next scheduled run and last execution, in one query.
+    static let summarySelect = """
+        SELECT \(columns),
+            (SELECT count(*) FROM flowforge.workflow_triggers t WHERE t.workflow_id = w.id) AS trigger_count,
+            (SELECT min(t.next_run_at) FROM flowforge.workflow_triggers t
+                WHERE t.workflow_id = w.id AND t.enabled AND t.trigger_type = 'scheduled') AS next_run_at,
+            last.id AS last_id, last.status AS last_status, last.trigger_type AS last_trigger_type,
+            last.queued_at AS last_queued_at, last.started_at AS last_started_at, last.finished_at AS last_finished_at
+        FROM flowforge.workflows w
+        LEFT JOIN LATERAL (
+            SELECT e.id, e.status, e.trigger_type, e.queued_at, e.started_at, e.finished_at
+            FROM flowforge.executions e WHERE e.workflow_id = w.id ORDER BY e.id DESC LIMIT 1
+        ) last ON true
+        """
+
+    static func workflow(from row: PostgresRandomAccessRow) throws -> Workflow {
+        let stepsJSON = try row.column("steps", as: JSONValue.self)
+        let steps = try (stepsJSON.arrayValue ?? []).map { value throws(FlowForgeError) in try Step(stored: value) }
+        return Workflow(
+            id: try row.column("id"),
+            name: try row.column("name"),
+            description: try row.column("description"),
+            steps: steps,
+            timeoutSeconds: try row.column("timeout_seconds"),
+            maxAttempts: try row.column("max_attempts"),
+            retryBackoffSeconds: try row.column("retry_backoff_seconds"),
+            maxConcurrentRuns: try row.column("max_concurrent_runs"),
+            overlapPolicy: OverlapPolicy(rawValue: try row.column("overlap_policy")) ?? .queue,
+            createdAt: try row.column("created_at"),
+            updatedAt: try row.column("updated_at"))
+    }
+
+    static func summary(from row: PostgresRandomAccessRow) throws -> WorkflowSummary {
+        var last: ExecutionBrief?
+        if let lastId = try row.column("last_id", as: Int64?.self) {
+            last = ExecutionBrief(
+                id: lastId,
+                status: ExecutionStatus(rawValue: try row.column("last_status")) ?? .queued,
+                triggerType: ExecutionTriggerType(rawValue: try row.column("last_trigger_type")) ?? .manual,
+                queuedAt: try row.column("last_queued_at"),
+                startedAt: try row.column("last_started_at"),
+                finishedAt: try row.column("last_finished_at"))
+        }
+        return WorkflowSummary(
+            workflow: try workflow(from: row),
+            triggerCount: Int(try row.column("trigger_count", as: Int64.self)),
+            nextRunAt: try row.column("next_run_at"),
+            lastExecution: last)
+    }
+
+    /// Creates the workflow and its initial triggers in one transaction: all or nothing.
+    public func create(
+        _ definition: WorkflowDefinition, triggers: [TriggerDefinition] = [], now: Date
+    ) async throws -> WorkflowSummary {
+        let id = try await client.withTransaction(logger: logger) { connection in
+            let id = try await insert(definition, on: connection)
+            for trigger in triggers {
+                _ = try await TriggerStore.insert(trigger, workflowId: id, workflowName: definition.name, now: now, on: connection, logger: logger)
+            }
+            return id
+        }
+        guard let summary = try await summary(id: id) else { throw FlowForgeError.notFound("workflow \(id) was deleted meanwhile") }
+        return summary
+    }
+
+    private func insert(_ definition: WorkflowDefinition, on connection: PostgresConnection) async throws -> Int64 {
+        do {
+            let rows = try await connection.query(
+                """
+                INSERT INTO flowforge.workflows
+                    (name, description, steps, timeout_seconds, max_attempts, retry_backoff_seconds, max_concurrent_runs, overlap_policy)
+                VALUES (\(definition.name), \(definition.description), \(JSONValue.array(definition.steps.map(\.json))),
+                    \(definition.timeoutSeconds), \(definition.maxAttempts), \(definition.retryBackoffSeconds),
+                    \(definition.maxConcurrentRuns), \(definition.overlapPolicy.rawValue))
+                RETURNING id
+                """, logger: logger)
+            for try await id in rows.decode(Int64.self) { return id }
+            throw FlowForgeError.conflict("the workflow could not be created")
+        } catch where error.sqlState == "23505" {
+            throw FlowForgeError.conflict("a workflow named \"\(definition.name)\" already exists")
+        }
+    }
+
+    public func get(id: Int64) async throws -> Workflow? {
+        let rows = try await client.query("SELECT \(unescaped: Self.columns) FROM flowforge.workflows w WHERE w.id = \(id)", logger: logger)
+        return try await rows.collectRows(Self.workflow).first
+    }
+
+    public func summary(id: Int64) async throws -> WorkflowSummary? {
+        let rows = try await client.query("\(unescaped: Self.summarySelect) WHERE w.id = \(id)", logger: logger)
+        return try await rows.collectRows(Self.summary).first
+    }
+
+    /// A page of workflows ordered by name, and how many there are in all.
+    public func list(limit: Int, offset: Int) async throws -> (items: [WorkflowSummary], total: Int) {
+        let rows = try await client.query(
+            "\(unescaped: Self.summarySelect) ORDER BY w.name, w.id LIMIT \(limit) OFFSET \(offset)", logger: logger)
+        let items = try await rows.collectRows(Self.summary)
+        let countRows = try await client.query("SELECT count(*) FROM flowforge.workflows", logger: logger)
+        var total: Int64 = 0
+        for try await count in countRows.decode(Int64.self) { total = count }
+        return (items, Int(total))
+    }
+
+    public func update(id: Int64, with definition: WorkflowDefinition) async throws -> WorkflowSummary {
+        do {
+            let rows = try await client.query(
+                """
+                UPDATE flowforge.workflows SET
+                    name = \(definition.name), description = \(definition.description),
+                    steps = \(JSONValue.array(definition.steps.map(\.json))), timeout_seconds = \(definition.timeoutSeconds),
+                    max_attempts = \(definition.maxAttempts), retry_backoff_seconds = \(definition.retryBackoffSeconds),
+                    max_concurrent_runs = \(definition.maxConcurrentRuns), overlap_policy = \(definition.overlapPolicy.rawValue),
+                    updated_at = now()
+                WHERE id = \(id)
+                RETURNING id
+                """, logger: logger)
+            var found = false
+            for try await _ in rows { found = true }
+            guard found else { throw FlowForgeError.notFound("workflow \(id) does not exist") }
+        } catch where error.sqlState == "23505" {
+            throw FlowForgeError.conflict("a workflow named \"\(definition.name)\" already exists")
+        }
+        guard let summary = try await summary(id: id) else { throw FlowForgeError.notFound("workflow \(id) does not exist") }
+        return summary
+    }
+
+    /// Deletes the workflow; its triggers and every dependency trigger pointing at it go with it
+    /// (foreign keys), its queued runs are cancelled, and its past executions stay readable.
+    public func delete(id: Int64) async throws -> Bool {
+        try await client.withTransaction(logger: logger) { connection in
+            let rows = try await connection.query("DELETE FROM flowforge.workflows WHERE id = \(id) RETURNING id", logger: logger)
+            var deleted = false
+            for try await _ in rows { deleted = true }
+            guard deleted else { return false }
+            try await connection.query(
+                """
+                WITH cancelled AS (
+                    UPDATE flowforge.executions
+                    SET status = 'cancelled', finished_at = now(), error = 'the workflow was deleted'
+                    WHERE workflow_id = \(id) AND status = 'queued'
+                    RETURNING id
+                )
+                DELETE FROM flowforge.jobs WHERE execution_id IN (SELECT id FROM cancelled)
+                """, logger: logger)
+            try await connection.query("SELECT pg_notify('flowforge_triggers_changed', \(String(id)))", logger: logger)
+            return true
+        }
+    }
+
+    /// Every workflow with whether making it an upstream of `workflowId` would close a cycle.
+    public func availableUpstream(for workflowId: Int64?) async throws -> [(WorkflowRef, [WorkflowRef]?)] {
+        let graph = try await TriggerStore(client: client, logger: logger).dependencyGraph()
+        let rows = try await client.query("SELECT id, name FROM flowforge.workflows ORDER BY name, id", logger: logger)
+        var refs: [WorkflowRef] = []
+        for try await (id, name) in rows.decode((Int64, String).self) { refs.append(WorkflowRef(id: id, name: name)) }
+        let names = Dictionary(uniqueKeysWithValues: refs.map { ($0.id, $0) })
+        return refs.compactMap { ref in
+            guard let workflowId else { return (ref, nil) }
+            guard ref.id != workflowId else { return nil }
+            let cycle = graph.cycle(adding: ref.id, to: workflowId)?.compactMap { names[$0] }
+            return (ref, cycle)
+        }
+    }
+}
