@@ -1,0 +1,95 @@
+import Foundation
+import FlowForgeShared
+import Hummingbird
+import Logging
+import PostgresNIO
+
+/// The one place errors become HTTP answers: always `{"error": "<sentence>"}` with a 4xx, or a
+/// bare 500 whose cause is logged, never shown.
+struct APIError: HTTPResponseError {
+    let status: HTTPResponse.Status
+    let message: String
+    var extra: [String: JSONValue] = [:]
+    var headers: HTTPFields = [:]
+
+    init(_ status: HTTPResponse.Status, _ message: String) {
+        self.status = status
+        self.message = message
+    }
+
+    init(_ error: FlowForgeError) {
+        switch error {
+        case .invalid(let message): self.init(.badRequest, message)
+        case .notFound(let message): self.init(.notFound, message)
+        case .conflict(let message): self.init(.conflict, message)
+        case .circularDependency(let cycle):
+            self.init(.conflict, error.message)
+            extra["cycle"] = .array(cycle.map(\.json))
+        }
+    }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        var fields = extra
+        fields["error"] = .string(message)
+        var response = JSONValue.object(fields).response(status: status)
+        response.headers.append(contentsOf: headers)
+        return response
+    }
+}
+
+extension JSONValue {
+    func response(status: HTTPResponse.Status = .ok) -> Response {
+        Response(
+            status: status,
+            headers: [.contentType: "application/json; charset=utf-8"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: encoded())))
+    }
+}
+
+extension JSONValue: ResponseGenerator {
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        response()
+    }
+}
+
+/// Converts whatever a route threw into the API's error shape.
+struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch {
+            throw Self.apiError(for: error, request: request, context: context)
+        }
+    }
+
+    static func apiError(for error: any Error, request: Request, context: Context) -> APIError {
+        switch error {
+        case let error as APIError:
+            return error
+        case let error as FlowForgeError:
+            return APIError(error)
+        case let error as PostgresTransactionError where error.closureError != nil:
+            // A store threw inside a transaction; what it threw is the answer.
+            return apiError(for: error.closureError!, request: request, context: context)
+        case let error as HTTPError:
+            return APIError(error.status, sentence(for: error))
+        case let error as any HTTPResponseError where error.status.code < 500:
+            if error.status == .contentTooLarge { return .bodyTooLarge }
+            return APIError(error.status, error.status.reasonPhrase)
+        default:
+            context.logger.error(
+                "request failed", metadata: ["error": "\(String(reflecting: error))", "path": "\(request.uri.path)"])
+            return APIError(.internalServerError, "internal error; the server log has the details")
+        }
+    }
+
+    private static func sentence(for error: HTTPError) -> String {
+        if let body = error.body, !body.isEmpty { return body }
+        switch error.status {
+        case .notFound: return "no such route"
+        case .methodNotAllowed: return "this route does not accept that method"
+        case .contentTooLarge: return "request body is too large"
+        default: return error.status.reasonPhrase
+        }
+    }
+}

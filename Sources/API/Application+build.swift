@@ -1,0 +1,82 @@
+import FlowForgeShared
+import Foundation
+import Hummingbird
+import Logging
+import PostgresNIO
+
+/// What the API process needs besides the database.
+public struct APIConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    /// Bearer tokens accepted on `/api/*`; empty only together with `insecureNoAuth`.
+    public var tokens: [String]
+    public var insecureNoAuth: Bool
+
+    public init(host: String = "127.0.0.1", port: Int = 8080, tokens: [String], insecureNoAuth: Bool = false) {
+        self.host = host
+        self.port = port
+        self.tokens = tokens
+        self.insecureNoAuth = insecureNoAuth
+    }
+
+    /// Refuses to run an open API by accident.
+    public func validate() throws(ConfigError) {
+        if tokens.isEmpty && !insecureNoAuth {
+            throw ConfigError("FLOWFORGE_API_TOKEN is not set: give one or more bearer tokens, or start with --insecure-no-auth")
+        }
+    }
+}
+
+/// Builds the API application. Production, `flowforge dev` and the tests all come through here;
+/// they differ only in configuration. The caller runs `postgres` (it is a Service) unless
+/// `runsPostgres` asks the application to run it.
+public func buildApplication(
+    configuration: APIConfiguration, postgres: PostgresClient, logger: Logger, runsPostgres: Bool = true,
+    clock: @escaping @Sendable () -> Date = Date.init,
+    onServerRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
+) -> some ApplicationProtocol {
+    let router = buildRouter(configuration: configuration, postgres: postgres, logger: logger, clock: clock)
+    var app = Application(
+        router: router,
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "FlowForge"),
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
+        logger: logger)
+    if runsPostgres { app.addServices(postgres) }
+    return app
+}
+
+public func buildRouter(
+    configuration: APIConfiguration, postgres: PostgresClient, logger: Logger,
+    clock: @escaping @Sendable () -> Date = Date.init
+) -> Router<BasicRequestContext> {
+    let stores = Stores(client: postgres, logger: logger, clock: clock)
+    let router = Router(context: BasicRequestContext.self)
+    router.add(middleware: ErrorMiddleware())
+    HealthController(postgres: postgres, logger: logger).addRoutes(to: router)
+
+    let api = router.group("api")
+    if !configuration.insecureNoAuth {
+        api.add(middleware: AuthMiddleware(tokens: configuration.tokens))
+    }
+    WorkflowsController(stores: stores).addRoutes(to: api.group("workflows"))
+    TriggersController(stores: stores).addRoutes(to: api.group("workflows/:id/triggers"))
+    ScheduleController(clock: clock).addRoutes(to: api.group("schedule"))
+    ExecutionsController(stores: stores).addRoutes(to: api.group("executions"))
+    GraphController(stores: stores).addRoutes(to: api.group("graph"))
+    return router
+}
+
+/// The stores every controller draws on, and the clock they read "now" from.
+struct Stores: Sendable {
+    let workflows: WorkflowStore
+    let triggers: TriggerStore
+    let executions: ExecutionStore
+    let clock: @Sendable () -> Date
+
+    init(client: PostgresClient, logger: Logger, clock: @escaping @Sendable () -> Date) {
+        workflows = WorkflowStore(client: client, logger: logger)
+        triggers = TriggerStore(client: client, logger: logger)
+        executions = ExecutionStore(client: client, logger: logger)
+        self.clock = clock
+    }
+}

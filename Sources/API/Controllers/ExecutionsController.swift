@@ -1,0 +1,40 @@
+import FlowForgeShared
+import Hummingbird
+
+/// `/api/executions`: what ran, is running or waits, newest first.
+struct ExecutionsController {
+    let stores: Stores
+
+    func addRoutes(to group: RouterGroup<BasicRequestContext>) {
+        group.get(use: list)
+        group.get(":id", use: get)
+        group.post(":id/cancel", use: cancel)
+    }
+
+    @Sendable func list(_ request: Request, context: BasicRequestContext) async throws -> JSONValue {
+        var filter = ExecutionStore.Filter()
+        filter.workflowId = try request.queryInt("workflow_id", in: 1...Int64.max)
+        filter.triggerId = try request.queryInt("trigger_id", in: 1...Int64.max)
+        filter.status = try request.queryChoice("status", ExecutionStatus.self)
+        filter.triggerType = try request.queryChoice("trigger_type", ExecutionTriggerType.self)
+        filter.beforeId = try request.queryInt("before_id", in: 1...Int64.max)
+        filter.limit = Int(try request.queryInt("limit", in: 1...Int64(Limits.pageSize), default: 50)!)
+        let executions = try await stores.executions.list(filter)
+        // A full page may have more behind it: the client passes next_before_id to continue.
+        let nextBeforeId: JSONValue = executions.count == filter.limit ? JSONValue(executions.last?.id) : .null
+        return ["executions": .array(executions.map(\.json)), "next_before_id": nextBeforeId]
+    }
+
+    @Sendable func get(_ request: Request, context: BasicRequestContext) async throws -> JSONValue {
+        let id = try request.id("id", context: context, label: "execution id")
+        guard let execution = try await stores.executions.get(id: id) else {
+            throw APIError(.notFound, "execution \(id) does not exist")
+        }
+        return execution.json
+    }
+
+    @Sendable func cancel(_ request: Request, context: BasicRequestContext) async throws -> JSONValue {
+        let id = try request.id("id", context: context, label: "execution id")
+        return try await stores.executions.cancel(id: id).json
+    }
+}

@@ -1,0 +1,39 @@
+import ArgumentParser
+import FlowForgeAPI
+import Hummingbird
+import FlowForgeShared
+import PostgresNIO
+
+@main
+struct FlowForgeAPICommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "flowforge-api", abstract: "FlowForge's HTTP API and web UI.")
+
+    @OptionGroup var common: CommonOptions
+    @Option(help: "Address to listen on (FLOWFORGE_HTTP_HOST).") var host: String?
+    @Option(help: "Port to listen on (FLOWFORGE_HTTP_PORT).") var port: String?
+    @Option(name: .customLong("api-token"), help: "Comma-separated bearer tokens (FLOWFORGE_API_TOKEN).") var apiToken: String?
+    @Flag(name: .customLong("insecure-no-auth"), help: "Serve /api without a token. Never on a shared network.")
+    var insecureNoAuth = false
+
+    func run() async throws {
+        var overrides = common.overrides
+        overrides["FLOWFORGE_HTTP_HOST"] = host
+        overrides["FLOWFORGE_HTTP_PORT"] = port
+        overrides["FLOWFORGE_API_TOKEN"] = apiToken
+        let settings = ProcessBootstrap.settings(program: "flowforge-api", overrides: overrides)
+        let configuration = APIConfiguration(
+            host: settings.httpHost, port: settings.httpPort, tokens: settings.apiTokens, insecureNoAuth: insecureNoAuth)
+        let databaseURL: DatabaseURL
+        do {
+            try configuration.validate()
+            databaseURL = try settings.requireDatabaseURL()
+        } catch {
+            ProcessBootstrap.fail(program: "flowforge-api", error.message)
+        }
+        let logger = settings.makeLogger(label: "flowforge-api")
+        let postgres = PostgresClient(configuration: databaseURL.clientConfiguration(), backgroundLogger: logger)
+        let app = buildApplication(configuration: configuration, postgres: postgres, logger: logger)
+        try await app.runService()
+    }
+}

@@ -1,0 +1,32 @@
+import ArgumentParser
+import FlowForgeScheduler
+import FlowForgeShared
+import PostgresNIO
+import ServiceLifecycle
+import UnixSignals
+
+@main
+struct FlowForgeSchedulerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "flowforge-scheduler", abstract: "FlowForge's scheduler process.")
+
+    @OptionGroup var common: CommonOptions
+
+
+    func run() async throws {
+        var overrides = common.overrides
+
+        let settings = ProcessBootstrap.settings(program: "flowforge-scheduler", overrides: overrides)
+        let databaseURL: DatabaseURL
+        do {
+            databaseURL = try settings.requireDatabaseURL()
+        } catch {
+            ProcessBootstrap.fail(program: "flowforge-scheduler", error.message)
+        }
+        let logger = settings.makeLogger(label: "flowforge-scheduler")
+        let postgres = PostgresClient(configuration: databaseURL.clientConfiguration(), backgroundLogger: logger)
+        let service = SchedulerService(postgres: postgres, logger: logger)
+        let group = ServiceGroup(
+            services: [postgres, service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        try await group.run()
+    }
+}

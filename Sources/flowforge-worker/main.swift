@@ -1,0 +1,34 @@
+import ArgumentParser
+import FlowForgeWorker
+import FlowForgeShared
+import PostgresNIO
+import ServiceLifecycle
+import UnixSignals
+
+@main
+struct FlowForgeWorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "flowforge-worker", abstract: "FlowForge's worker process.")
+
+    @OptionGroup var common: CommonOptions
+    @Option(help: "Concurrent slots (FLOWFORGE_WORKER_CONCURRENCY).") var concurrency: String?
+    @Option(name: .customLong("worker-id"), help: "This worker's name in leases (FLOWFORGE_WORKER_ID).") var workerID: String?
+
+    func run() async throws {
+        var overrides = common.overrides
+        overrides["FLOWFORGE_WORKER_CONCURRENCY"] = concurrency
+        overrides["FLOWFORGE_WORKER_ID"] = workerID
+        let settings = ProcessBootstrap.settings(program: "flowforge-worker", overrides: overrides)
+        let databaseURL: DatabaseURL
+        do {
+            databaseURL = try settings.requireDatabaseURL()
+        } catch {
+            ProcessBootstrap.fail(program: "flowforge-worker", error.message)
+        }
+        let logger = settings.makeLogger(label: "flowforge-worker")
+        let postgres = PostgresClient(configuration: databaseURL.clientConfiguration(), backgroundLogger: logger)
+        let service = WorkerService(postgres: postgres, settings: settings, logger: logger)
+        let group = ServiceGroup(
+            services: [postgres, service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        try await group.run()
+    }
+}

@@ -1,0 +1,107 @@
+import ArgumentParser
+import FlowForgeAPI
+import Hummingbird
+import FlowForgeScheduler
+import FlowForgeShared
+import FlowForgeWorker
+import Foundation
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+import UnixSignals
+
+/// Everything in one command: a private PostgreSQL (unless DATABASE_URL is set), migrations,
+/// and the API, scheduler and worker in this process. Ctrl-C stops all of it, database included.
+struct DevCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dev", abstract: "Run FlowForge on this machine with a private PostgreSQL.")
+
+    @OptionGroup var common: CommonOptions
+    @Option(help: "Address to listen on (FLOWFORGE_HTTP_HOST).") var host: String?
+    @Option(help: "Port to listen on (FLOWFORGE_HTTP_PORT).") var port: String?
+    @Option(name: .customLong("state-dir"), help: "Where the private database and the generated token live.")
+    var stateDirectory = ".flowforge"
+
+    func run() async throws {
+        var overrides = common.overrides
+        overrides["FLOWFORGE_HTTP_HOST"] = host
+        overrides["FLOWFORGE_HTTP_PORT"] = port
+        let settings = ProcessBootstrap.settings(program: "flowforge dev", overrides: overrides)
+        let logger = settings.makeLogger(label: "flowforge-dev")
+        let state = URL(fileURLWithPath: stateDirectory)
+
+        var privatePostgres: LocalPostgres?
+        do {
+            let databaseURL: DatabaseURL
+            if let configured = settings.databaseURL {
+                databaseURL = configured
+            } else {
+                let local = LocalPostgres(directory: state.appendingPathComponent("pg"))
+                print("Starting a private PostgreSQL in \(local.directory.path) …")
+                databaseURL = try await local.start(logger: logger)
+                privatePostgres = local
+            }
+            let migrator = try Migrator(directory: try Migrator.locateDirectory())
+            try await PostgresClient.withClient(databaseURL.clientConfiguration(maximumConnections: 1), logger: logger) {
+                try await migrator.migrate(client: $0, logger: logger)
+            }
+            let token = try settings.apiTokens.first ?? Self.storedToken(in: state)
+            try await serve(settings: settings, databaseURL: databaseURL, token: token, logger: logger)
+        } catch {
+            try? privatePostgres?.stop()
+            let message = (error as? ConfigError)?.message ?? String(describing: error)
+            ProcessBootstrap.fail(program: "flowforge dev", message)
+        }
+        if let privatePostgres {
+            print("Stopping PostgreSQL …")
+            try? privatePostgres.stop()
+        }
+        print("FlowForge stopped.")
+    }
+
+    private func serve(settings: Settings, databaseURL: DatabaseURL, token: String, logger: Logger) async throws {
+        let postgres = PostgresClient(configuration: databaseURL.clientConfiguration(), backgroundLogger: logger)
+        let host = settings.httpHost
+        let database = databaseURL.description
+        let app = buildApplication(
+            configuration: APIConfiguration(host: host, port: settings.httpPort, tokens: settings.apiTokens.isEmpty ? [token] : settings.apiTokens),
+            postgres: postgres, logger: logger, runsPostgres: false,
+            onServerRunning: { port in
+                let base = "http://\(host == "0.0.0.0" ? "127.0.0.1" : host):\(port)"
+                print(
+                    """
+
+                    FlowForge is running.
+                      UI:       \(base)/#token=\(token)
+                      API:      \(base)/api   (send: Authorization: Bearer \(token))
+                      Database: \(database)
+                    Press Ctrl-C to stop FlowForge and its database.
+
+                    """)
+            })
+        let group = ServiceGroup(
+            services: [
+                postgres, app,
+                SchedulerService(postgres: postgres, logger: logger),
+                WorkerService(postgres: postgres, settings: settings, logger: logger),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger)
+        try await group.run()
+    }
+
+    /// The token `flowforge dev` generated the first time, so links and scripts keep working
+    /// across restarts. Readable only by its owner.
+    static func storedToken(in state: URL) throws -> String {
+        let file = state.appendingPathComponent("api-token")
+        if let text = try? String(contentsOf: file, encoding: .utf8) {
+            let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            if token.count >= 16 { return token }
+        }
+        let token = LocalPostgres.randomToken(bytes: 24)
+        try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
+        try Data((token + "\n").utf8).write(to: file)
+        chmod(file.path, 0o600)
+        return token
+    }
+}
