@@ -1,0 +1,93 @@
+@testable import FlowForgeShared
+import Foundation
+import PostgresNIO
+import Testing
+
+@Suite("Migrations and process start-up")
+struct MigrationAndProcessTests {
+    @Test("migrate is idempotent and safe from several processes at once")
+    func concurrentMigrate() async throws {
+        try await TestDatabase.with { url in
+            // TestDatabase already migrated once; four more at the same moment find nothing to do.
+            let applied = try await withThrowingTaskGroup(of: [String].self) { group in
+                for _ in 0..<4 {
+                    group.addTask {
+                        try await PostgresClient.withClient(url.clientConfiguration(maximumConnections: 1), logger: TestDatabase.logger) {
+                            try await Migrator(directory: try Migrator.locateDirectory()).migrate(client: $0, logger: TestDatabase.logger)
+                        }
+                    }
+                }
+                return try await group.reduce(into: []) { $0 += $1 }
+            }
+            #expect(applied.isEmpty)
+            let count = try await PostgresClient.withClient(url.clientConfiguration(maximumConnections: 1), logger: TestDatabase.logger) {
+                client in
+                var total: Int64 = 0
+                for try await value in try await client.query("SELECT count(*) FROM flowforge.schema_migrations").decode(Int64.self) {
+                    total = value
+                }
+                return total
+            }
+            #expect(count == Int64(try Migrator(directory: try Migrator.locateDirectory()).migrations.count))
+        }
+    }
+
+    @Test("a fresh database migrated by four processes at once ends up with every table once")
+    func concurrentFirstMigrate() async throws {
+        let admin = try TestDatabase.adminURL()
+        let name = "ff_test_\(LocalPostgres.randomToken(bytes: 6))"
+        try await PostgresClient.withClient(admin.clientConfiguration(maximumConnections: 1), logger: TestDatabase.logger) {
+            try await $0.query("CREATE DATABASE \(unescaped: name)")
+        }
+        let url = admin.withDatabase(name)
+        let applied = try await withThrowingTaskGroup(of: [String].self) { group in
+            for _ in 0..<4 {
+                group.addTask {
+                    try await PostgresClient.withClient(url.clientConfiguration(maximumConnections: 1), logger: TestDatabase.logger) {
+                        try await Migrator(directory: try Migrator.locateDirectory()).migrate(client: $0, logger: TestDatabase.logger)
+                    }
+                }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        #expect(applied.filter { $0 == "001_initial.sql" }.count == 1)
+        try await PostgresClient.withClient(admin.clientConfiguration(maximumConnections: 1), logger: TestDatabase.logger) {
+            try await $0.query("DROP DATABASE \(unescaped: name) WITH (FORCE)")
+        }
+    }
+
+    /// The built executables, next to the test bundle.
+    static func executable(_ name: String) -> URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.build/debug/\(name)").standardized
+    }
+
+    static func run(_ name: String, _ arguments: [String], environment: [String: String]) throws -> (Int32, String) {
+        let process = Process()
+        process.executableURL = executable(name)
+        process.arguments = arguments
+        process.environment = environment
+        let pipe = Pipe()
+        process.standardError = pipe
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, output)
+    }
+
+    @Test("flowforge-api refuses to start without a token, or with a bad setting, in one line")
+    func apiRefusesToStart() throws {
+        let path = Self.executable("flowforge-api").path
+        try #require(FileManager.default.isExecutableFile(atPath: path), "build the executables first (make test does)")
+        let base = ["PATH": "/usr/bin:/bin", "DATABASE_URL": "postgres://u:p@127.0.0.1:1/d"]
+        let (status, output) = try Self.run("flowforge-api", [], environment: base)
+        #expect(status == 78)
+        #expect(output == "flowforge-api: FLOWFORGE_API_TOKEN is not set: give one or more bearer tokens, or start with --insecure-no-auth\n")
+        let (portStatus, portOutput) = try Self.run("flowforge-api", ["--port", "http"], environment: base)
+        #expect(portStatus == 78)
+        #expect(portOutput == "flowforge-api: FLOWFORGE_HTTP_PORT must be a port number from 0 to 65535, not \"http\"\n")
+        let (urlStatus, urlOutput) = try Self.run("flowforge-worker", [], environment: ["PATH": "/usr/bin:/bin"])
+        #expect(urlStatus == 78)
+        #expect(urlOutput.hasPrefix("flowforge-worker: DATABASE_URL is not set"))
+    }
+}

@@ -1,0 +1,111 @@
+@testable import FlowForgeShared
+import Foundation
+import PostgresNIO
+import Testing
+
+@Suite("Shared building blocks")
+struct SharedUnitTests {
+    @Test("the dependency graph finds the shortest path and the cycle an edge would close")
+    func graph() {
+        // 1 → 2 → 3 → 4, and a shortcut 1 → 4.
+        let edges: [(upstream: Int64, downstream: Int64)] = [(1, 2), (2, 3), (3, 4), (1, 4)]
+        let graph = DependencyGraph(edges: edges)
+        #expect(graph.path(from: 1, to: 4) == [1, 4])
+        #expect(graph.path(from: 2, to: 4) == [2, 3, 4])
+        #expect(graph.path(from: 4, to: 1) == nil)
+        #expect(graph.cycle(adding: 4, to: 2) == [4, 2, 3, 4])
+        #expect(graph.cycle(adding: 1, to: 4) == nil)
+        #expect(graph.cycle(adding: 7, to: 7) == [7, 7])
+    }
+
+    @Test("DATABASE_URL parsing, masking and bad values")
+    func databaseURL() throws {
+        let url = try DatabaseURL("postgres://ff:s%40cret@db.internal:6543/flow?sslmode=require")
+        #expect(url.host == "db.internal")
+        #expect(url.port == 6543)
+        #expect(url.username == "ff")
+        #expect(url.password == "s@cret")
+        #expect(url.database == "flow")
+        #expect(url.tlsMode == .require)
+        #expect(url.description == "postgres://ff:***@db.internal:6543/flow")
+        #expect(!url.description.contains("cret"))
+        #expect(try DatabaseURL("postgresql://u@h/d").port == 5432)
+        for bad in ["mysql://u@h/d", "postgres://h/d", "postgres://u@h", "not a url"] {
+            #expect(throws: ConfigError("DATABASE_URL must look like postgres://user:password@host:5432/database")) {
+                try DatabaseURL(bad)
+            }
+        }
+        #expect(throws: ConfigError("DATABASE_URL sslmode must be disable, prefer or require, not maybe")) {
+            try DatabaseURL("postgres://u@h/d?sslmode=maybe")
+        }
+    }
+
+    @Test("settings: defaults, flags override the environment, bad values stop with one line")
+    func settings() throws {
+        let defaults = try Settings.load(environment: [:])
+        #expect(defaults.httpHost == "127.0.0.1")
+        #expect(defaults.httpPort == 8080)
+        #expect(defaults.workerConcurrency == 4)
+        #expect(defaults.metricsPort == nil)
+        #expect(defaults.databaseURL == nil)
+        let overridden = try Settings.load(
+            environment: ["FLOWFORGE_HTTP_PORT": "9000", "FLOWFORGE_API_TOKEN": "aaaaaaaaaaaaaaaa, bbbbbbbbbbbbbbbb"],
+            overrides: ["FLOWFORGE_HTTP_PORT": "9100"])
+        #expect(overridden.httpPort == 9100)
+        #expect(overridden.apiTokens == ["aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb"])
+        let cases: [([String: String], String)] = [
+            (["FLOWFORGE_HTTP_PORT": "eighty"], "FLOWFORGE_HTTP_PORT must be a port number from 0 to 65535, not \"eighty\""),
+            (["FLOWFORGE_WORKER_CONCURRENCY": "0"], "FLOWFORGE_WORKER_CONCURRENCY must be a whole number from 1 to 1024, not \"0\""),
+            (["FLOWFORGE_LOG_LEVEL": "loud"], "FLOWFORGE_LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical, not \"loud\""),
+            (["FLOWFORGE_API_TOKEN": "short"], "FLOWFORGE_API_TOKEN: every token must be at least 16 characters long"),
+            (["FLOWFORGE_METRICS_PORT": "70000"], "FLOWFORGE_METRICS_PORT must be a port number from 0 to 65535, not \"70000\""),
+        ]
+        for (environment, message) in cases {
+            #expect(throws: ConfigError(message)) { try Settings.load(environment: environment) }
+        }
+    }
+
+    @Test("timestamps are RFC 3339 UTC with Z, milliseconds only when present")
+    func timestamps() {
+        #expect(Timestamp.format(Date(timeIntervalSince1970: 0)) == "1970-01-01T00:00:00Z")
+        #expect(Timestamp.format(Date(timeIntervalSince1970: 1_709_856_000.25)) == "2024-03-08T00:00:00.250Z")
+        #expect(Timestamp.format(Date(timeIntervalSince1970: 951_782_400)) == "2000-02-29T00:00:00Z")
+        #expect(Timestamp.format(Date(timeIntervalSince1970: -1)) == "1969-12-31T23:59:59Z")
+        #expect(Timestamp.parse("2026-03-08T02:30:00-05:00") == Date(timeIntervalSince1970: 1_772_955_000))
+        #expect(Timestamp.parse("2026-03-08T07:30:00.5Z") == Date(timeIntervalSince1970: 1_772_955_000.5))
+        #expect(Timestamp.parse("tomorrow") == nil)
+    }
+
+    @Test("migrations load in order and refuse gaps")
+    func migrationFiles() throws {
+        let migrator = try Migrator(directory: try Migrator.locateDirectory())
+        #expect(migrator.migrations.first?.name == "001_initial.sql")
+        #expect(migrator.migrations.map(\.version) == Array(1...migrator.migrations.count))
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ff-migrations-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try Data("SELECT 1;".utf8).write(to: folder.appendingPathComponent("001_a.sql"))
+        try Data("SELECT 1;".utf8).write(to: folder.appendingPathComponent("003_c.sql"))
+        #expect(throws: ConfigError("migration 003_c.sql is out of sequence: expected number 2")) {
+            try Migrator(directory: folder)
+        }
+    }
+}
+
+@Suite("Migration statement splitting")
+struct MigrationSplitTests {
+    @Test("semicolons inside comments, strings and dollar quotes do not split")
+    func split() {
+        let sql = """
+            -- a comment; with a semicolon
+            CREATE TABLE t (note text DEFAULT 'a;b');
+            /* block; comment */ CREATE FUNCTION f() RETURNS int AS $body$ SELECT 1; $body$ LANGUAGE sql;
+            SELECT ";" AS "odd;name"
+            """
+        #expect(Migrator.statements(in: sql) == [
+            "CREATE TABLE t (note text DEFAULT 'a;b')",
+            "CREATE FUNCTION f() RETURNS int AS $body$ SELECT 1; $body$ LANGUAGE sql",
+            "SELECT \";\" AS \"odd;name\"",
+        ])
+    }
+}
