@@ -37,7 +37,7 @@ struct DevCommand: AsyncParsableCommand {
                 databaseURL = configured
             } else {
                 let local = LocalPostgres(directory: state.appendingPathComponent("pg"))
-                print("Starting a private PostgreSQL in \(local.directory.path) …")
+                say("Starting a private PostgreSQL in \(local.directory.path) …")
                 databaseURL = try await local.start(logger: logger)
                 privatePostgres = local
             }
@@ -53,10 +53,10 @@ struct DevCommand: AsyncParsableCommand {
             ProcessBootstrap.fail(program: "flowforge dev", message)
         }
         if let privatePostgres {
-            print("Stopping PostgreSQL …")
+            say("Stopping PostgreSQL …")
             try? privatePostgres.stop()
         }
-        print("FlowForge stopped.")
+        say("FlowForge stopped.")
     }
 
     private func serve(settings: Settings, databaseURL: DatabaseURL, token: String, logger: Logger) async throws {
@@ -68,7 +68,7 @@ struct DevCommand: AsyncParsableCommand {
             postgres: postgres, logger: logger, runsPostgres: false,
             onServerRunning: { port in
                 let base = "http://\(host == "0.0.0.0" ? "127.0.0.1" : host):\(port)"
-                print(
+                say(
                     """
 
                     FlowForge is running.
@@ -104,4 +104,10 @@ struct DevCommand: AsyncParsableCommand {
         chmod(file.path, 0o600)
         return token
     }
+}
+
+/// Writes a line to stdout at once: print() is block-buffered when stdout is a pipe (make, tee,
+/// a log file), and the banner must show up while the server runs, not when it stops.
+func say(_ text: String) {
+    FileHandle.standardOutput.write(Data((text + "\n").utf8))
 }

@@ -143,6 +143,10 @@ struct ExecutionAndAccessTests {
             #expect(runs[0] == ["utc": "2026-03-08T07:00:00Z", "local": "2026-03-08T03:00:00-04:00", "dst_adjusted": true])
             #expect(runs[1] == ["utc": "2026-03-09T06:30:00Z", "local": "2026-03-09T02:30:00-04:00", "dst_adjusted": false])
             #expect(runs[2]["utc"] == "2026-03-10T06:30:00Z")
+            // A form-encoded space (+) reads as a space.
+            let plus = try await api.expect(.ok, .get, "/api/schedule/preview?cron=30+2+*+*+*&count=1")
+            #expect(plus["cron"] == "30 2 * * *")
+            #expect(plus.list("next_runs").first?["utc"] == "2026-01-16T02:30:00Z")
             let defaults = try await api.expect(.ok, .get, "/api/schedule/preview?cron=@hourly")
             #expect(defaults["timezone"] == "UTC")
             #expect(defaults.list("next_runs").count == 5)

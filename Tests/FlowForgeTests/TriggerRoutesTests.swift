@@ -170,7 +170,7 @@ struct TriggerRoutesTests {
         }
     }
 
-    @Test("two halves of a cycle created at the same moment: exactly one succeeds", arguments: 0..<3)
+    @Test("two halves of a cycle created at the same moment: exactly one succeeds", arguments: 0..<8)
     func concurrentHalves(round: Int) async throws {
         try await withAPI { api in
             let a = try await api.workflow("A\(round)")

@@ -12,7 +12,10 @@ struct ScheduleController {
 
     /// Shared with the seed's `/api/workflows/:id/triggers/schedule/preview`.
     static func preview(_ request: Request, now: Date) throws -> JSONValue {
-        guard let cron = try request.query("cron"), !cron.trimmingCharacters(in: .whitespaces).isEmpty else {
+        // A form-encoded space (+) never belongs to a cron expression, so read it as a space.
+        guard let cron = try request.query("cron")?.replacingOccurrences(of: "+", with: " "),
+            !cron.trimmingCharacters(in: .whitespaces).isEmpty
+        else {
             throw APIError(.badRequest, "query parameter cron is required, for example cron=0%202%20*%20*%20*")
         }
         guard cron.count <= Limits.cronLength else {

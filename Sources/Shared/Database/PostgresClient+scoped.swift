@@ -8,7 +8,11 @@ extension PostgresClient {
         _ configuration: PostgresClient.Configuration, logger: Logger,
         _ body: @Sendable (PostgresClient) async throws -> T
     ) async throws -> T {
-        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        // The pool may be asked for a connection a moment before its run() task starts; that
+        // is expected here, so its warning about it is not shown.
+        var background = logger
+        background.logLevel = max(logger.logLevel, .error)
+        let client = PostgresClient(configuration: configuration, backgroundLogger: background)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             do {

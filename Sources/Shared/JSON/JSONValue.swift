@@ -131,9 +131,10 @@ extension JSONValue {
         }
     }
 
-    public func encoded(sortedKeys: Bool = false) -> Data {
+    /// Keys are sorted so that the same value always reads the same.
+    public func encoded() -> Data {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = sortedKeys ? [.sortedKeys, .withoutEscapingSlashes] : [.withoutEscapingSlashes]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         // Encoding a JSONValue cannot fail: every case maps onto a JSON primitive.
         return (try? encoder.encode(self)) ?? Data("null".utf8)
     }

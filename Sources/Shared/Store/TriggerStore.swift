@@ -63,9 +63,11 @@ public struct TriggerStore: Sendable {
 
     public func create(_ definition: TriggerDefinition, workflowId: Int64, now: Date) async throws -> Trigger {
         try await client.withTransaction(logger: logger) { connection in
-            // Locking the workflow row keeps a concurrent delete from racing the insert.
+            try await Self.lockGraphIfNeeded(for: definition, on: connection, logger: logger)
+            // Locking the workflow row keeps a concurrent delete from racing the insert, and
+            // counts of its triggers exact; NO KEY UPDATE leaves dependents free to reference it.
             let rows = try await connection.query(
-                "SELECT name FROM flowforge.workflows WHERE id = \(workflowId) FOR UPDATE", logger: logger)
+                "SELECT name FROM flowforge.workflows WHERE id = \(workflowId) FOR NO KEY UPDATE", logger: logger)
             var workflowName: String?
             for try await name in rows.decode(String.self) { workflowName = name }
             guard let workflowName else { throw FlowForgeError.notFound("workflow \(workflowId) does not exist") }
@@ -106,6 +108,13 @@ public struct TriggerStore: Sendable {
         return id
     }
 
+    /// Dependency-graph writers take the graph lock before any row lock, always in that order,
+    /// so two of them can never wait on each other.
+    static func lockGraphIfNeeded(for definition: TriggerDefinition, on connection: PostgresConnection, logger: Logger) async throws {
+        guard definition.type == .dependency else { return }
+        try await connection.query("SELECT pg_advisory_xact_lock(\(AdvisoryLock.dependencyGraph))", logger: logger)
+    }
+
     /// For dependency triggers: the upstream exists, is not the workflow itself and closes no
     /// cycle. Serialized by an advisory lock so two halves of a cycle cannot both commit.
     /// Returns the upstream's name.
@@ -116,7 +125,7 @@ public struct TriggerStore: Sendable {
         guard definition.type == .dependency, let upstream = definition.dependsOnWorkflowId else { return nil }
         let me = WorkflowRef(id: workflowId, name: workflowName)
         if upstream == workflowId { throw FlowForgeError.circularDependency(cycle: [me, me]) }
-        try await connection.query("SELECT pg_advisory_xact_lock(\(AdvisoryLock.dependencyGraph))", logger: logger)
+        try await lockGraphIfNeeded(for: definition, on: connection, logger: logger)
         let rows = try await connection.query(
             "SELECT name FROM flowforge.workflows WHERE id = \(upstream) FOR KEY SHARE", logger: logger)
         var upstreamName: String?
@@ -151,6 +160,13 @@ public struct TriggerStore: Sendable {
         workflowId: Int64, triggerId: Int64, body: JSONValue, now: Date
     ) async throws -> Trigger {
         try await client.withTransaction(logger: logger) { connection in
+            // Which type the trigger has is known only after reading it; a dependency trigger's
+            // update takes the graph lock first, like every other graph writer.
+            let typeRows = try await connection.query(
+                "SELECT trigger_type FROM flowforge.workflow_triggers WHERE id = \(triggerId)", logger: logger)
+            for try await type in typeRows.decode(String.self) where type == TriggerType.dependency.rawValue {
+                try await Self.lockGraphIfNeeded(for: TriggerDefinition(type: .dependency), on: connection, logger: logger)
+            }
             let rows = try await connection.query(
                 """
                 SELECT w.name FROM flowforge.workflows w

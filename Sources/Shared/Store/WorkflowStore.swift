@@ -72,6 +72,9 @@ public struct WorkflowStore: Sendable {
         _ definition: WorkflowDefinition, triggers: [TriggerDefinition] = [], now: Date
     ) async throws -> WorkflowSummary {
         let id = try await client.withTransaction(logger: logger) { connection in
+            if let dependency = triggers.first(where: { $0.type == .dependency }) {
+                try await TriggerStore.lockGraphIfNeeded(for: dependency, on: connection, logger: logger)
+            }
             let id = try await insert(definition, on: connection)
             for trigger in triggers {
                 _ = try await TriggerStore.insert(trigger, workflowId: id, workflowName: definition.name, now: now, on: connection, logger: logger)
