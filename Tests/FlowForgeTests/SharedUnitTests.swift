@@ -74,6 +74,13 @@ struct SharedUnitTests {
         #expect(Timestamp.parse("2026-03-08T02:30:00-05:00") == Date(timeIntervalSince1970: 1_772_955_000))
         #expect(Timestamp.parse("2026-03-08T07:30:00.5Z") == Date(timeIntervalSince1970: 1_772_955_000.5))
         #expect(Timestamp.parse("tomorrow") == nil)
+        #expect(Timestamp.parse("2026-02-29T00:00:00Z") == nil)
+        #expect(Timestamp.parse("2026-03-08T24:00:00Z") == nil)
+        #expect(Timestamp.parse("2026-03-08T02:30:00") == nil)
+        #expect(Timestamp.parse("2024-02-29t00:00:00z") == Date(timeIntervalSince1970: 1_709_164_800))
+        // Proleptic Gregorian, like the cron engine: year 1 is not shifted to the Julian calendar.
+        #expect(Timestamp.parse("0001-01-01T00:00:00Z").map(Timestamp.format) == "0001-01-01T00:00:00Z")
+        #expect(Timestamp.parse("1582-10-10T12:00:00+01:00").map(Timestamp.format) == "1582-10-10T11:00:00Z")
     }
 
     @Test("migrations load in order and refuse gaps")

@@ -10,7 +10,7 @@ struct GraphController {
     }
 
     func graph() async throws -> JSONValue {
-        let page = try await stores.workflows.list(limit: 10_000, offset: 0)
+        let page = try await stores.workflows.list(limit: nil)
         let edges = try await stores.triggers.dependencyEdges()
         return [
             "nodes": .array(

@@ -26,7 +26,7 @@ struct TriggersController {
 
     @Sendable func create(_ request: Request, context: BasicRequestContext) async throws -> Response {
         var request = request
-        let workflowId = try request.id("id", context: context, label: "workflow id")
+        let workflowId = try await existingWorkflow(request, context)
         let body = try await request.jsonBody(context: context)
         let definition = try TriggerInput.create(body)
         let trigger = try await stores.triggers.create(definition, workflowId: workflowId, now: stores.clock())

@@ -113,8 +113,9 @@ public struct WorkflowStore: Sendable {
         return try await rows.collectRows(Self.summary).first
     }
 
-    /// A page of workflows ordered by name, and how many there are in all.
-    public func list(limit: Int, offset: Int) async throws -> (items: [WorkflowSummary], total: Int) {
+    /// A page of workflows ordered by name (all of them when `limit` is nil), and how many
+    /// there are in all.
+    public func list(limit: Int?, offset: Int = 0) async throws -> (items: [WorkflowSummary], total: Int) {
         let rows = try await client.query(
             "\(unescaped: Self.summarySelect) ORDER BY w.name, w.id LIMIT \(limit) OFFSET \(offset)", logger: logger)
         let items = try await rows.collectRows(Self.summary)

@@ -51,7 +51,12 @@ public struct FieldReader {
     public mutating func int(_ key: String, in range: ClosedRange<Int64>) throws(FlowForgeError) -> Int64? {
         guard let value = value(key) else { return nil }
         guard let number = value.intValue else {
-            if case .double = value { throw .invalid("\(name(key)) must be a whole number") }
+            if case .double(let number) = value {
+                if number.rounded() == number {
+                    throw .invalid("\(name(key)) must be between \(range.lowerBound) and \(range.upperBound)")
+                }
+                throw .invalid("\(name(key)) must be a whole number")
+            }
             throw .invalid("\(name(key)) must be a number, not \(value.typeName)")
         }
         guard range.contains(number) else {
