@@ -9,16 +9,7 @@ struct MigrationAndProcessTests {
     func concurrentMigrate() async throws {
         try await TestDatabase.with { url in
             // TestDatabase already migrated once; four more at the same moment find nothing to do.
-            let applied = try await withThrowingTaskGroup(of: [String].self) { group in
-                for _ in 0..<4 {
-                    group.addTask {
-                        try await PostgresClient.withClient(url.clientConfiguration(maximumConnections: 1), logger: TestDatabase.logger) {
-                            try await Migrator(directory: try Migrator.locateDirectory()).migrate(client: $0, logger: TestDatabase.logger)
-                        }
-                    }
-                }
-                return try await group.reduce(into: []) { $0 += $1 }
-            }
+            let applied = try await Self.migrateConcurrently(url, times: 4)
             #expect(applied.isEmpty)
             let count = try await PostgresClient.withClient(url.clientConfiguration(maximumConnections: 1), logger: TestDatabase.logger) {
                 client in
@@ -40,8 +31,17 @@ struct MigrationAndProcessTests {
             try await $0.query("CREATE DATABASE \(unescaped: name)")
         }
         let url = admin.withDatabase(name)
-        let applied = try await withThrowingTaskGroup(of: [String].self) { group in
-            for _ in 0..<4 {
+        let applied = try await Self.migrateConcurrently(url, times: 4)
+        #expect(applied.filter { $0 == "001_initial.sql" }.count == 1)
+        try await PostgresClient.withClient(admin.clientConfiguration(maximumConnections: 1), logger: TestDatabase.logger) {
+            try await $0.query("DROP DATABASE \(unescaped: name) WITH (FORCE)")
+        }
+    }
+
+    /// Runs `times` migrators at once, each with a connection of its own; what each applied.
+    static func migrateConcurrently(_ url: DatabaseURL, times: Int) async throws -> [String] {
+        try await withThrowingTaskGroup(of: [String].self) { group in
+            for _ in 0..<times {
                 group.addTask {
                     try await PostgresClient.withClient(url.clientConfiguration(maximumConnections: 1), logger: TestDatabase.logger) {
                         try await Migrator(directory: try Migrator.locateDirectory()).migrate(client: $0, logger: TestDatabase.logger)
@@ -49,10 +49,6 @@ struct MigrationAndProcessTests {
                 }
             }
             return try await group.reduce(into: []) { $0 += $1 }
-        }
-        #expect(applied.filter { $0 == "001_initial.sql" }.count == 1)
-        try await PostgresClient.withClient(admin.clientConfiguration(maximumConnections: 1), logger: TestDatabase.logger) {
-            try await $0.query("DROP DATABASE \(unescaped: name) WITH (FORCE)")
         }
     }
 

@@ -5,12 +5,13 @@ public enum Timestamp {
     /// `2024-03-10T07:00:00Z`, or with milliseconds (`…00.123Z`) when the instant has them.
     public static func format(_ date: Date) -> String {
         let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
-        let seconds = milliseconds.floorDivided(by: 1000)
+        let seconds = CronCivilDate.floorDiv(milliseconds, 1000)
         let fraction = milliseconds - seconds * 1000
-        let civil = CivilTime(unixSeconds: seconds)
+        let days = CronCivilDate.floorDiv(seconds, CronCivilDate.secondsPerDay)
+        let secondOfDay = Int(seconds - days * CronCivilDate.secondsPerDay)
+        let (year, month, day) = CronCivilDate.civil(dayNumber: days)
         var text = String(
-            format: "%04d-%02d-%02dT%02d:%02d:%02d", civil.year, civil.month, civil.day, civil.hour, civil.minute,
-            civil.second)
+            format: "%04d-%02d-%02dT%02d:%02d:%02d", year, month, day, secondOfDay / 3600, secondOfDay / 60 % 60, secondOfDay % 60)
         if fraction != 0 { text += String(format: ".%03d", fraction) }
         return text + "Z"
     }
@@ -32,7 +33,7 @@ public enum Timestamp {
         guard bytes.count >= 20, bytes[4] == 45, bytes[7] == 45, [84, 116, 32].contains(bytes[10]), bytes[13] == 58,
             bytes[16] == 58, let year = number(0, 4), let month = number(5, 2), let day = number(8, 2),
             let hour = number(11, 2), let minute = number(14, 2), let second = number(17, 2),
-            (1...12).contains(month), (1...CivilTime.daysIn(month: month, year: year)).contains(day),
+            (1...12).contains(month), (1...CronCivilDate.daysInMonth(year: year, month: month)).contains(day),
             hour < 24, minute < 60, second < 60
         else { return nil }
         var index = 19
@@ -61,61 +62,8 @@ public enum Timestamp {
         default:
             return nil
         }
-        let days = CivilTime.daysFromCivil(year: year, month: month, day: day)
+        let days = CronCivilDate.dayNumber(year: year, month: month, day: day)
         let seconds = days * 86_400 + Int64(hour * 3600 + minute * 60 + second - offset)
         return Date(timeIntervalSince1970: Double(seconds) + fraction)
-    }
-}
-
-/// Calendar fields of a UTC instant, computed without Foundation's Calendar (which is slow and
-/// needs a time zone); Howard Hinnant's civil-from-days algorithm.
-struct CivilTime {
-    let year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int
-
-    init(unixSeconds: Int64) {
-        let days = unixSeconds.floorDivided(by: 86_400)
-        let secondOfDay = Int(unixSeconds - days * 86_400)
-        let z = days + 719_468
-        let era = z.floorDivided(by: 146_097)
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let mp = (5 * dayOfYear + 2) / 153
-        let d = dayOfYear - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        year = Int(yearOfEra + era * 400 + (m <= 2 ? 1 : 0))
-        month = Int(m)
-        day = Int(d)
-        hour = secondOfDay / 3600
-        minute = secondOfDay / 60 % 60
-        second = secondOfDay % 60
-    }
-}
-
-extension CivilTime {
-    static func daysIn(month: Int, year: Int) -> Int {
-        switch month {
-        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
-        case 4, 6, 9, 11: 30
-        default: 31
-        }
-    }
-
-    /// Days since 1970-01-01 of a proleptic Gregorian date (Hinnant's days-from-civil).
-    static func daysFromCivil(year: Int, month: Int, day: Int) -> Int64 {
-        let y = Int64(month <= 2 ? year - 1 : year)
-        let era = y.floorDivided(by: 400)
-        let yearOfEra = y - era * 400
-        let m = Int64(month)
-        let dayOfYear = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + Int64(day) - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
-    }
-}
-
-extension Int64 {
-    func floorDivided(by divisor: Int64) -> Int64 {
-        let quotient = self / divisor
-        return (self % divisor != 0 && (self < 0) != (divisor < 0)) ? quotient - 1 : quotient
     }
 }
