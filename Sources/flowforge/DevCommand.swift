@@ -63,6 +63,7 @@ struct DevCommand: AsyncParsableCommand {
         let postgres = PostgresClient(configuration: databaseURL.clientConfiguration(), backgroundLogger: logger)
         let host = settings.httpHost
         let database = databaseURL.description
+        let tokenFile = settings.apiTokens.isEmpty ? URL(fileURLWithPath: stateDirectory).appendingPathComponent("api-token").path : "FLOWFORGE_API_TOKEN"
         let app = buildApplication(
             configuration: APIConfiguration(host: host, port: settings.httpPort, tokens: settings.apiTokens.isEmpty ? [token] : settings.apiTokens),
             postgres: postgres, logger: logger, runsPostgres: false,
@@ -72,8 +73,9 @@ struct DevCommand: AsyncParsableCommand {
                     """
 
                     FlowForge is running.
-                      UI:       \(base)/#token=\(token)
                       API:      \(base)/api   (send: Authorization: Bearer \(token))
+                      Token:    \(token)   (also in \(tokenFile))
+                      OpenAPI:  \(base)/openapi.yaml
                       Database: \(database)
                     Press Ctrl-C to stop FlowForge and its database.
 
