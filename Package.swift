@@ -98,6 +98,7 @@ let package = Package(
                 "FlowForgeAPI", "FlowForgeScheduler", "FlowForgeWorker",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/FlowForgeTests",

@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Logging
 import PostgresNIO
+import ServiceLifecycle
 
 /// What the API process needs besides the database.
 public struct APIConfiguration: Sendable {
@@ -33,6 +34,7 @@ public struct APIConfiguration: Sendable {
 public func buildApplication(
     configuration: APIConfiguration, postgres: PostgresClient, logger: Logger, runsPostgres: Bool = true,
     clock: @escaping @Sendable () -> Date = Date.init,
+    services: [any Service] = [],
     onServerRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
     let router = buildRouter(configuration: configuration, postgres: postgres, logger: logger, clock: clock)
@@ -42,6 +44,7 @@ public func buildApplication(
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: logger)
     if runsPostgres { app.addServices(postgres) }
+    app.addServices(services)
     return app
 }
 

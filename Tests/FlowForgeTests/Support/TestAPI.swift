@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import PostgresNIO
+import ServiceLifecycle
 import Testing
 
 /// The token every API test sends.
@@ -120,13 +121,17 @@ struct APIHarness: Sendable {
 }
 
 /// Runs `body` against the real API on a fresh database, with the clock fixed at `testNow`.
+/// `services` run beside the API (a worker, a scheduler), given the API's PostgreSQL client.
 func withAPI(
-    clock: @escaping @Sendable () -> Date = { testNow }, _ body: @Sendable (APIHarness) async throws -> Void
+    clock: @escaping @Sendable () -> Date = { testNow },
+    services: @Sendable (PostgresClient) -> [any Service] = { _ in [] },
+    _ body: @Sendable (APIHarness) async throws -> Void
 ) async throws {
     try await TestDatabase.with { url in
-        let postgres = PostgresClient(configuration: url.clientConfiguration(maximumConnections: 6), backgroundLogger: TestDatabase.logger)
+        let postgres = PostgresClient(configuration: url.clientConfiguration(maximumConnections: 8), backgroundLogger: TestDatabase.logger)
         let app = buildApplication(
-            configuration: APIConfiguration(tokens: [testToken]), postgres: postgres, logger: TestDatabase.logger, clock: clock)
+            configuration: APIConfiguration(tokens: [testToken]), postgres: postgres, logger: TestDatabase.logger, clock: clock,
+            services: services(postgres))
         try await app.test(.router) { client in
             try await body(APIHarness(client: client, postgres: postgres))
         }

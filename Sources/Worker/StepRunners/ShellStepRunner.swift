@@ -1,0 +1,181 @@
+import FlowForgeShared
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs a shell step: argv as given (no shell unless the user asks for one), in a process group
+/// of its own so that a timeout or a cancel stops it and everything it started.
+struct ShellStepRunner: Sendable {
+    /// How long a step has between SIGTERM and SIGKILL.
+    var killGrace: Duration = .seconds(5)
+
+    func run(_ shell: Step.Shell, name: String, context: [String: String], deadline: ContinuousClock.Instant) async -> StepResult {
+        let startedAt = Date()
+        let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("flowforge-step-\(UUID().uuidString).log").path
+        defer { unlink(outputPath) }
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("FLOWFORGE_") && $0.key != "DATABASE_URL" }
+        environment.merge(shell.environment) { _, step in step }
+        environment.merge(context) { _, flowforge in flowforge }
+
+        let pid: pid_t
+        do {
+            pid = try spawn(shell.command, environment: environment, directory: shell.workingDirectory, outputPath: outputPath)
+        } catch {
+            return StepResult(
+                name: name, succeeded: false, exitCode: nil, startedAt: startedAt, finishedAt: Date(), output: "",
+                error: "step \(name): \(error)")
+        }
+        let exit = ProcessExit()
+        let waiter = Thread {
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+            exit.finish(status)
+        }
+        waiter.start()
+
+        var timedOut = false
+        var cancelled = false
+        let status: Int32
+        let timeout = ContinuousClock.now < deadline ? deadline - ContinuousClock.now : .zero
+        if let finished = await exit.wait(upTo: timeout) {
+            status = finished
+        } else {
+            timedOut = !Task.isCancelled
+            cancelled = Task.isCancelled
+            kill(-pid, SIGTERM)
+            // Waited for in a task of its own: a cancelled run still gets its grace period.
+            let grace = killGrace
+            if let finished = await Task(operation: { await exit.wait(upTo: grace) }).value {
+                status = finished
+            } else {
+                kill(-pid, SIGKILL)
+                status = await Task(operation: { await exit.wait(upTo: .seconds(60)) }).value ?? SIGKILL
+            }
+        }
+        // Whatever the step left running in its group goes too.
+        kill(-pid, SIGKILL)
+
+        let output = Self.tail(of: outputPath)
+        let exited = (status & 0x7f) == 0
+        let code = exited ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        var error: String?
+        if timedOut {
+            error = "step \(name) timed out after \(shell.timeoutSeconds) s and was stopped"
+        } else if cancelled {
+            error = "step \(name) was stopped: the run was cancelled"
+        } else if !exited {
+            error = "step \(name) was killed by signal \(status & 0x7f)"
+        } else if code != 0 {
+            error = "step \(name) exited with code \(code)"
+        }
+        return StepResult(
+            name: name, succeeded: error == nil, exitCode: code, startedAt: startedAt, finishedAt: Date(), output: output, error: error)
+    }
+
+    /// posix_spawn into a new process group, stdin from /dev/null, stdout and stderr to a file.
+    private func spawn(_ command: [String], environment: [String: String], directory: String?, outputPath: String) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        if let directory {
+            guard FileManager.default.fileExists(atPath: directory) else { throw SpawnError("working directory \(directory) does not exist") }
+            _ = spawnFileActionsAddChdir(&actions, directory)
+        }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        posix_spawnattr_setpgroup(&attributes, 0)
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        var defaults = sigset_t()
+        sigfillset(&defaults)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+
+        var argv: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for pointer in envp { free(pointer) } }
+        var pid: pid_t = 0
+        let result = command[0].contains("/")
+            ? posix_spawn(&pid, command[0], &actions, &attributes, &argv, &envp)
+            : posix_spawnp(&pid, command[0], &actions, &attributes, &argv, &envp)
+        guard result == 0 else { throw SpawnError("cannot start \(command[0]): \(String(cString: strerror(result)))") }
+        return pid
+    }
+
+    /// The last `maxOutputBytes` of the step's output, as text.
+    static func tail(of path: String) -> String {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return "" }
+        defer { try? handle.close() }
+        let size = (try? handle.seekToEnd()) ?? 0
+        let start = size > UInt64(maxOutputBytes) ? size - UInt64(maxOutputBytes) : 0
+        try? handle.seek(toOffset: start)
+        let data = (try? handle.readToEnd()) ?? Data()
+        let text = String(decoding: data, as: UTF8.self)
+        return start > 0 ? "[… output truncated to the last \(maxOutputBytes / 1024) KiB]\n" + text : text
+    }
+}
+
+/// glibc has had posix_spawn_file_actions_addchdir_np since 2.29, but Swift's Glibc module
+/// does not export it; the child changes directory between fork and exec, so no thread of
+/// ours ever changes the process-wide working directory.
+@_silgen_name("posix_spawn_file_actions_addchdir_np")
+private func spawnFileActionsAddChdir(_ actions: UnsafeMutablePointer<posix_spawn_file_actions_t>, _ path: UnsafePointer<CChar>) -> Int32
+
+struct SpawnError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// The exit status of a child, delivered once by the thread that waits for it.
+final class ProcessExit: @unchecked Sendable {
+    private let lock = NSLock()
+    private var status: Int32?
+    private var waiters: [UUID: CheckedContinuation<Void, Never>] = [:]
+
+    func finish(_ status: Int32) {
+        let waiting = lock.withLock {
+            self.status = status
+            defer { waiters = [:] }
+            return Array(waiters.values)
+        }
+        for waiter in waiting { waiter.resume() }
+    }
+
+    /// Wakes one waiter, once: whichever of exit, timeout or cancellation comes first.
+    private func wake(_ id: UUID) {
+        lock.withLock { waiters.removeValue(forKey: id) }?.resume()
+    }
+
+    /// The status, or nil if the child still runs after `timeout` or the task is cancelled.
+    func wait(upTo timeout: Duration) async -> Int32? {
+        let id = UUID()
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let finished = lock.withLock {
+                    if status != nil || Task.isCancelled { return true }
+                    waiters[id] = continuation
+                    return false
+                }
+                if finished {
+                    continuation.resume()
+                    return
+                }
+                Task { [weak self] in
+                    try? await Task.sleep(for: timeout)
+                    self?.wake(id)
+                }
+            }
+        } onCancel: {
+            wake(id)
+        }
+        return lock.withLock { status }
+    }
+}
