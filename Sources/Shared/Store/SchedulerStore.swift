@@ -1,0 +1,209 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// The scheduler's queries: due cron triggers, the dependency cascade and lease rescue. Each
+/// claims its rows with SKIP LOCKED, and every run it creates is protected by a unique key, so
+/// any number of scheduler replicas may run these at once.
+public struct SchedulerStore: Sendable {
+    let client: PostgresClient
+    let logger: Logger
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    /// Runs later than this after their time count as missed, and the misfire policy decides.
+    public static let misfireThreshold: TimeInterval = 60
+    /// `run_all` creates at most this many missed runs per trigger.
+    public static let maxMissedRuns = 100
+
+    /// Fires the scheduled triggers due at `now`: inserts their runs and jobs, advances
+    /// `next_run_at`, all in one transaction. Returns how many runs it created.
+    public func fireDueTriggers(now: Date, limit: Int = 500) async throws -> Int {
+        try await client.withTransaction(logger: logger) { connection in
+            let rows = try await connection.query(
+                """
+                SELECT t.id, t.workflow_id, w.name AS workflow_name, t.trigger_name, t.cron_expression, t.timezone,
+                    t.next_run_at, t.misfire_policy
+                FROM flowforge.workflow_triggers t
+                JOIN flowforge.workflows w ON w.id = t.workflow_id
+                WHERE t.enabled AND t.trigger_type = 'scheduled' AND t.next_run_at <= \(now)
+                ORDER BY t.next_run_at
+                LIMIT \(limit)
+                FOR UPDATE OF t SKIP LOCKED
+                """, logger: logger)
+            struct Due {
+                var id: Int64, workflowId: Int64, workflowName: String, triggerName: String
+                var cron: String, timezone: String, nextRunAt: Date, misfire: MisfirePolicy
+            }
+            let due = try await rows.collectRows { row in
+                Due(
+                    id: try row.column("id"), workflowId: try row.column("workflow_id"),
+                    workflowName: try row.column("workflow_name"), triggerName: try row.column("trigger_name"),
+                    cron: try row.column("cron_expression"), timezone: try row.column("timezone"),
+                    nextRunAt: try row.column("next_run_at"),
+                    misfire: MisfirePolicy(rawValue: try row.column("misfire_policy")) ?? .runOnce)
+            }
+            var created = 0
+            for trigger in due {
+                guard let expression = try? CronExpression(trigger.cron), let zone = try? CronTimeZone.named(trigger.timezone) else {
+                    // Stored expressions were validated; one that no longer parses is switched off, not retried forever.
+                    try await connection.query(
+                        "UPDATE flowforge.workflow_triggers SET enabled = false, next_run_at = NULL WHERE id = \(trigger.id)",
+                        logger: logger)
+                    continue
+                }
+                let schedule = CronSchedule(expression: expression, timeZone: zone)
+                let runs = Self.runTimes(from: trigger.nextRunAt, now: now, schedule: schedule, policy: trigger.misfire)
+                let next = schedule.next(after: max(now, runs.last ?? now))?.instant
+                if !runs.isEmpty {
+                    let inserted = try await connection.query(
+                        """
+                        WITH runs AS (
+                            INSERT INTO flowforge.executions
+                                (workflow_id, workflow_name, trigger_id, trigger_type, trigger_name, scheduled_for, queued_at)
+                            SELECT \(trigger.workflowId), \(trigger.workflowName), \(trigger.id), 'scheduled', \(trigger.triggerName), at, \(now)
+                            FROM unnest(\(runs)::timestamptz[]) AS at
+                            ON CONFLICT (trigger_id, scheduled_for) WHERE trigger_type = 'scheduled' DO NOTHING
+                            RETURNING id, scheduled_for
+                        )
+                        INSERT INTO flowforge.jobs (execution_id, run_at) SELECT id, scheduled_for FROM runs
+                        RETURNING execution_id
+                        """, logger: logger)
+                    for try await _ in inserted { created += 1 }
+                }
+                try await connection.query(
+                    """
+                    UPDATE flowforge.workflow_triggers
+                    SET next_run_at = \(next), last_run_at = coalesce(\(runs.last), last_run_at)
+                    WHERE id = \(trigger.id)
+                    """, logger: logger)
+            }
+            if created > 0 { try await connection.query("SELECT pg_notify('flowforge_jobs', 'scheduled')", logger: logger) }
+            return created
+        }
+    }
+
+    /// The fire times to create for a trigger whose `next_run_at` is `first`, seen at `now`:
+    /// on time → that one run; late beyond the threshold → as the misfire policy says.
+    static func runTimes(from first: Date, now: Date, schedule: CronSchedule, policy: MisfirePolicy) -> [Date] {
+        var missed = [first]
+        while let next = schedule.next(after: missed.last!)?.instant, next <= now {
+            missed.append(next)
+            if missed.count > maxMissedRuns { missed.removeFirst() }
+        }
+        let late = now.timeIntervalSince(missed.last!) > misfireThreshold
+        guard late || missed.count > 1 else { return missed }
+        switch policy {
+        case .skip:
+            // Only a run still within the threshold is on time; the rest were missed.
+            return now.timeIntervalSince(missed.last!) <= misfireThreshold ? [missed.last!] : []
+        case .runOnce: return [missed.last!]
+        case .runAll: return missed
+        }
+    }
+
+    /// Starts the downstream runs of finished executions not yet cascaded, in one statement:
+    /// every enabled dependency trigger whose condition holds gets a run with
+    /// `run_at = finished_at + delay`, and the upstream is marked cascaded in the same
+    /// transaction. Returns how many downstream runs it created.
+    public func cascade(limit: Int = 500) async throws -> Int {
+        try await client.withTransaction(logger: logger) { connection in
+            let rows = try await connection.query(
+                """
+                WITH finished AS (
+                    SELECT id, workflow_id, status, finished_at FROM flowforge.executions
+                    WHERE cascaded_at IS NULL AND status IN ('completed', 'failed')
+                    ORDER BY finished_at
+                    LIMIT \(limit)
+                    FOR UPDATE SKIP LOCKED
+                ), marked AS (
+                    UPDATE flowforge.executions e SET cascaded_at = now() FROM finished f WHERE e.id = f.id
+                ), downstream AS (
+                    INSERT INTO flowforge.executions
+                        (workflow_id, workflow_name, trigger_id, trigger_type, trigger_name, upstream_execution_id, scheduled_for)
+                    SELECT t.workflow_id, w.name, t.id, 'dependency', t.trigger_name, f.id,
+                        f.finished_at + make_interval(mins => t.delay_minutes)
+                    FROM finished f
+                    JOIN flowforge.workflow_triggers t
+                        ON t.depends_on_workflow_id = f.workflow_id AND t.trigger_type = 'dependency' AND t.enabled
+                       AND (t.dependency_condition = 'on_completion'
+                            OR (t.dependency_condition = 'on_success' AND f.status = 'completed')
+                            OR (t.dependency_condition = 'on_failure' AND f.status = 'failed'))
+                    JOIN flowforge.workflows w ON w.id = t.workflow_id
+                    ON CONFLICT (trigger_id, upstream_execution_id) WHERE trigger_type = 'dependency' DO NOTHING
+                    RETURNING id, scheduled_for
+                )
+                INSERT INTO flowforge.jobs (execution_id, run_at) SELECT id, scheduled_for FROM downstream
+                RETURNING execution_id
+                """, logger: logger)
+            var created = 0
+            for try await _ in rows { created += 1 }
+            if created > 0 { try await connection.query("SELECT pg_notify('flowforge_jobs', 'cascade')", logger: logger) }
+            return created
+        }
+    }
+
+    /// Jobs whose worker stopped renewing its lease: back to the queue when attempts remain,
+    /// otherwise failed with "worker lost". Returns (requeued, failed).
+    public func rescueExpiredLeases(limit: Int = 500) async throws -> (requeued: Int, failed: Int) {
+        try await client.withTransaction(logger: logger) { connection in
+            let requeued = try await connection.query(
+                """
+                WITH expired AS (
+                    SELECT j.execution_id FROM flowforge.jobs j
+                    JOIN flowforge.executions e ON e.id = j.execution_id
+                    JOIN flowforge.workflows w ON w.id = e.workflow_id
+                    WHERE j.locked_by IS NOT NULL AND j.lease_expires_at < now() AND j.attempt < w.max_attempts
+                    LIMIT \(limit)
+                    FOR UPDATE OF j SKIP LOCKED
+                ), job AS (
+                    UPDATE flowforge.jobs j
+                    SET locked_by = NULL, lease_expires_at = NULL, attempt = j.attempt + 1, run_at = now()
+                    FROM expired WHERE j.execution_id = expired.execution_id
+                    RETURNING j.execution_id, j.attempt
+                )
+                UPDATE flowforge.executions e
+                SET status = 'queued', attempt = job.attempt, worker_id = NULL,
+                    error = 'the worker running attempt ' || (job.attempt - 1) || ' was lost; retrying'
+                FROM job WHERE e.id = job.execution_id
+                RETURNING e.id
+                """, logger: logger)
+            var requeuedCount = 0
+            for try await _ in requeued { requeuedCount += 1 }
+            let failed = try await connection.query(
+                """
+                WITH expired AS (
+                    SELECT j.execution_id FROM flowforge.jobs j
+                    WHERE j.locked_by IS NOT NULL AND j.lease_expires_at < now()
+                    LIMIT \(limit)
+                    FOR UPDATE SKIP LOCKED
+                ), job AS (
+                    DELETE FROM flowforge.jobs j USING expired WHERE j.execution_id = expired.execution_id
+                    RETURNING j.execution_id
+                )
+                UPDATE flowforge.executions e
+                SET status = 'failed', finished_at = now(), error = 'worker lost: its lease expired and no attempts remain'
+                FROM job WHERE e.id = job.execution_id AND e.status = 'running'
+                RETURNING e.id
+                """, logger: logger)
+            var failedIds: [Int64] = []
+            for try await id in failed.decode(Int64.self) { failedIds.append(id) }
+            for id in failedIds {
+                try await connection.query("SELECT pg_notify('flowforge_execution_finished', \(String(id)))", logger: logger)
+            }
+            if requeuedCount > 0 { try await connection.query("SELECT pg_notify('flowforge_jobs', 'rescued')", logger: logger) }
+            return (requeuedCount, failedIds.count)
+        }
+    }
+
+    /// The earliest `next_run_at` of an enabled scheduled trigger.
+    public func nextTriggerTime() async throws -> Date? {
+        let rows = try await client.query(
+            "SELECT min(next_run_at) FROM flowforge.workflow_triggers WHERE enabled AND trigger_type = 'scheduled'", logger: logger)
+        for try await date in rows.decode(Date?.self) { return date }
+        return nil
+    }
+}

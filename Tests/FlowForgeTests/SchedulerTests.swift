@@ -1,0 +1,183 @@
+import FlowForgeScheduler
+import FlowForgeShared
+@testable import FlowForgeWorker
+import Foundation
+import Hummingbird
+import PostgresNIO
+import ServiceLifecycle
+import Testing
+
+@Suite("Scheduler")
+struct SchedulerTests {
+    static func minute(_ minutes: Double, seconds: Double = 0) -> Date { testNow.addingTimeInterval(minutes * 60 + seconds) }
+
+    @Test("an every-minute trigger fires once per minute, on the minute, even with two schedulers racing")
+    func everyMinuteExactlyOnce() async throws {
+        try await withAPI { api in
+            let id = try await api.workflow("tick")
+            let trigger = try await api.expect(
+                .created, .post, "/api/workflows/\(id)/triggers", json: ["trigger_type": "scheduled", "cron_expression": "* * * * *"])
+            let triggerId = try #require(trigger["id"]?.intValue)
+            #expect(trigger["next_run_at"] == "2026-01-15T10:01:00Z")
+            let replicaA = SchedulerStore(client: api.postgres, logger: TestDatabase.logger)
+            let replicaB = SchedulerStore(client: api.postgres, logger: TestDatabase.logger)
+            for minute in 1...3 {
+                let now = Self.minute(Double(minute), seconds: 0.2)
+                async let a = replicaA.fireDueTriggers(now: now)
+                async let b = replicaB.fireDueTriggers(now: now)
+                #expect(try await a + b == 1)
+                // A late second pass finds nothing more to do.
+                #expect(try await replicaA.fireDueTriggers(now: now) == 0)
+            }
+            let runs = try await api.expect(.ok, .get, "/api/workflows/\(id)/triggers/\(triggerId)/history")
+            #expect(runs.list("executions").map { $0["scheduled_for"] } == ["2026-01-15T10:03:00Z", "2026-01-15T10:02:00Z", "2026-01-15T10:01:00Z"])
+            #expect(runs.list("executions").allSatisfy { $0["trigger_type"] == "scheduled" && $0["status"] == "queued" })
+            let after = try await api.expect(.ok, .get, "/api/workflows/\(id)/triggers/\(triggerId)")
+            #expect(after["next_run_at"] == "2026-01-15T10:04:00Z")
+            #expect(after["last_run_at"] == "2026-01-15T10:03:00Z")
+            #expect(try await api.scalar("SELECT count(*) FROM flowforge.jobs", as: Int64.self) == 3)
+        }
+    }
+
+    @Test("misfire policies after a scheduler outage", arguments: [("skip", 0), ("run_once", 1), ("run_all", 6)])
+    func misfire(policy: String, expected: Int) async throws {
+        try await withAPI { api in
+            let id = try await api.workflow("five")
+            let trigger = try await api.expect(
+                .created, .post, "/api/workflows/\(id)/triggers",
+                json: ["trigger_type": "scheduled", "cron_expression": "*/5 * * * *", "misfire_policy": .string(policy)])
+            #expect(trigger["next_run_at"] == "2026-01-15T10:05:00Z")
+            // Down from 10:00 to 10:32: 10:05 … 10:30 were missed, the last one by two minutes.
+            let store = SchedulerStore(client: api.postgres, logger: TestDatabase.logger)
+            #expect(try await store.fireDueTriggers(now: Self.minute(32)) == expected)
+            let runs = try await api.expect(.ok, .get, "/api/executions?workflow_id=\(id)").list("executions")
+            #expect(runs.count == expected)
+            if policy == "run_once" { #expect(runs.first?["scheduled_for"] == "2026-01-15T10:30:00Z") }
+            if policy == "run_all" { #expect(runs.last?["scheduled_for"] == "2026-01-15T10:05:00Z") }
+            let after = try await api.expect(.ok, .get, "/api/workflows/\(id)/triggers/\(trigger["id"]!.intValue!)")
+            #expect(after["next_run_at"] == "2026-01-15T10:35:00Z")
+        }
+    }
+
+    /// Marks a new execution of `workflow` finished with `status`, as a worker would.
+    static func finishedRun(_ api: APIHarness, workflow: Int64, status: String) async throws -> Int64 {
+        let rows = try await api.postgres.query(
+            """
+            INSERT INTO flowforge.executions (workflow_id, workflow_name, trigger_type, status, started_at, finished_at)
+            VALUES (\(workflow), 'A', 'manual', \(status), now(), now()) RETURNING id
+            """)
+        for try await id in rows.decode(Int64.self) { return id }
+        throw FlowForgeError.conflict("no row")
+    }
+
+    @Test("the cascade starts exactly the downstream runs whose condition holds, once each")
+    func cascadeConditions() async throws {
+        try await withAPI { api in
+            let a = try await api.workflow("A")
+            let b = try await api.workflow("B")
+            let c = try await api.workflow("C")
+            let d = try await api.workflow("D")
+            #expect(try await api.dependency(b, on: a, condition: "on_success").status == .created)
+            #expect(try await api.dependency(c, on: a, condition: "on_failure").status == .created)
+            try await api.expect(
+                .created, .post, "/api/workflows/\(d)/triggers",
+                json: ["trigger_type": "dependency", "depends_on_workflow_id": .int(a), "dependency_condition": "on_completion", "delay_minutes": 1])
+            let store = SchedulerStore(client: api.postgres, logger: TestDatabase.logger)
+
+            let success = try await Self.finishedRun(api, workflow: a, status: "completed")
+            async let first = store.cascade()
+            async let second = store.cascade()
+            #expect(try await first + second == 2)
+            #expect(try await store.cascade() == 0)
+            let afterSuccess = try await api.expect(.ok, .get, "/api/executions?trigger_type=dependency").list("executions")
+            #expect(Set(afterSuccess.compactMap { $0["workflow_name"]?.stringValue }) == ["B", "D"])
+            #expect(afterSuccess.allSatisfy { $0["upstream_execution_id"]?.intValue == success })
+
+            let failure = try await Self.finishedRun(api, workflow: a, status: "failed")
+            #expect(try await store.cascade() == 2)
+            let afterFailure = try await api.expect(.ok, .get, "/api/executions?trigger_type=dependency&limit=2").list("executions")
+            #expect(Set(afterFailure.compactMap { $0["workflow_name"]?.stringValue }) == ["C", "D"])
+            #expect(afterFailure.allSatisfy { $0["upstream_execution_id"]?.intValue == failure })
+
+            // D waits its minute: its job is due exactly 60 s after the upstream finished.
+            let delay = try await api.scalar(
+                """
+                SELECT extract(epoch FROM j.run_at - u.finished_at)::float8 FROM flowforge.jobs j
+                JOIN flowforge.executions e ON e.id = j.execution_id JOIN flowforge.executions u ON u.id = e.upstream_execution_id
+                WHERE e.workflow_name = 'D' AND u.id = \(failure)
+                """, as: Double.self)
+            #expect(delay == 60)
+            // A disabled trigger starts nothing.
+            let cTrigger = try #require(try await api.expect(.ok, .get, "/api/workflows/\(c)/triggers").list("triggers").first?["id"]?.intValue)
+            try await api.expect(.ok, .patch, "/api/workflows/\(c)/triggers/\(cTrigger)/disable")
+            _ = try await Self.finishedRun(api, workflow: a, status: "failed")
+            #expect(try await store.cascade() == 1)  // only D
+        }
+    }
+
+    @Test("lease rescue requeues a lost worker's run, or fails it when no attempts remain")
+    func leaseRescue() async throws {
+        try await withAPI { api in
+            let retrying = try await api.workflow("retrying", extra: ["max_attempts": 2])
+            let final = try await api.workflow("final")
+            for workflow in [retrying, final] {
+                try await api.postgres.query(
+                    """
+                    WITH run AS (
+                        INSERT INTO flowforge.executions (workflow_id, workflow_name, trigger_type, status, started_at, worker_id)
+                        VALUES (\(workflow), 'x', 'manual', 'running', now(), 'ghost') RETURNING id
+                    )
+                    INSERT INTO flowforge.jobs (execution_id, locked_by, lease_expires_at) SELECT id, 'ghost', now() - interval '1 second' FROM run
+                    """)
+            }
+            let store = SchedulerStore(client: api.postgres, logger: TestDatabase.logger)
+            let (requeued, failed) = try await store.rescueExpiredLeases()
+            #expect(requeued == 1)
+            #expect(failed == 1)
+            let runs = try await api.expect(.ok, .get, "/api/executions").list("executions")
+            let retried = try #require(runs.first { $0["workflow_id"]?.intValue == retrying })
+            #expect(retried["status"] == "queued")
+            #expect(retried["attempt"] == 2)
+            let lost = try #require(runs.first { $0["workflow_id"]?.intValue == final })
+            #expect(lost["status"] == "failed")
+            #expect(lost["error"] == "worker lost: its lease expired and no attempts remain")
+            #expect(try await api.scalar("SELECT count(*) FROM flowforge.jobs WHERE locked_by IS NULL", as: Int64.self) == 1)
+        }
+    }
+
+    @Test("end to end: Run now on the upstream, the worker runs it, the cascader starts the downstream")
+    func endToEnd() async throws {
+        let services: @Sendable (PostgresClient) -> [any Service] = { postgres in
+            var config = SchedulerService.Config()
+            config.cascadeSweep = .seconds(5)
+            return WorkerTests.worker()(postgres) + [SchedulerService(postgres: postgres, config: config, logger: TestDatabase.logger)]
+        }
+        try await withAPI(services: services) { api in
+            let extract = try await api.workflow("extract")
+            let load = try await api.expect(
+                .created, .post, "/api/workflows",
+                json: [
+                    "name": "load",
+                    "steps": [["name": "show", "kind": "shell", "command": ["sh", "-c", "echo $FLOWFORGE_TRIGGER_TYPE $FLOWFORGE_UPSTREAM_STATUS"]]],
+                    "triggers": [["trigger_type": "dependency", "depends_on_workflow_id": .int(extract)]],
+                ])
+            let upstream = try await api.expect(.created, .post, "/api/workflows/\(extract)/run")
+            let upstreamId = try #require(upstream["id"]?.intValue)
+            _ = try await WorkerTests.finished(api, upstreamId)
+            let deadline = ContinuousClock.now + .seconds(30)
+            var downstream: JSONValue = .null
+            while ContinuousClock.now < deadline {
+                let runs = try await api.expect(.ok, .get, "/api/executions?workflow_id=\(load["id"]!.intValue!)").list("executions")
+                if let run = runs.first, run["status"] == "completed" {
+                    downstream = run
+                    break
+                }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(downstream["trigger_type"] == "dependency")
+            #expect(downstream["trigger_name"] == "After extract succeeds")
+            #expect(downstream["upstream_execution_id"]?.intValue == upstreamId)
+            #expect(downstream.list("steps").first?["output"] == "dependency completed\n")
+        }
+    }
+}
