@@ -165,7 +165,8 @@ struct WorkerTests {
         }
         try await withAPI(services: services) { api in
             let created = try await api.expect(
-                .created, .post, "/api/workflows", json: ["name": "bulk", "steps": [["name": "n", "kind": "noop"]]])
+                .created, .post, "/api/workflows",
+                json: ["name": "bulk", "overlap_policy": "allow", "steps": [["name": "n", "kind": "noop"]]])
             let workflowId = try #require(created["id"]?.intValue)
             try await api.postgres.query(
                 """
@@ -185,6 +186,54 @@ struct WorkerTests {
             let workers = try await api.scalar(
                 "SELECT count(DISTINCT worker_id) FROM flowforge.executions", as: Int64.self)
             #expect((1...2).contains(workers ?? 0))
+        }
+    }
+
+    @Test("overlap queue: runs of a workflow limited to one wait for each other, across two workers")
+    func overlapQueue() async throws {
+        let services: @Sendable (PostgresClient) -> [any Service] = { postgres in
+            Self.worker("worker-a")(postgres) + Self.worker("worker-b")(postgres)
+        }
+        try await withAPI(services: services) { api in
+            let created = try await api.expect(
+                .created, .post, "/api/workflows",
+                json: ["name": "serial", "max_concurrent_runs": 1, "overlap_policy": "queue",
+                       "steps": [["name": "n", "kind": "noop", "sleep_ms": 300]]])
+            let workflowId = try #require(created["id"]?.intValue)
+            var ids: [Int64] = []
+            for _ in 0..<3 { ids.append(try #require(try await api.expect(.created, .post, "/api/workflows/\(workflowId)/run")["id"]?.intValue)) }
+            var runs: [JSONValue] = []
+            for id in ids { runs.append(try await Self.finished(api, id)) }
+            #expect(runs.allSatisfy { $0["status"] == "completed" })
+            let intervals = runs.compactMap { run -> (Date, Date)? in
+                guard let start = run["started_at"]?.stringValue.flatMap(Timestamp.parse),
+                    let end = run["finished_at"]?.stringValue.flatMap(Timestamp.parse)
+                else { return nil }
+                return (start, end)
+            }.sorted { $0.0 < $1.0 }
+            #expect(intervals.count == 3)
+            for index in 1..<intervals.count { #expect(intervals[index].0 >= intervals[index - 1].1, "runs overlapped") }
+        }
+    }
+
+    @Test("overlap skip: a run due while the workflow is at its limit is recorded as skipped")
+    func overlapSkip() async throws {
+        try await withAPI(services: Self.worker()) { api in
+            let created = try await api.expect(
+                .created, .post, "/api/workflows",
+                json: ["name": "single", "max_concurrent_runs": 1, "overlap_policy": "skip",
+                       "steps": [["name": "n", "kind": "noop", "sleep_ms": 2000]]])
+            let workflowId = try #require(created["id"]?.intValue)
+            let first = try #require(try await api.expect(.created, .post, "/api/workflows/\(workflowId)/run")["id"]?.intValue)
+            let deadline = ContinuousClock.now + .seconds(20)
+            while try await api.expect(.ok, .get, "/api/executions/\(first)")["status"] != "running", ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            let second = try #require(try await api.expect(.created, .post, "/api/workflows/\(workflowId)/run")["id"]?.intValue)
+            let skipped = try await Self.finished(api, second)
+            #expect(skipped["status"] == "skipped")
+            #expect(skipped["error"] == "skipped: the workflow already had 1 run(s) running (overlap_policy skip, max_concurrent_runs 1)")
+            #expect(try await Self.finished(api, first)["status"] == "completed")
         }
     }
 }

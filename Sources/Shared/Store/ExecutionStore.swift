@@ -113,7 +113,7 @@ public struct ExecutionStore: Sendable {
             try await connection.query(
                 """
                 UPDATE flowforge.executions
-                SET status = 'cancelled', finished_at = now(), error = 'cancelled by a user'
+                SET status = 'cancelled', finished_at = clock_timestamp(), error = 'cancelled by a user'
                 WHERE id = \(id) AND status IN ('queued', 'running')
                 """, logger: logger)
             try await connection.query("DELETE FROM flowforge.jobs WHERE execution_id = \(id)", logger: logger)

@@ -26,4 +26,6 @@ extension Error {
 enum AdvisoryLock {
     /// Serializes changes to the dependency graph so two halves of a cycle cannot both commit.
     static let dependencyGraph: Int64 = 0x466C_6F77_4465_7073
+    /// Serializes claims of runs whose workflow limits concurrent runs (overlap queue/skip).
+    static let overlap: Int64 = 0x466C_6F77_4F76_6572
 }

@@ -45,25 +45,113 @@ public struct QueueStore: Sendable {
         self.logger = logger
     }
 
-    /// Claims up to `limit` due jobs in one statement: the oldest unlocked ones, skipping rows
-    /// another worker holds, marks them leased to `workerID` and their runs `running`.
+    /// Run timings use clock_timestamp(), not now(): now() is when the transaction began, which
+    /// can be before the moment the run really started (or finished).
+    ///
+    /// Claims up to `limit` due jobs, marks them leased to `workerID` and their runs `running`.
+    ///
+    /// Workflows with `overlap_policy` allow are claimed by one statement that skips rows other
+    /// workers hold. Workflows with a concurrency limit (queue, skip) are claimed behind a
+    /// transaction-scoped advisory lock, so that counting their running runs and claiming more
+    /// cannot interleave between workers on any host; a `skip` run that finds its workflow at
+    /// the limit is recorded as skipped, a `queue` run waits.
     public func claim(workerID: String, limit: Int, leaseSeconds: Int) async throws -> [ClaimedRun] {
-        let rows = try await client.query(
+        try await client.withTransaction(logger: logger) { connection in
+            var claimed = try await Self.claim(
+                Self.unlimitedDue(limit: limit), workerID: workerID, leaseSeconds: leaseSeconds, on: connection, logger: logger)
+            let remaining = limit - claimed.count
+            guard remaining > 0 else { return claimed }
+            // Cheap check first: is any limited workflow's job due at all?
+            let waiting = try await connection.query(
+                """
+                SELECT 1 FROM flowforge.jobs j
+                JOIN flowforge.executions e ON e.id = j.execution_id
+                JOIN flowforge.workflows w ON w.id = e.workflow_id
+                WHERE j.locked_by IS NULL AND j.run_at <= now() AND w.overlap_policy <> 'allow'
+                LIMIT 1
+                """, logger: logger)
+            var any = false
+            for try await _ in waiting { any = true }
+            guard any else { return claimed }
+            try await connection.query("SELECT pg_advisory_xact_lock(\(AdvisoryLock.overlap))", logger: logger)
+            try await Self.skipOverLimit(on: connection, logger: logger)
+            claimed += try await Self.claim(
+                Self.limitedDue(limit: remaining), workerID: workerID, leaseSeconds: leaseSeconds, on: connection, logger: logger)
+            return claimed
+        }
+    }
+
+    /// Due jobs of workflows without a concurrency limit, oldest first.
+    static func unlimitedDue(limit: Int) -> String {
+        """
+        SELECT j.execution_id FROM flowforge.jobs j
+        JOIN flowforge.executions e ON e.id = j.execution_id
+        JOIN flowforge.workflows w ON w.id = e.workflow_id
+        WHERE j.locked_by IS NULL AND j.run_at <= now() AND w.overlap_policy = 'allow'
+        ORDER BY j.run_at, j.execution_id
+        LIMIT \(max(0, limit))
+        FOR UPDATE OF j SKIP LOCKED
+        """
+    }
+
+    /// Due jobs of limited workflows, at most as many per workflow as it has free places.
+    static func limitedDue(limit: Int) -> String {
+        """
+        SELECT execution_id FROM (
+            SELECT j.execution_id, j.run_at,
+                row_number() OVER (PARTITION BY w.id ORDER BY j.run_at, j.execution_id) AS place,
+                w.max_concurrent_runs - (SELECT count(*) FROM flowforge.executions r
+                                         WHERE r.workflow_id = w.id AND r.status = 'running') AS free
+            FROM flowforge.jobs j
+            JOIN flowforge.executions e ON e.id = j.execution_id
+            JOIN flowforge.workflows w ON w.id = e.workflow_id
+            WHERE j.locked_by IS NULL AND j.run_at <= now() AND w.overlap_policy <> 'allow'
+        ) candidates
+        WHERE place <= free
+        ORDER BY run_at, execution_id
+        LIMIT \(max(0, limit))
+        """
+    }
+
+    /// Runs of `skip` workflows that are due while the workflow is at its limit: recorded as
+    /// skipped, with the reason, and taken off the queue.
+    static func skipOverLimit(on connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query(
             """
-            WITH due AS (
-                SELECT execution_id FROM flowforge.jobs
-                WHERE locked_by IS NULL AND run_at <= now()
-                ORDER BY run_at, execution_id
-                LIMIT \(limit)
-                FOR UPDATE SKIP LOCKED
-            ), leased AS (
+            WITH over AS (
+                SELECT j.execution_id, w.max_concurrent_runs FROM flowforge.jobs j
+                JOIN flowforge.executions e ON e.id = j.execution_id
+                JOIN flowforge.workflows w ON w.id = e.workflow_id
+                WHERE j.locked_by IS NULL AND j.run_at <= now() AND w.overlap_policy = 'skip'
+                  AND (SELECT count(*) FROM flowforge.executions r WHERE r.workflow_id = w.id AND r.status = 'running')
+                      >= w.max_concurrent_runs
+            ), job AS (
+                DELETE FROM flowforge.jobs j USING over WHERE j.execution_id = over.execution_id
+                RETURNING j.execution_id, over.max_concurrent_runs
+            )
+            UPDATE flowforge.executions e
+            SET status = 'skipped', finished_at = clock_timestamp(),
+                error = 'skipped: the workflow already had ' || job.max_concurrent_runs
+                    || ' run(s) running (overlap_policy skip, max_concurrent_runs ' || job.max_concurrent_runs || ')'
+            FROM job WHERE e.id = job.execution_id
+            """, logger: logger)
+    }
+
+    /// Leases the jobs `due` selects and returns their runs. `due` is SQL text of ours with no
+    /// input in it (its only value, the limit, is an integer we computed).
+    static func claim(
+        _ due: String, workerID: String, leaseSeconds: Int, on connection: PostgresConnection, logger: Logger
+    ) async throws -> [ClaimedRun] {
+        let rows = try await connection.query(
+            """
+            WITH due AS (\(unescaped: due)), leased AS (
                 UPDATE flowforge.jobs j
                 SET locked_by = \(workerID), lease_expires_at = now() + make_interval(secs => \(leaseSeconds))
                 FROM due WHERE j.execution_id = due.execution_id
                 RETURNING j.execution_id, j.attempt
             )
             UPDATE flowforge.executions e
-            SET status = 'running', started_at = now(), worker_id = \(workerID), attempt = leased.attempt
+            SET status = 'running', started_at = clock_timestamp(), worker_id = \(workerID), attempt = leased.attempt
             FROM leased, flowforge.workflows w
             WHERE e.id = leased.execution_id AND w.id = e.workflow_id
             RETURNING e.id, e.workflow_id, e.workflow_name, e.trigger_id, e.trigger_type, e.scheduled_for, e.attempt,
@@ -142,7 +230,7 @@ public struct QueueStore: Sendable {
                     RETURNING execution_id
                 )
                 UPDATE flowforge.executions e
-                SET status = \(status.rawValue), finished_at = now(), error = \(outcome.error), steps = \(outcome.steps)
+                SET status = \(status.rawValue), finished_at = clock_timestamp(), error = \(outcome.error), steps = \(outcome.steps)
                 FROM job WHERE e.id = job.execution_id AND e.status = 'running'
                 RETURNING e.id
                 """, logger: logger)

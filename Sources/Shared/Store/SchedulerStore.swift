@@ -185,7 +185,7 @@ public struct SchedulerStore: Sendable {
                     RETURNING j.execution_id
                 )
                 UPDATE flowforge.executions e
-                SET status = 'failed', finished_at = now(), error = 'worker lost: its lease expired and no attempts remain'
+                SET status = 'failed', finished_at = clock_timestamp(), error = 'worker lost: its lease expired and no attempts remain'
                 FROM job WHERE e.id = job.execution_id AND e.status = 'running'
                 RETURNING e.id
                 """, logger: logger)
