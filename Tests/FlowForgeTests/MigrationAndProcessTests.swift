@@ -1,5 +1,6 @@
 @testable import FlowForgeShared
 import Foundation
+import Hummingbird
 import PostgresNIO
 import Testing
 
@@ -85,5 +86,46 @@ struct MigrationAndProcessTests {
         let (urlStatus, urlOutput) = try Self.run("flowforge-worker", [], environment: ["PATH": "/usr/bin:/bin"])
         #expect(urlStatus == 78)
         #expect(urlOutput.hasPrefix("flowforge-worker: DATABASE_URL is not set"))
+    }
+}
+
+@Suite("Worker process")
+struct WorkerProcessTests {
+    @Test("flowforge-worker runs a job, and on SIGTERM lets the running step finish and exits 0")
+    func sigtermLetsStepsFinish() async throws {
+        let path = MigrationAndProcessTests.executable("flowforge-worker").path
+        try #require(FileManager.default.isExecutableFile(atPath: path), "build the executables first (make test does)")
+        try await withAPI { api in
+            let created = try await api.expect(
+                .created, .post, "/api/workflows",
+                json: ["name": "graceful", "steps": [["name": "work", "kind": "shell", "command": ["sh", "-c", "sleep 1; echo done"]]]])
+            let run = try await api.expect(.created, .post, "/api/workflows/\(created["id"]!.intValue!)/run")
+            let id = try #require(run["id"]?.intValue)
+            let database = try await api.scalar("SELECT current_database()", as: String.self)
+            let url = try TestDatabase.adminURL().withDatabase(try #require(database))
+
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: path)
+            process.arguments = ["--worker-id", "proc-worker", "--concurrency", "2"]
+            process.environment = ["PATH": "/usr/bin:/bin", "DATABASE_URL": url.urlString, "FLOWFORGE_LOG_LEVEL": "error"]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            defer { if process.isRunning { process.terminate() } }
+
+            let deadline = ContinuousClock.now + .seconds(20)
+            while try await api.expect(.ok, .get, "/api/executions/\(id)")["status"] != "running", ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            kill(process.processIdentifier, SIGTERM)
+            let execution = try await WorkerTests.finished(api, id)
+            #expect(execution["status"] == "completed")
+            #expect(execution["worker_id"] == "proc-worker")
+            #expect(execution.list("steps").first?["output"] == "done\n")
+            let exitDeadline = ContinuousClock.now + .seconds(10)
+            while process.isRunning, ContinuousClock.now < exitDeadline { try await Task.sleep(for: .milliseconds(50)) }
+            #expect(!process.isRunning)
+            #expect(process.terminationStatus == 0)
+        }
     }
 }
