@@ -121,34 +121,22 @@ public struct LocalPostgres: Sendable {
     }
 
     /// Runs a command to completion; a non-zero exit is an error carrying its output.
-    ///
-    /// posix_spawn and waitpid rather than Foundation's Process: `pg_ctl start` leaves a daemon
-    /// behind, and Process was seen never to notice its direct child exit in that case. Output
-    /// goes to a file, not a pipe, since the daemon could hold a pipe open forever.
     @discardableResult
     static func run(_ arguments: [String], as user: String? = nil) throws -> String {
         let argv = (user.map { ["runuser", "-u", $0, "--"] } ?? []) + arguments
         let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("flowforge-\(UUID().uuidString).out").path
         defer { unlink(outputPath) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        var cArguments: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
-        defer { for pointer in cArguments { free(pointer) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawnp(&pid, argv[0], &actions, nil, &cArguments, environ)
         let name = URL(fileURLWithPath: arguments[0]).lastPathComponent
-        guard spawned == 0 else { throw ConfigError("cannot start \(name): \(String(cString: strerror(spawned)))") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        let pid: pid_t
+        do {
+            pid = try ChildProcess.spawn(argv, outputPath: outputPath)
+        } catch {
+            throw ConfigError(error.description)
+        }
+        let (exited, code) = ChildProcess.termination(ChildProcess.waitForExit(pid))
         let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-        let exited = (status & 0x7f) == 0
-        let code = (status >> 8) & 0xff
         guard exited && code == 0 else {
-            let how = exited ? "exit \(code)" : "signal \(status & 0x7f)"
+            let how = exited ? "exit \(code)" : "signal \(code)"
             throw ConfigError("\(name) failed (\(how)): \(text.trimmingCharacters(in: .whitespacesAndNewlines).suffix(800))")
         }
         return text

@@ -21,18 +21,16 @@ struct ShellStepRunner: Sendable {
 
         let pid: pid_t
         do {
-            pid = try spawn(shell.command, environment: environment, directory: shell.workingDirectory, outputPath: outputPath)
+            pid = try ChildProcess.spawn(
+                shell.command, outputPath: outputPath, environment: environment, directory: shell.workingDirectory,
+                newProcessGroup: true)
         } catch {
             return StepResult(
                 name: name, succeeded: false, exitCode: nil, startedAt: startedAt, finishedAt: Date(), output: "",
                 error: "step \(name): \(error)")
         }
         let exit = ProcessExit()
-        let waiter = Thread {
-            var status: Int32 = 0
-            while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-            exit.finish(status)
-        }
+        let waiter = Thread { exit.finish(ChildProcess.waitForExit(pid)) }
         waiter.start()
 
         var timedOut = false
@@ -58,56 +56,20 @@ struct ShellStepRunner: Sendable {
         kill(-pid, SIGKILL)
 
         let output = Self.tail(of: outputPath)
-        let exited = (status & 0x7f) == 0
-        let code = exited ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        let (exited, value) = ChildProcess.termination(status)
+        let code = exited ? value : 128 + value
         var error: String?
         if timedOut {
             error = "step \(name) timed out after \(shell.timeoutSeconds) s and was stopped"
         } else if cancelled {
             error = "step \(name) was stopped: the run was cancelled"
         } else if !exited {
-            error = "step \(name) was killed by signal \(status & 0x7f)"
+            error = "step \(name) was killed by signal \(value)"
         } else if code != 0 {
             error = "step \(name) exited with code \(code)"
         }
         return StepResult(
             name: name, succeeded: error == nil, exitCode: code, startedAt: startedAt, finishedAt: Date(), output: output, error: error)
-    }
-
-    /// posix_spawn into a new process group, stdin from /dev/null, stdout and stderr to a file.
-    private func spawn(_ command: [String], environment: [String: String], directory: String?, outputPath: String) throws -> pid_t {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        if let directory {
-            guard FileManager.default.fileExists(atPath: directory) else { throw SpawnError("working directory \(directory) does not exist") }
-            _ = spawnFileActionsAddChdir(&actions, directory)
-        }
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        posix_spawnattr_setpgroup(&attributes, 0)
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        var defaults = sigset_t()
-        sigfillset(&defaults)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-
-        var argv: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) } + [nil]
-        defer { for pointer in argv { free(pointer) } }
-        var envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { for pointer in envp { free(pointer) } }
-        var pid: pid_t = 0
-        let result = command[0].contains("/")
-            ? posix_spawn(&pid, command[0], &actions, &attributes, &argv, &envp)
-            : posix_spawnp(&pid, command[0], &actions, &attributes, &argv, &envp)
-        guard result == 0 else { throw SpawnError("cannot start \(command[0]): \(String(cString: strerror(result)))") }
-        return pid
     }
 
     /// The last `maxOutputBytes` of the step's output, as text.
@@ -121,17 +83,6 @@ struct ShellStepRunner: Sendable {
         let text = String(decoding: data, as: UTF8.self)
         return start > 0 ? "[… output truncated to the last \(maxOutputBytes / 1024) KiB]\n" + text : text
     }
-}
-
-/// glibc has had posix_spawn_file_actions_addchdir_np since 2.29, but Swift's Glibc module
-/// does not export it; the child changes directory between fork and exec, so no thread of
-/// ours ever changes the process-wide working directory.
-@_silgen_name("posix_spawn_file_actions_addchdir_np")
-private func spawnFileActionsAddChdir(_ actions: UnsafeMutablePointer<posix_spawn_file_actions_t>, _ path: UnsafePointer<CChar>) -> Int32
-
-struct SpawnError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }
 
 /// The exit status of a child, delivered once by the thread that waits for it.
