@@ -38,7 +38,9 @@ public struct WorkerService: Service {
     }
 
     public init(postgres: PostgresClient, settings: Settings, logger: Logger) {
-        self.init(postgres: postgres, config: Config(workerID: settings.workerID, concurrency: settings.workerConcurrency), logger: logger)
+        var config = Config(workerID: settings.workerID, concurrency: settings.workerConcurrency)
+        config.leaseSeconds = settings.workerLeaseSeconds
+        self.init(postgres: postgres, config: config, logger: logger)
     }
 
     public func run() async throws {

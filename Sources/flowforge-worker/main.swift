@@ -12,11 +12,14 @@ struct FlowForgeWorkerCommand: AsyncParsableCommand {
     @OptionGroup var common: CommonOptions
     @Option(help: "Concurrent slots (FLOWFORGE_WORKER_CONCURRENCY).") var concurrency: String?
     @Option(name: .customLong("worker-id"), help: "This worker's name in leases (FLOWFORGE_WORKER_ID).") var workerID: String?
+    @Option(name: .customLong("lease-seconds"), help: "Lease length; a dead worker's runs are rescued after it (FLOWFORGE_WORKER_LEASE_SECONDS, default 30).")
+    var leaseSeconds: String?
 
     func run() async throws {
         var overrides = common.overrides
         overrides["FLOWFORGE_WORKER_CONCURRENCY"] = concurrency
         overrides["FLOWFORGE_WORKER_ID"] = workerID
+        overrides["FLOWFORGE_WORKER_LEASE_SECONDS"] = leaseSeconds
         let settings = ProcessBootstrap.settings(program: "flowforge-worker", overrides: overrides)
         let databaseURL: DatabaseURL
         do {

@@ -1,6 +1,7 @@
 @testable import FlowForgeShared
 import Foundation
 import Hummingbird
+@testable import FlowForgeWorker
 import PostgresNIO
 import Testing
 
@@ -126,6 +127,71 @@ struct WorkerProcessTests {
             while process.isRunning, ContinuousClock.now < exitDeadline { try await Task.sleep(for: .milliseconds(50)) }
             #expect(!process.isRunning)
             #expect(process.terminationStatus == 0)
+        }
+    }
+}
+
+@Suite("Worker process killed")
+struct WorkerKilledTests {
+    @Test("a flowforge-worker killed with SIGKILL mid-step: its run is rescued and finished by another worker, never lost")
+    func sigkillMidStep() async throws {
+        // A SIGKILLed worker cannot stop its step; the test stops the orphan itself at the end.
+        let marker = FileManager.default.temporaryDirectory.appendingPathComponent("ff-orphan-\(UUID().uuidString)").path
+        defer {
+            if let text = try? String(contentsOfFile: marker, encoding: .utf8), let group = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+                kill(-group, SIGKILL)
+            }
+            unlink(marker)
+        }
+        let path = MigrationAndProcessTests.executable("flowforge-worker").path
+        try #require(FileManager.default.isExecutableFile(atPath: path), "build the executables first (make test does)")
+        try await withAPI { api in
+            let created = try await api.expect(
+                .created, .post, "/api/workflows",
+                json: ["name": "survivor", "max_attempts": 2, "retry_backoff_seconds": 0,
+                       "steps": [["name": "work", "kind": "shell", "command": ["sh", "-c", .string(
+                           "[ \"$FLOWFORGE_ATTEMPT\" = 2 ] || { echo $$ > \(marker); sleep 30; }; echo attempt $FLOWFORGE_ATTEMPT")]]]])
+            let run = try await api.expect(.created, .post, "/api/workflows/\(created["id"]!.intValue!)/run")
+            let id = try #require(run["id"]?.intValue)
+            let database = try #require(try await api.scalar("SELECT current_database()", as: String.self))
+            let url = try TestDatabase.adminURL().withDatabase(database)
+
+            let doomed = Process()
+            doomed.executableURL = URL(fileURLWithPath: path)
+            doomed.arguments = ["--worker-id", "doomed", "--lease-seconds", "2"]
+            doomed.environment = ["PATH": "/usr/bin:/bin", "DATABASE_URL": url.urlString, "FLOWFORGE_LOG_LEVEL": "error"]
+            doomed.standardOutput = FileHandle.nullDevice
+            doomed.standardError = FileHandle.nullDevice
+            try doomed.run()
+            let deadline = ContinuousClock.now + .seconds(20)
+            while try await api.expect(.ok, .get, "/api/executions/\(id)")["status"] != "running", ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            kill(doomed.processIdentifier, SIGKILL)
+            doomed.waitUntilExit()
+            #expect(try await api.expect(.ok, .get, "/api/executions/\(id)")["status"] == "running")
+
+            // Maintenance rescues the run once the lease has run out…
+            let store = SchedulerStore(client: api.postgres, logger: TestDatabase.logger)
+            var rescued = (requeued: 0, failed: 0)
+            let rescueDeadline = ContinuousClock.now + .seconds(15)
+            while rescued.requeued == 0, ContinuousClock.now < rescueDeadline {
+                try await Task.sleep(for: .milliseconds(250))
+                rescued = try await store.rescueExpiredLeases()
+            }
+            #expect(rescued.requeued == 1)
+            // …and another worker finishes it as attempt 2.
+            var config = WorkerService.Config(workerID: "rescuer", concurrency: 1)
+            config.pollInterval = .milliseconds(100)
+            let worker = WorkerService(postgres: api.postgres, config: config, logger: TestDatabase.logger)
+            let workerTask = Task { try await worker.run() }
+            let execution = try await WorkerTests.finished(api, id)
+            workerTask.cancel()
+            #expect(execution["status"] == "completed")
+            #expect(execution["attempt"] == 2)
+            #expect(execution["worker_id"] == "rescuer")
+            #expect(execution.list("steps").first?["output"] == "attempt 2\n")
+            #expect(try await api.scalar("SELECT count(*) FROM flowforge.executions", as: Int64.self) == 1)
         }
     }
 }

@@ -58,6 +58,7 @@ struct SharedUnitTests {
             (["FLOWFORGE_WORKER_CONCURRENCY": "0"], "FLOWFORGE_WORKER_CONCURRENCY must be a whole number from 1 to 1024, not \"0\""),
             (["FLOWFORGE_LOG_LEVEL": "loud"], "FLOWFORGE_LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical, not \"loud\""),
             (["FLOWFORGE_API_TOKEN": "short"], "FLOWFORGE_API_TOKEN: every token must be at least 16 characters long"),
+            (["FLOWFORGE_WORKER_LEASE_SECONDS": "1"], "FLOWFORGE_WORKER_LEASE_SECONDS must be a whole number from 2 to 3600, not \"1\""),
             (["FLOWFORGE_METRICS_PORT": "70000"], "FLOWFORGE_METRICS_PORT must be a port number from 0 to 65535, not \"70000\""),
         ]
         for (environment, message) in cases {

@@ -11,6 +11,8 @@ public struct Settings: Sendable {
     public var httpPort = 8080
     public var workerConcurrency = 4
     public var workerID: String
+    /// How long a claimed job stays a worker's without renewal before maintenance may rescue it.
+    public var workerLeaseSeconds = 30
     public var logLevel: Logger.Level = .info
     public var metricsPort: Int?
 
@@ -39,6 +41,12 @@ public struct Settings: Sendable {
                 throw ConfigError("FLOWFORGE_WORKER_CONCURRENCY must be a whole number from 1 to 1024, not \"\(text)\"")
             }
             settings.workerConcurrency = count
+        }
+        if let text = value("FLOWFORGE_WORKER_LEASE_SECONDS") {
+            guard let seconds = Int(text), (2...3_600).contains(seconds) else {
+                throw ConfigError("FLOWFORGE_WORKER_LEASE_SECONDS must be a whole number from 2 to 3600, not \"\(text)\"")
+            }
+            settings.workerLeaseSeconds = seconds
         }
         if let id = value("FLOWFORGE_WORKER_ID") {
             guard id.count <= 200 else { throw ConfigError("FLOWFORGE_WORKER_ID must be at most 200 characters long") }
