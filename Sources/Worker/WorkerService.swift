@@ -123,7 +123,8 @@ public struct WorkerService: Service {
         }
     }
 
-    /// Renews leases a few times per lease period; stops runs whose lease is gone.
+    /// Renews leases every second (and at least three times per lease period); stops runs whose
+    /// lease is gone. The same query is how a cancel reaches a running step, within about a second.
     private func renewLeases(queue: QueueStore, running: RunningRuns) async {
         let period = Duration.seconds(max(1, config.leaseSeconds / 3))
         while !Task.isCancelled {

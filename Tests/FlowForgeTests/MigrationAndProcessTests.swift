@@ -92,6 +92,27 @@ struct MigrationAndProcessTests {
 
 @Suite("Worker process")
 struct WorkerProcessTests {
+    /// Starts the flowforge-worker binary against the test's own database.
+    static func startWorker(_ path: String, api: APIHarness, arguments: [String]) async throws -> Process {
+        let database = try #require(try await api.scalar("SELECT current_database()", as: String.self))
+        let url = try TestDatabase.adminURL().withDatabase(database)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        process.environment = ["PATH": "/usr/bin:/bin", "DATABASE_URL": url.urlString, "FLOWFORGE_LOG_LEVEL": "error"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    static func waitUntilRunning(_ api: APIHarness, _ id: Int64) async throws {
+        let deadline = ContinuousClock.now + .seconds(20)
+        while try await api.expect(.ok, .get, "/api/executions/\(id)")["status"] != "running", ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
     @Test("flowforge-worker runs a job, and on SIGTERM lets the running step finish and exits 0")
     func sigtermLetsStepsFinish() async throws {
         let path = MigrationAndProcessTests.executable("flowforge-worker").path
@@ -102,22 +123,9 @@ struct WorkerProcessTests {
                 json: ["name": "graceful", "steps": [["name": "work", "kind": "shell", "command": ["sh", "-c", "sleep 1; echo done"]]]])
             let run = try await api.expect(.created, .post, "/api/workflows/\(created["id"]!.intValue!)/run")
             let id = try #require(run["id"]?.intValue)
-            let database = try await api.scalar("SELECT current_database()", as: String.self)
-            let url = try TestDatabase.adminURL().withDatabase(try #require(database))
-
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: path)
-            process.arguments = ["--worker-id", "proc-worker", "--concurrency", "2"]
-            process.environment = ["PATH": "/usr/bin:/bin", "DATABASE_URL": url.urlString, "FLOWFORGE_LOG_LEVEL": "error"]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
+            let process = try await Self.startWorker(path, api: api, arguments: ["--worker-id", "proc-worker", "--concurrency", "2"])
             defer { if process.isRunning { process.terminate() } }
-
-            let deadline = ContinuousClock.now + .seconds(20)
-            while try await api.expect(.ok, .get, "/api/executions/\(id)")["status"] != "running", ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(20))
-            }
+            try await Self.waitUntilRunning(api, id)
             kill(process.processIdentifier, SIGTERM)
             let execution = try await WorkerTests.finished(api, id)
             #expect(execution["status"] == "completed")
@@ -153,20 +161,8 @@ struct WorkerKilledTests {
                            "[ \"$FLOWFORGE_ATTEMPT\" = 2 ] || { echo $$ > \(marker); sleep 30; }; echo attempt $FLOWFORGE_ATTEMPT")]]]])
             let run = try await api.expect(.created, .post, "/api/workflows/\(created["id"]!.intValue!)/run")
             let id = try #require(run["id"]?.intValue)
-            let database = try #require(try await api.scalar("SELECT current_database()", as: String.self))
-            let url = try TestDatabase.adminURL().withDatabase(database)
-
-            let doomed = Process()
-            doomed.executableURL = URL(fileURLWithPath: path)
-            doomed.arguments = ["--worker-id", "doomed", "--lease-seconds", "2"]
-            doomed.environment = ["PATH": "/usr/bin:/bin", "DATABASE_URL": url.urlString, "FLOWFORGE_LOG_LEVEL": "error"]
-            doomed.standardOutput = FileHandle.nullDevice
-            doomed.standardError = FileHandle.nullDevice
-            try doomed.run()
-            let deadline = ContinuousClock.now + .seconds(20)
-            while try await api.expect(.ok, .get, "/api/executions/\(id)")["status"] != "running", ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(20))
-            }
+            let doomed = try await WorkerProcessTests.startWorker(path, api: api, arguments: ["--worker-id", "doomed", "--lease-seconds", "2"])
+            try await WorkerProcessTests.waitUntilRunning(api, id)
             kill(doomed.processIdentifier, SIGKILL)
             doomed.waitUntilExit()
             #expect(try await api.expect(.ok, .get, "/api/executions/\(id)")["status"] == "running")
