@@ -24,13 +24,12 @@ struct FlowForgeAPICommand: AsyncParsableCommand {
         let settings = ProcessBootstrap.settings(program: "flowforge-api", overrides: overrides)
         let configuration = APIConfiguration(
             host: settings.httpHost, port: settings.httpPort, tokens: settings.apiTokens, insecureNoAuth: insecureNoAuth)
-        let databaseURL: DatabaseURL
         do {
             try configuration.validate()
-            databaseURL = try settings.requireDatabaseURL()
         } catch {
             ProcessBootstrap.fail(program: "flowforge-api", error.message)
         }
+        let databaseURL = ProcessBootstrap.databaseURL(settings, program: "flowforge-api")
         let logger = settings.makeLogger(label: "flowforge-api")
         let postgres = PostgresClient(configuration: databaseURL.clientConfiguration(), backgroundLogger: logger)
         let app = buildApplication(configuration: configuration, postgres: postgres, logger: logger)

@@ -13,15 +13,8 @@ struct FlowForgeSchedulerCommand: AsyncParsableCommand {
 
 
     func run() async throws {
-        var overrides = common.overrides
-
-        let settings = ProcessBootstrap.settings(program: "flowforge-scheduler", overrides: overrides)
-        let databaseURL: DatabaseURL
-        do {
-            databaseURL = try settings.requireDatabaseURL()
-        } catch {
-            ProcessBootstrap.fail(program: "flowforge-scheduler", error.message)
-        }
+        let settings = ProcessBootstrap.settings(program: "flowforge-scheduler", overrides: common.overrides)
+        let databaseURL = ProcessBootstrap.databaseURL(settings, program: "flowforge-scheduler")
         let logger = settings.makeLogger(label: "flowforge-scheduler")
         let postgres = PostgresClient(configuration: databaseURL.clientConfiguration(), backgroundLogger: logger)
         let service = SchedulerService(postgres: postgres, logger: logger)

@@ -21,12 +21,7 @@ struct FlowForgeWorkerCommand: AsyncParsableCommand {
         overrides["FLOWFORGE_WORKER_ID"] = workerID
         overrides["FLOWFORGE_WORKER_LEASE_SECONDS"] = leaseSeconds
         let settings = ProcessBootstrap.settings(program: "flowforge-worker", overrides: overrides)
-        let databaseURL: DatabaseURL
-        do {
-            databaseURL = try settings.requireDatabaseURL()
-        } catch {
-            ProcessBootstrap.fail(program: "flowforge-worker", error.message)
-        }
+        let databaseURL = ProcessBootstrap.databaseURL(settings, program: "flowforge-worker")
         let logger = settings.makeLogger(label: "flowforge-worker")
         let postgres = PostgresClient(configuration: databaseURL.clientConfiguration(), backgroundLogger: logger)
         let service = WorkerService(postgres: postgres, settings: settings, logger: logger)

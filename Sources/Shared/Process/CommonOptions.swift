@@ -41,6 +41,15 @@ public enum ProcessBootstrap {
         }
     }
 
+    /// The database every process needs: `DATABASE_URL`, or a stop with one line saying so.
+    public static func databaseURL(_ settings: Settings, program: String) -> DatabaseURL {
+        do {
+            return try settings.requireDatabaseURL()
+        } catch {
+            fail(program: program, error.message)
+        }
+    }
+
     public static func fail(program: String, _ message: String) -> Never {
         FileHandle.standardError.write(Data("\(program): \(message)\n".utf8))
         exit(78)
