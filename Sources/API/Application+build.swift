@@ -34,10 +34,11 @@ public struct APIConfiguration: Sendable {
 public func buildApplication(
     configuration: APIConfiguration, postgres: PostgresClient, logger: Logger, runsPostgres: Bool = true,
     clock: @escaping @Sendable () -> Date = Date.init,
+    metrics: FlowForgeMetrics = FlowForgeMetrics(),
     services: [any Service] = [],
     onServerRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
-    let router = buildRouter(configuration: configuration, postgres: postgres, logger: logger, clock: clock)
+    let router = buildRouter(configuration: configuration, postgres: postgres, logger: logger, clock: clock, metrics: metrics)
     var app = Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "FlowForge"),
@@ -50,12 +51,14 @@ public func buildApplication(
 
 public func buildRouter(
     configuration: APIConfiguration, postgres: PostgresClient, logger: Logger,
-    clock: @escaping @Sendable () -> Date = Date.init
+    clock: @escaping @Sendable () -> Date = Date.init,
+    metrics: FlowForgeMetrics = FlowForgeMetrics()
 ) -> Router<BasicRequestContext> {
-    let stores = Stores(client: postgres, logger: logger, clock: clock)
+    let stores = Stores(client: postgres, logger: logger, clock: clock, metrics: metrics)
     let router = Router(context: BasicRequestContext.self)
     router.add(middleware: ErrorMiddleware())
     HealthController(postgres: postgres, logger: logger).addRoutes(to: router)
+    metrics.addRoute(to: router, postgres: postgres, logger: logger)
 
     let api = router.group("api")
     if !configuration.insecureNoAuth {
@@ -76,10 +79,10 @@ struct Stores: Sendable {
     let executions: ExecutionStore
     let clock: @Sendable () -> Date
 
-    init(client: PostgresClient, logger: Logger, clock: @escaping @Sendable () -> Date) {
+    init(client: PostgresClient, logger: Logger, clock: @escaping @Sendable () -> Date, metrics: FlowForgeMetrics) {
         workflows = WorkflowStore(client: client, logger: logger)
         triggers = TriggerStore(client: client, logger: logger)
-        executions = ExecutionStore(client: client, logger: logger)
+        executions = ExecutionStore(client: client, logger: logger, metrics: metrics)
         self.clock = clock
     }
 }

@@ -19,7 +19,7 @@ extension Request {
             throw APIError.bodyTooLarge
         }
         guard buffer.readableBytes > 0 else { throw APIError(.badRequest, "request body is empty: send a JSON object") }
-        return try JSONValue.parse(Data(buffer.readableBytesView))
+        return try JSONValue.parse(buffer.readableBytesView)
     }
 
     /// A positive integer id from the path; anything else is a 400 naming the parameter.

@@ -15,7 +15,7 @@ struct CronTicker: Sendable {
     func run() async {
         let wakeup = Wakeup()
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { await listen("flowforge_triggers_changed", postgres: postgres, logger: logger, wake: wakeup.wake) }
+            group.addTask { await listen("flowforge_triggers_changed", postgres: postgres, logger: logger, wake: wakeup) }
             while !Task.isCancelled {
                 var sleep = maxSleep
                 do {

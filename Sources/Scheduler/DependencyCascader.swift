@@ -14,7 +14,7 @@ struct DependencyCascader: Sendable {
     func run() async {
         let wakeup = Wakeup()
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { await listen("flowforge_execution_finished", postgres: postgres, logger: logger, wake: wakeup.wake) }
+            group.addTask { await listen("flowforge_execution_finished", postgres: postgres, logger: logger, wake: wakeup) }
             while !Task.isCancelled {
                 do {
                     while try await store.cascade() > 0 {}

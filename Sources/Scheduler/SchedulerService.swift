@@ -4,7 +4,7 @@ import Logging
 import PostgresNIO
 import ServiceLifecycle
 
-/// The scheduler process: cron ticker, dependency cascader and lease rescue, side by side.
+/// The scheduler process: cron ticker, dependency cascader and maintenance, side by side.
 /// Every part is safe to run as several replicas: rows are claimed with SKIP LOCKED and runs
 /// are protected by unique keys, so no leader is needed.
 public struct SchedulerService: Service {
@@ -12,23 +12,32 @@ public struct SchedulerService: Service {
         public var tickerMaxSleep: Duration = .seconds(5)
         public var cascadeSweep: Duration = .seconds(2)
         public var rescueInterval: Duration = .seconds(5)
+        public var pruneInterval: Duration = .seconds(600)
+        /// Finished executions older than this are deleted; 0 keeps them all.
+        public var historyRetentionDays = 30
         public var clock: @Sendable () -> Date = Date.init
 
         public init() {}
+
+        public init(settings: Settings) {
+            historyRetentionDays = settings.historyRetentionDays
+        }
     }
 
     let postgres: PostgresClient
     let config: Config
+    let metrics: FlowForgeMetrics?
     let logger: Logger
 
-    public init(postgres: PostgresClient, config: Config = Config(), logger: Logger) {
+    public init(postgres: PostgresClient, config: Config = Config(), metrics: FlowForgeMetrics? = nil, logger: Logger) {
         self.postgres = postgres
         self.config = config
+        self.metrics = metrics
         self.logger = logger
     }
 
     public func run() async throws {
-        let store = SchedulerStore(client: postgres, logger: logger)
+        let store = SchedulerStore(client: postgres, logger: logger, metrics: metrics)
         logger.info("scheduler started")
         // Nothing here holds work that a shutdown could lose: on shutdown, stop at once.
         try? await cancelWhenGracefulShutdown {
@@ -39,7 +48,12 @@ public struct SchedulerService: Service {
                 group.addTask {
                     await DependencyCascader(sweepInterval: config.cascadeSweep, store: store, postgres: postgres, logger: logger).run()
                 }
-                group.addTask { await LeaseRescuer(interval: config.rescueInterval, store: store, logger: logger).run() }
+                group.addTask {
+                    await Maintenance(
+                        rescueInterval: config.rescueInterval, pruneInterval: config.pruneInterval,
+                        retentionDays: config.historyRetentionDays, store: store, logger: logger
+                    ).run()
+                }
             }
         }
         logger.info("scheduler stopped")

@@ -21,7 +21,7 @@ struct RunExecutor: Sendable {
                 result = await http.run(request, name: step.name, context: context)
             case .noop(let milliseconds):
                 let startedAt = Date()
-                try? await Task.sleep(for: .milliseconds(milliseconds))
+                if milliseconds > 0 { try? await Task.sleep(for: .milliseconds(milliseconds)) }
                 let cancelled = Task.isCancelled
                 result = StepResult(
                     name: step.name, succeeded: !cancelled, exitCode: nil, startedAt: startedAt, finishedAt: Date(), output: "",

@@ -6,11 +6,13 @@ import ServiceLifecycle
 
 /// The worker: N slots that claim runs from the queue and execute their steps.
 ///
-/// LISTEN `flowforge_jobs` wakes it the moment work arrives; a poll every `pollInterval`
-/// guarantees progress when a notification is lost (or a retry's backoff ends). Each claimed
-/// job's lease is renewed while it runs; a run whose lease is gone (cancelled, or rescued
-/// after this worker stalled) is stopped. On graceful shutdown it stops claiming, gives running
-/// steps `shutdownGrace` to finish, then hands what remains back to the queue unspent.
+/// It claims as many due jobs as it has free slots in one statement, and writes results in
+/// batches (see `ResultWriter`). LISTEN `flowforge_jobs` wakes it the moment work arrives;
+/// otherwise it sleeps until the earliest future `run_at` (a retry's backoff, a dependency's
+/// delay), and at most `pollInterval`, so a lost notification delays a job and never strands
+/// it. `flowforge_execution_cancelled` stops a cancelled run at once; lease renewal, which
+/// notices a lease that is gone, is the fallback. On graceful shutdown it stops claiming,
+/// gives running steps `shutdownGrace` to finish, then hands the rest back unspent.
 public struct WorkerService: Service {
     public struct Config: Sendable {
         public var workerID: String
@@ -27,45 +29,74 @@ public struct WorkerService: Service {
 
     let postgres: PostgresClient
     let config: Config
+    let metrics: FlowForgeMetrics?
     let logger: Logger
 
-    public init(postgres: PostgresClient, config: Config, logger: Logger) {
+    public init(postgres: PostgresClient, config: Config, metrics: FlowForgeMetrics? = nil, logger: Logger) {
         self.postgres = postgres
         self.config = config
+        self.metrics = metrics
         var logger = logger
         logger[metadataKey: "worker_id"] = "\(config.workerID)"
         self.logger = logger
     }
 
-    public init(postgres: PostgresClient, settings: Settings, logger: Logger) {
+    public init(postgres: PostgresClient, settings: Settings, metrics: FlowForgeMetrics? = nil, logger: Logger) {
         var config = Config(workerID: settings.workerID, concurrency: settings.workerConcurrency)
         config.leaseSeconds = settings.workerLeaseSeconds
-        self.init(postgres: postgres, config: config, logger: logger)
+        self.init(postgres: postgres, config: config, metrics: metrics, logger: logger)
     }
 
     public func run() async throws {
-        let queue = QueueStore(client: postgres, logger: logger)
-        let (wakeups, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        let running = RunningRuns()
+        let queue = QueueStore(client: postgres, logger: logger, metrics: metrics)
+        let wakeup = Wakeup()
+        let stopping = StopFlag()
+        let running = RunningRuns(slots: config.concurrency, metrics: metrics)
+        let writer = ResultWriter(
+            queue: queue, workerID: config.workerID, leaseSeconds: config.leaseSeconds, giveUpAfter: .seconds(config.leaseSeconds),
+            running: running, stopping: stopping, logger: logger)
         let executor = RunExecutor()
+        let launch: @Sendable (ClaimedRun) -> Task<Void, Never> = { run in
+            observeLatency(of: run)
+            return Task {
+                var log = logger
+                log[metadataKey: "execution_id"] = "\(run.executionId)"
+                log.debug("run started", metadata: ["workflow": "\(run.workflowName)", "attempt": "\(run.attempt)"])
+                let outcome = await executor.execute(run)
+                await writer.write(outcome)
+                log.debug("run finished", metadata: ["succeeded": "\(outcome.succeeded)"])
+            }
+        }
+        await writer.setLauncher(launch)
+        metrics?.setSlots(total: config.concurrency, busy: 0)
         logger.info("worker started", metadata: ["concurrency": "\(config.concurrency)"])
 
         await withTaskGroup(of: Void.self) { helpers in
-            helpers.addTask { await listen(wake: wake) }
             helpers.addTask {
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: config.pollInterval)
-                    wake.yield()
-                }
+                await listen(
+                    ["flowforge_jobs", "flowforge_execution_cancelled"], postgres: postgres, logger: logger,
+                    onSubscribed: wakeup.wake,
+                    onNotification: { channel, payload in
+                        guard channel == "flowforge_execution_cancelled" else { return wakeup.wake() }
+                        guard let id = Int64(payload) else { return }
+                        Task {
+                            if await running.cancel(id) {
+                                logger.notice("stopping a cancelled run", metadata: ["execution_id": "\(id)"])
+                            }
+                        }
+                    })
             }
             helpers.addTask { await renewLeases(queue: queue, running: running) }
 
             await withGracefulShutdownHandler {
-                for await _ in wakeups {
-                    await claim(queue: queue, running: running, executor: executor, wake: wake)
+                while !stopping.isSet {
+                    let idle = await claim(queue: queue, running: running, launch: launch)
+                    guard !stopping.isSet else { break }
+                    await wakeup.wait(upTo: idle ? await untilNextJob(queue) : config.pollInterval)
                 }
             } onGracefulShutdown: {
-                wake.finish()
+                stopping.set()
+                wakeup.wake()
             }
             helpers.cancelAll()
         }
@@ -73,58 +104,45 @@ public struct WorkerService: Service {
         logger.info("worker stopped")
     }
 
-    /// Claims while slots are free and jobs are due.
-    private func claim(queue: QueueStore, running: RunningRuns, executor: RunExecutor, wake: AsyncStream<Void>.Continuation) async {
+    /// Claims while slots are free and jobs are due (a busy worker's slots are refilled by its
+    /// result writer; this loop takes over when work arrives at an idle one). Returns true when
+    /// it stopped because no due job was left, rather than because every slot is busy.
+    private func claim(queue: QueueStore, running: RunningRuns, launch: @Sendable (ClaimedRun) -> Task<Void, Never>) async -> Bool {
         while true {
-            let free = config.concurrency - (await running.count)
-            guard free > 0 else { return }
+            let free = await running.reserve(upTo: Int.max)
+            guard free > 0 else { return false }
             let claimed: [ClaimedRun]
             do {
                 claimed = try await queue.claim(workerID: config.workerID, limit: free, leaseSeconds: config.leaseSeconds)
             } catch {
+                await running.complete(finished: [], reserved: free, started: [])
                 logger.warning("cannot claim jobs", metadata: ["error": "\(String(reflecting: error))"])
-                return
+                return false
             }
-            guard !claimed.isEmpty else { return }
-            for run in claimed {
-                let task = Task {
-                    var log = logger
-                    log[metadataKey: "execution_id"] = "\(run.executionId)"
-                    let outcome = await executor.execute(run)
-                    do {
-                        try await queue.finish(outcome, workerID: config.workerID)
-                    } catch {
-                        // The lease runs out and maintenance requeues the run: nothing is lost.
-                        log.error("cannot record a run's result", metadata: ["error": "\(String(reflecting: error))"])
-                    }
-                    log.info("run finished", metadata: ["succeeded": "\(outcome.succeeded)"])
-                    await running.remove(run.executionId)
-                    wake.yield()
-                }
-                await running.add(run.executionId, task)
-            }
+            await running.complete(finished: [], reserved: free, started: claimed.map { ($0.executionId, launch($0)) })
+            if claimed.count < free { return true }
         }
     }
 
-    /// Keeps the LISTEN open, reconnecting when the connection drops.
-    private func listen(wake: AsyncStream<Void>.Continuation) async {
-        while !Task.isCancelled {
-            do {
-                try await postgres.withConnection { connection in
-                    try await connection.listen(on: "flowforge_jobs") { notifications in
-                        for try await _ in notifications { wake.yield() }
-                    }
-                }
-            } catch {
-                if Task.isCancelled { return }
-                logger.debug("LISTEN flowforge_jobs interrupted", metadata: ["error": "\(error)"])
-            }
-            try? await Task.sleep(for: .seconds(1))
+    /// Schedule lag and cascade latency, measured on the database's clock (due → started).
+    private func observeLatency(of run: ClaimedRun) {
+        guard run.attempt == 1 else { return }
+        switch run.triggerType {
+        case .scheduled: metrics?.recordScheduleLag(seconds: run.waitedSeconds)
+        case .dependency: metrics?.recordCascadeLatency(seconds: run.waitedSeconds)
+        default: break
         }
+    }
+
+    /// How long to sleep when nothing is due: until the next delayed job, at most `pollInterval`.
+    private func untilNextJob(_ queue: QueueStore) async -> Duration {
+        guard let seconds = try? await queue.secondsUntilNextJob() else { return config.pollInterval }
+        return min(config.pollInterval, .milliseconds(max(1, Int64((seconds * 1000).rounded(.up)))))
     }
 
     /// Renews leases every second (and at least three times per lease period); stops runs whose
-    /// lease is gone. The same query is how a cancel reaches a running step, within about a second.
+    /// lease is gone (cancelled while the notification was lost, or rescued after this worker
+    /// stalled).
     private func renewLeases(queue: QueueStore, running: RunningRuns) async {
         let period = Duration.seconds(max(1, config.leaseSeconds / 3))
         while !Task.isCancelled {
@@ -134,10 +152,12 @@ public struct WorkerService: Service {
             do {
                 let held = try await queue.renewLeases(workerID: config.workerID, executionIds: ids, leaseSeconds: config.leaseSeconds)
                 for id in ids where !held.contains(id) {
-                    logger.notice("run lost its lease (cancelled or rescued); stopping it", metadata: ["execution_id": "\(id)"])
-                    await running.cancel(id)
+                    if await running.cancel(id) {
+                        logger.notice("run lost its lease (cancelled or rescued); stopping it", metadata: ["execution_id": "\(id)"])
+                    }
                 }
             } catch {
+                if Task.isCancelled { return }
                 logger.warning("cannot renew leases", metadata: ["error": "\(error)"])
             }
         }
@@ -158,24 +178,55 @@ public struct WorkerService: Service {
     }
 }
 
-/// The runs this worker is executing, by execution id.
+/// Set once, read from anywhere.
+final class StopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    var isSet: Bool { lock.withLock { value } }
+    func set() { lock.withLock { value = true } }
+}
+
+/// The runs this worker is executing, by execution id, and its slots. A run holds its slot
+/// until its result is written, so its lease is renewed until then. A claim first reserves the
+/// slots it may fill, so that the claim loop and the result writer never fill one slot twice.
 actor RunningRuns {
     private var tasks: [Int64: Task<Void, Never>] = [:]
-    /// A run can finish before its task is registered; then `add` must not register it.
+    private var reserved = 0
+    /// A run can finish before its task is registered; then it must not be registered.
     private var finishedBeforeAdded: Set<Int64> = []
+    private let slots: Int
+    private let metrics: FlowForgeMetrics?
+
+    init(slots: Int, metrics: FlowForgeMetrics?) {
+        self.slots = slots
+        self.metrics = metrics
+    }
 
     var count: Int { tasks.count }
     var ids: [Int64] { Array(tasks.keys) }
 
-    func add(_ id: Int64, _ task: Task<Void, Never>) {
-        if finishedBeforeAdded.remove(id) == nil { tasks[id] = task }
+    /// Reserves up to `wanted` free slots; returns how many it reserved.
+    func reserve(upTo wanted: Int) -> Int {
+        let granted = max(0, min(wanted, slots - tasks.count - reserved))
+        reserved += granted
+        return granted
     }
 
-    func remove(_ id: Int64) {
-        if tasks.removeValue(forKey: id) == nil { finishedBeforeAdded.insert(id) }
+    /// In one step: frees the slots of `finished` runs, drops a reservation, and registers the
+    /// runs `started` into it (never more than were reserved plus freed).
+    func complete(finished: [Int64], reserved released: Int, started: [(Int64, Task<Void, Never>)]) {
+        for id in finished where tasks.removeValue(forKey: id) == nil { finishedBeforeAdded.insert(id) }
+        reserved -= released
+        for (id, task) in started where finishedBeforeAdded.remove(id) == nil { tasks[id] = task }
+        metrics?.setSlots(total: slots, busy: tasks.count)
     }
 
-    func cancel(_ id: Int64) {
-        tasks[id]?.cancel()
+    /// Stops a run's steps (its task is cancelled; the step runners kill what they started).
+    /// Returns false when this worker is not running it, or already stopping it.
+    @discardableResult
+    func cancel(_ id: Int64) -> Bool {
+        guard let task = tasks[id], !task.isCancelled else { return false }
+        task.cancel()
+        return true
     }
 }

@@ -24,9 +24,12 @@ struct FlowForgeWorkerCommand: AsyncParsableCommand {
         let databaseURL = ProcessBootstrap.databaseURL(settings, program: "flowforge-worker")
         let logger = settings.makeLogger(label: "flowforge-worker")
         let postgres = PostgresClient(configuration: databaseURL.clientConfiguration(), backgroundLogger: logger)
-        let service = WorkerService(postgres: postgres, settings: settings, logger: logger)
-        let group = ServiceGroup(
-            services: [postgres, service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        let metrics = FlowForgeMetrics()
+        var services: [any Service] = [postgres, WorkerService(postgres: postgres, settings: settings, metrics: metrics, logger: logger)]
+        if let port = settings.metricsPort {
+            services.append(metrics.server(host: settings.httpHost, port: port, postgres: postgres, logger: logger))
+        }
+        let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
     }
 }

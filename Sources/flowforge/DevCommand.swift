@@ -63,10 +63,11 @@ struct DevCommand: AsyncParsableCommand {
         let postgres = PostgresClient(configuration: databaseURL.clientConfiguration(), backgroundLogger: logger)
         let host = settings.httpHost
         let database = databaseURL.description
+        let metrics = FlowForgeMetrics()
         let tokenFile = settings.apiTokens.isEmpty ? URL(fileURLWithPath: stateDirectory).appendingPathComponent("api-token").path : "FLOWFORGE_API_TOKEN"
         let app = buildApplication(
             configuration: APIConfiguration(host: host, port: settings.httpPort, tokens: settings.apiTokens.isEmpty ? [token] : settings.apiTokens),
-            postgres: postgres, logger: logger, runsPostgres: false,
+            postgres: postgres, logger: logger, runsPostgres: false, metrics: metrics,
             onServerRunning: { port in
                 let base = "http://\(host == "0.0.0.0" ? "127.0.0.1" : host):\(port)"
                 say(
@@ -84,8 +85,8 @@ struct DevCommand: AsyncParsableCommand {
         let group = ServiceGroup(
             services: [
                 postgres, app,
-                SchedulerService(postgres: postgres, logger: logger),
-                WorkerService(postgres: postgres, settings: settings, logger: logger),
+                SchedulerService(postgres: postgres, config: SchedulerService.Config(settings: settings), metrics: metrics, logger: logger),
+                WorkerService(postgres: postgres, settings: settings, metrics: metrics, logger: logger),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger)

@@ -125,9 +125,10 @@ struct SchedulerTests {
                     """
                     WITH run AS (
                         INSERT INTO flowforge.executions (workflow_id, workflow_name, trigger_type, status, started_at, worker_id)
-                        VALUES (\(workflow), 'x', 'manual', 'running', now(), 'ghost') RETURNING id
+                        VALUES (\(workflow), 'x', 'manual', 'running', now(), 'ghost') RETURNING id, workflow_id
                     )
-                    INSERT INTO flowforge.jobs (execution_id, locked_by, lease_expires_at) SELECT id, 'ghost', now() - interval '1 second' FROM run
+                    INSERT INTO flowforge.jobs (execution_id, workflow_id, limited, locked_by, lease_expires_at)
+                    SELECT id, workflow_id, true, 'ghost', now() - interval '1 second' FROM run
                     """)
             }
             let store = SchedulerStore(client: api.postgres, logger: TestDatabase.logger)

@@ -173,9 +173,9 @@ struct WorkerTests {
                 WITH runs AS (
                     INSERT INTO flowforge.executions (workflow_id, workflow_name, trigger_type, trigger_name)
                     SELECT \(workflowId), 'bulk', 'manual', 'Run now' FROM generate_series(1, 300)
-                    RETURNING id
+                    RETURNING id, workflow_id
                 )
-                INSERT INTO flowforge.jobs (execution_id) SELECT id FROM runs
+                INSERT INTO flowforge.jobs (execution_id, workflow_id, limited) SELECT id, workflow_id, false FROM runs
                 """)
             let deadline = ContinuousClock.now + .seconds(60)
             while try await api.scalar("SELECT count(*) FROM flowforge.jobs", as: Int64.self) != 0, ContinuousClock.now < deadline {

@@ -15,6 +15,8 @@ public struct Settings: Sendable {
     public var workerLeaseSeconds = 30
     public var logLevel: Logger.Level = .info
     public var metricsPort: Int?
+    /// Finished executions older than this many days are deleted by the scheduler; 0 keeps them all.
+    public var historyRetentionDays = 30
 
     public static func load(
         environment: [String: String] = ProcessInfo.processInfo.environment,
@@ -60,6 +62,12 @@ public struct Settings: Sendable {
             settings.logLevel = level
         }
         if let port = value("FLOWFORGE_METRICS_PORT") { settings.metricsPort = try Self.port(port, name: "FLOWFORGE_METRICS_PORT") }
+        if let text = value("FLOWFORGE_HISTORY_RETENTION_DAYS") {
+            guard let days = Int(text), (0...36_500).contains(days) else {
+                throw ConfigError("FLOWFORGE_HISTORY_RETENTION_DAYS must be a whole number of days from 0 (keep everything) to 36500, not \"\(text)\"")
+            }
+            settings.historyRetentionDays = days
+        }
         return settings
     }
 

@@ -4,6 +4,7 @@ import PostgresNIO
 extension PostgresClient {
     /// Runs `body` with a client whose connection pool runs only for that long: for one-shot
     /// commands (`flowforge migrate`, setting up a database) that have no ServiceGroup.
+    @discardableResult
     public static func withClient<T: Sendable>(
         _ configuration: PostgresClient.Configuration, logger: Logger,
         _ body: @Sendable (PostgresClient) async throws -> T

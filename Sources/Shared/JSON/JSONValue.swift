@@ -17,7 +17,7 @@ public enum JSONValue: Sendable, Hashable {
     case object([String: JSONValue])
 }
 
-extension JSONValue: Codable, PostgresCodable {
+extension JSONValue: Codable {
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         if container.decodeNil() {
@@ -122,28 +122,4 @@ extension JSONValue {
         }
     }
 
-    /// Parses a JSON document; the error names where the text stops being JSON.
-    public static func parse(_ data: Data) throws(FlowForgeError) -> JSONValue {
-        do {
-            return try JSONDecoder().decode(JSONValue.self, from: data)
-        } catch {
-            throw .invalid("request body is not valid JSON\(Self.detail(of: error))")
-        }
-    }
-
-    /// Keys are sorted so that the same value always reads the same.
-    public func encoded() -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        // Encoding a JSONValue cannot fail: every case maps onto a JSON primitive.
-        return (try? encoder.encode(self)) ?? Data("null".utf8)
-    }
-
-    private static func detail(of error: any Error) -> String {
-        guard case DecodingError.dataCorrupted(let context) = error,
-            let underlying = context.underlyingError as NSError?,
-            let debug = underlying.userInfo[NSDebugDescriptionErrorKey] as? String
-        else { return "" }
-        return ": " + debug.prefix(200)
-    }
 }

@@ -6,10 +6,12 @@ import PostgresNIO
 public struct ExecutionStore: Sendable {
     let client: PostgresClient
     let logger: Logger
+    let metrics: FlowForgeMetrics?
 
-    public init(client: PostgresClient, logger: Logger) {
+    public init(client: PostgresClient, logger: Logger, metrics: FlowForgeMetrics? = nil) {
         self.client = client
         self.logger = logger
+        self.metrics = metrics
     }
 
     static let select = """
@@ -40,18 +42,18 @@ public struct ExecutionStore: Sendable {
 
     /// "Run now": a queued execution and its job, created together, and a wake-up for workers.
     public func createManual(workflowId: Int64) async throws -> Execution {
-        try await client.withTransaction(logger: logger) { connection in
+        let execution = try await client.withTransaction(logger: logger) { connection in
             let rows = try await connection.query(
                 """
                 WITH workflow AS (
-                    SELECT id, name FROM flowforge.workflows WHERE id = \(workflowId) FOR KEY SHARE
+                    SELECT id, name, overlap_policy FROM flowforge.workflows WHERE id = \(workflowId) FOR KEY SHARE
                 ), execution AS (
                     INSERT INTO flowforge.executions (workflow_id, workflow_name, trigger_type, trigger_name, status)
                     SELECT id, name, 'manual', 'Run now', 'queued' FROM workflow
-                    RETURNING id, queued_at
+                    RETURNING id, workflow_id, queued_at
                 )
-                INSERT INTO flowforge.jobs (execution_id, run_at)
-                SELECT id, queued_at FROM execution
+                INSERT INTO flowforge.jobs (execution_id, workflow_id, limited, run_at)
+                SELECT e.id, e.workflow_id, w.overlap_policy <> 'allow', e.queued_at FROM execution e, workflow w
                 RETURNING execution_id
                 """, logger: logger)
             var executionId: Int64?
@@ -60,6 +62,8 @@ public struct ExecutionStore: Sendable {
             try await connection.query("SELECT pg_notify('flowforge_jobs', \(String(executionId)))", logger: logger)
             return try await Self.get(id: executionId, on: connection, logger: logger)!
         }
+        metrics?.runsCreated(1, triggerType: .manual)
+        return execution
     }
 
     public func get(id: Int64) async throws -> Execution? {
@@ -101,24 +105,34 @@ public struct ExecutionStore: Sendable {
     }
 
     /// Cancels a queued or running execution: it leaves the queue at once and workers are told
-    /// (`flowforge_execution_cancelled`) so a running step can be stopped.
+    /// (`flowforge_execution_cancelled`) so a running step is stopped. The job row is locked
+    /// before the execution row, the order every queue statement uses, so a cancel racing a
+    /// worker's result cannot deadlock with it; whichever commits first decides.
     public func cancel(id: Int64) async throws -> Execution {
-        try await client.withTransaction(logger: logger) { connection in
+        let (execution, cancelled) = try await client.withTransaction(logger: logger) { connection in
+            // The sub-select makes the job's DELETE (and its row lock) happen before the UPDATE.
+            let rows = try await connection.query(
+                """
+                WITH job AS (
+                    DELETE FROM flowforge.jobs WHERE execution_id = \(id) RETURNING execution_id
+                )
+                UPDATE flowforge.executions
+                SET status = 'cancelled', finished_at = clock_timestamp(), error = 'cancelled by a user'
+                WHERE id = \(id) AND status IN ('queued', 'running') AND (SELECT count(*) FROM job) >= 0
+                RETURNING id
+                """, logger: logger)
+            var cancelled = false
+            for try await _ in rows { cancelled = true }
             guard let current = try await Self.get(id: id, on: connection, logger: logger) else {
                 throw FlowForgeError.notFound("execution \(id) does not exist")
             }
-            guard !current.status.isFinal else {
+            guard cancelled else {
                 throw FlowForgeError.conflict("execution \(id) has already finished (\(current.status.rawValue)); there is nothing to cancel")
             }
-            try await connection.query(
-                """
-                UPDATE flowforge.executions
-                SET status = 'cancelled', finished_at = clock_timestamp(), error = 'cancelled by a user'
-                WHERE id = \(id) AND status IN ('queued', 'running')
-                """, logger: logger)
-            try await connection.query("DELETE FROM flowforge.jobs WHERE execution_id = \(id)", logger: logger)
             try await connection.query("SELECT pg_notify('flowforge_execution_cancelled', \(String(id)))", logger: logger)
-            return try await Self.get(id: id, on: connection, logger: logger)!
+            return (current, cancelled)
         }
+        if cancelled { metrics?.runsFinished(status: .cancelled, triggerType: execution.triggerType) }
+        return execution
     }
 }

@@ -17,6 +17,8 @@ public struct ClaimedRun: Sendable {
     public var upstreamExecutionId: Int64?
     public var upstreamStatus: String?
     public var steps: [Step]
+    /// From the moment the job became due (its `run_at`) to this claim, by the database's clock.
+    public var waitedSeconds: Double
 }
 
 /// What a worker reports when a run's attempt ends.
@@ -39,10 +41,12 @@ public struct RunOutcome: Sendable {
 public struct QueueStore: Sendable {
     let client: PostgresClient
     let logger: Logger
+    let metrics: FlowForgeMetrics?
 
-    public init(client: PostgresClient, logger: Logger) {
+    public init(client: PostgresClient, logger: Logger, metrics: FlowForgeMetrics? = nil) {
         self.client = client
         self.logger = logger
+        self.metrics = metrics
     }
 
     /// Run timings use clock_timestamp(), not now(): now() is when the transaction began, which
@@ -57,55 +61,54 @@ public struct QueueStore: Sendable {
     /// the limit is recorded as skipped, a `queue` run waits.
     public func claim(workerID: String, limit: Int, leaseSeconds: Int) async throws -> [ClaimedRun] {
         try await client.withTransaction(logger: logger) { connection in
-            var claimed = try await Self.claim(
-                Self.unlimitedDue(limit: limit), workerID: workerID, leaseSeconds: leaseSeconds, on: connection, logger: logger)
-            let remaining = limit - claimed.count
-            guard remaining > 0 else { return claimed }
-            // Cheap check first: is any limited workflow's job due at all?
-            let waiting = try await connection.query(
-                """
-                SELECT 1 FROM flowforge.jobs j
-                JOIN flowforge.executions e ON e.id = j.execution_id
-                JOIN flowforge.workflows w ON w.id = e.workflow_id
-                WHERE j.locked_by IS NULL AND j.run_at <= now() AND w.overlap_policy <> 'allow'
-                LIMIT 1
-                """, logger: logger)
-            var any = false
-            for try await _ in waiting { any = true }
-            guard any else { return claimed }
-            try await connection.query("SELECT pg_advisory_xact_lock(\(AdvisoryLock.overlap))", logger: logger)
-            try await Self.skipOverLimit(on: connection, logger: logger)
-            claimed += try await Self.claim(
-                Self.limitedDue(limit: remaining), workerID: workerID, leaseSeconds: leaseSeconds, on: connection, logger: logger)
-            return claimed
+            try await claim(workerID: workerID, limit: limit, leaseSeconds: leaseSeconds, on: connection)
         }
     }
 
-    /// Due jobs of workflows without a concurrency limit, oldest first.
+    private func claim(workerID: String, limit: Int, leaseSeconds: Int, on connection: PostgresConnection) async throws -> [ClaimedRun] {
+        guard limit > 0 else { return [] }
+        var claimed = try await Self.claim(
+            Self.unlimitedDue(limit: limit), workerID: workerID, leaseSeconds: leaseSeconds, on: connection, logger: logger)
+        let remaining = limit - claimed.count
+        guard remaining > 0 else { return claimed }
+        // Cheap check first (an index of its own): is any limited workflow's job due at all?
+        let waiting = try await connection.query(
+            "SELECT 1 FROM flowforge.jobs WHERE locked_by IS NULL AND limited AND run_at <= now() LIMIT 1", logger: logger)
+        var any = false
+        for try await _ in waiting { any = true }
+        guard any else { return claimed }
+        try await connection.query("SELECT pg_advisory_xact_lock(\(AdvisoryLock.overlap))", logger: logger)
+        for (type, count) in try await Self.skipOverLimit(on: connection, logger: logger) {
+            metrics?.runsFinished(count, status: .skipped, triggerType: type)
+        }
+        claimed += try await Self.claim(
+            Self.limitedDue(limit: remaining), workerID: workerID, leaseSeconds: leaseSeconds, on: connection, logger: logger)
+        return claimed
+    }
+
+    /// Due jobs of workflows without a concurrency limit, oldest first: one index, one table.
     static func unlimitedDue(limit: Int) -> String {
         """
-        SELECT j.execution_id FROM flowforge.jobs j
-        JOIN flowforge.executions e ON e.id = j.execution_id
-        JOIN flowforge.workflows w ON w.id = e.workflow_id
-        WHERE j.locked_by IS NULL AND j.run_at <= now() AND w.overlap_policy = 'allow'
-        ORDER BY j.run_at, j.execution_id
+        SELECT execution_id FROM flowforge.jobs
+        WHERE locked_by IS NULL AND NOT limited AND run_at <= now()
+        ORDER BY run_at, execution_id
         LIMIT \(max(0, limit))
-        FOR UPDATE OF j SKIP LOCKED
+        FOR UPDATE SKIP LOCKED
         """
     }
 
-    /// Due jobs of limited workflows, at most as many per workflow as it has free places.
+    /// Due jobs of limited workflows, at most as many per workflow as it has free places (its
+    /// limit less its leased jobs).
     static func limitedDue(limit: Int) -> String {
         """
         SELECT execution_id FROM (
             SELECT j.execution_id, j.run_at,
-                row_number() OVER (PARTITION BY w.id ORDER BY j.run_at, j.execution_id) AS place,
-                w.max_concurrent_runs - (SELECT count(*) FROM flowforge.executions r
-                                         WHERE r.workflow_id = w.id AND r.status = 'running') AS free
+                row_number() OVER (PARTITION BY j.workflow_id ORDER BY j.run_at, j.execution_id) AS place,
+                w.max_concurrent_runs - (SELECT count(*) FROM flowforge.jobs r
+                                         WHERE r.workflow_id = j.workflow_id AND r.locked_by IS NOT NULL) AS free
             FROM flowforge.jobs j
-            JOIN flowforge.executions e ON e.id = j.execution_id
-            JOIN flowforge.workflows w ON w.id = e.workflow_id
-            WHERE j.locked_by IS NULL AND j.run_at <= now() AND w.overlap_policy <> 'allow'
+            JOIN flowforge.workflows w ON w.id = j.workflow_id
+            WHERE j.locked_by IS NULL AND j.limited AND j.run_at <= now()
         ) candidates
         WHERE place <= free
         ORDER BY run_at, execution_id
@@ -115,15 +118,15 @@ public struct QueueStore: Sendable {
 
     /// Runs of `skip` workflows that are due while the workflow is at its limit: recorded as
     /// skipped, with the reason, and taken off the queue.
-    static func skipOverLimit(on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query(
+    /// Returns how many runs it skipped, by trigger type.
+    static func skipOverLimit(on connection: PostgresConnection, logger: Logger) async throws -> [ExecutionTriggerType: Int] {
+        let rows = try await connection.query(
             """
             WITH over AS (
                 SELECT j.execution_id, w.max_concurrent_runs FROM flowforge.jobs j
-                JOIN flowforge.executions e ON e.id = j.execution_id
-                JOIN flowforge.workflows w ON w.id = e.workflow_id
-                WHERE j.locked_by IS NULL AND j.run_at <= now() AND w.overlap_policy = 'skip'
-                  AND (SELECT count(*) FROM flowforge.executions r WHERE r.workflow_id = w.id AND r.status = 'running')
+                JOIN flowforge.workflows w ON w.id = j.workflow_id
+                WHERE j.locked_by IS NULL AND j.limited AND j.run_at <= now() AND w.overlap_policy = 'skip'
+                  AND (SELECT count(*) FROM flowforge.jobs r WHERE r.workflow_id = j.workflow_id AND r.locked_by IS NOT NULL)
                       >= w.max_concurrent_runs
             ), job AS (
                 DELETE FROM flowforge.jobs j USING over WHERE j.execution_id = over.execution_id
@@ -134,7 +137,13 @@ public struct QueueStore: Sendable {
                 error = 'skipped: the workflow already had ' || job.max_concurrent_runs
                     || ' run(s) running (overlap_policy skip, max_concurrent_runs ' || job.max_concurrent_runs || ')'
             FROM job WHERE e.id = job.execution_id
+            RETURNING e.trigger_type
             """, logger: logger)
+        var skipped: [ExecutionTriggerType: Int] = [:]
+        for try await type in rows.decode(String.self) {
+            skipped[ExecutionTriggerType(rawValue: type) ?? .manual, default: 0] += 1
+        }
+        return skipped
     }
 
     /// Leases the jobs `due` selects and returns their runs. `due` is SQL text of ours with no
@@ -148,13 +157,13 @@ public struct QueueStore: Sendable {
                 UPDATE flowforge.jobs j
                 SET locked_by = \(workerID), lease_expires_at = now() + make_interval(secs => \(leaseSeconds))
                 FROM due WHERE j.execution_id = due.execution_id
-                RETURNING j.execution_id, j.attempt
+                RETURNING j.execution_id, j.attempt, j.run_at
             )
             UPDATE flowforge.executions e
             SET status = 'running', started_at = clock_timestamp(), worker_id = \(workerID), attempt = leased.attempt
             FROM leased, flowforge.workflows w
             WHERE e.id = leased.execution_id AND w.id = e.workflow_id
-            RETURNING e.id, e.workflow_id, e.workflow_name, e.trigger_id, e.trigger_type, e.scheduled_for, e.attempt,
+            RETURNING e.id, extract(epoch FROM e.started_at - leased.run_at)::float8 AS waited, e.workflow_id, e.workflow_name, e.trigger_id, e.trigger_type, e.scheduled_for, e.attempt,
                 e.upstream_execution_id,
                 (SELECT u.status FROM flowforge.executions u WHERE u.id = e.upstream_execution_id) AS upstream_status,
                 w.max_attempts, w.retry_backoff_seconds, w.timeout_seconds, w.steps
@@ -174,7 +183,8 @@ public struct QueueStore: Sendable {
                 timeoutSeconds: try row.column("timeout_seconds"),
                 upstreamExecutionId: try row.column("upstream_execution_id"),
                 upstreamStatus: try row.column("upstream_status"),
-                steps: try (stepsJSON.arrayValue ?? []).map { value throws(FlowForgeError) in try Step(stored: value) })
+                steps: try (stepsJSON.arrayValue ?? []).map { value throws(FlowForgeError) in try Step(stored: value) },
+                waitedSeconds: try row.column("waited"))
         }
     }
 
@@ -193,51 +203,86 @@ public struct QueueStore: Sendable {
         return held
     }
 
-    /// Records an attempt's end. A failure with attempts left goes back to the queue after the
-    /// workflow's backoff; anything else is final: the job leaves the queue and the cascader is
-    /// told. Only the lease holder's result counts, so a worker that lost its lease (paused,
-    /// cut off) cannot overwrite what happened since.
-    public func finish(_ outcome: RunOutcome, workerID: String) async throws {
-        try await client.withTransaction(logger: logger) { connection in
-            let retried = try await connection.query(
-                """
-                WITH job AS (
-                    UPDATE flowforge.jobs j
-                    SET locked_by = NULL, lease_expires_at = NULL, attempt = j.attempt + 1,
-                        run_at = now() + make_interval(secs => w.retry_backoff_seconds)
-                    FROM flowforge.executions e, flowforge.workflows w
-                    WHERE j.execution_id = \(outcome.executionId) AND j.locked_by = \(workerID) AND NOT \(outcome.succeeded)
-                      AND e.id = j.execution_id AND e.status = 'running' AND w.id = e.workflow_id AND j.attempt < w.max_attempts
-                    RETURNING j.execution_id, j.attempt
-                )
-                UPDATE flowforge.executions e
-                SET status = 'queued', attempt = job.attempt, error = \(outcome.error), steps = \(outcome.steps),
-                    worker_id = NULL
-                FROM job WHERE e.id = job.execution_id
-                RETURNING e.id
-                """, logger: logger)
-            var wasRetried = false
-            for try await _ in retried { wasRetried = true }
-            if wasRetried {
-                try await connection.query("SELECT pg_notify('flowforge_jobs', \(String(outcome.executionId)))", logger: logger)
-                return
+    /// Records the ends of attempts, any number in one transaction (the worker collects the
+    /// results that arrive while the previous batch is being written). A failure with attempts
+    /// left goes back to the queue after the workflow's backoff; anything else is final: the job
+    /// leaves the queue and the cascader is told, one notification per run. Only the lease
+    /// holder's result counts, so a worker that lost its lease (paused, cut off, the run
+    /// cancelled) cannot overwrite what happened since.
+    ///
+    /// In the same transaction it claims up to `claimLimit` more runs (the slots these results
+    /// free, and any others free), so a busy worker needs one transaction, and one commit, per
+    /// batch of runs rather than two.
+    @discardableResult
+    public func finish(
+        _ outcomes: [RunOutcome], workerID: String, thenClaim claimLimit: Int = 0, leaseSeconds: Int = 30
+    ) async throws -> [ClaimedRun] {
+        guard !outcomes.isEmpty else { return try await claim(workerID: workerID, limit: claimLimit, leaseSeconds: leaseSeconds) }
+        let batch = JSONValue.array(outcomes.map { outcome in
+            .object([
+                "id": .int(outcome.executionId), "ok": .bool(outcome.succeeded),
+                "error": outcome.error.map(JSONValue.string) ?? .null, "steps": outcome.steps,
+            ])
+        })
+        let outcomesTable = "jsonb_to_recordset($1::jsonb) AS o(id bigint, ok boolean, error text, steps jsonb)"
+        let (claimed, counts) = try await client.withTransaction(logger: logger) { connection in
+            // Retries first: their jobs are unlocked here, so the final statement below no longer sees them.
+            var retriedQuery = PostgresQuery(
+                unsafeSQL: """
+                    WITH o AS (SELECT * FROM \(outcomesTable)), job AS (
+                        UPDATE flowforge.jobs j
+                        SET locked_by = NULL, lease_expires_at = NULL, attempt = j.attempt + 1,
+                            run_at = now() + make_interval(secs => w.retry_backoff_seconds), limited = w.overlap_policy <> 'allow'
+                        FROM o, flowforge.executions e, flowforge.workflows w
+                        WHERE j.execution_id = o.id AND NOT o.ok AND j.locked_by = $2
+                          AND e.id = j.execution_id AND e.status = 'running' AND w.id = e.workflow_id AND j.attempt < w.max_attempts
+                        RETURNING j.execution_id, j.attempt
+                    )
+                    UPDATE flowforge.executions e
+                    SET status = 'queued', attempt = job.attempt, error = o.error, steps = o.steps, worker_id = NULL
+                    FROM job JOIN o ON o.id = job.execution_id
+                    WHERE e.id = job.execution_id
+                    RETURNING e.id
+                    """)
+            try retriedQuery.binds.append(batch)
+            retriedQuery.binds.append(workerID)
+            if outcomes.contains(where: { !$0.succeeded }) {
+                var retried = 0
+                for try await _ in try await connection.query(retriedQuery, logger: logger) { retried += 1 }
+                if retried > 0 { try await connection.query("SELECT pg_notify('flowforge_jobs', 'retry')", logger: logger) }
             }
-            let status = outcome.succeeded ? ExecutionStatus.completed : .failed
-            let finished = try await connection.query(
-                """
-                WITH job AS (
-                    DELETE FROM flowforge.jobs WHERE execution_id = \(outcome.executionId) AND locked_by = \(workerID)
-                    RETURNING execution_id
-                )
-                UPDATE flowforge.executions e
-                SET status = \(status.rawValue), finished_at = clock_timestamp(), error = \(outcome.error), steps = \(outcome.steps)
-                FROM job WHERE e.id = job.execution_id AND e.status = 'running'
-                RETURNING e.id
-                """, logger: logger)
-            for try await id in finished.decode(Int64.self) {
-                try await connection.query("SELECT pg_notify('flowforge_execution_finished', \(String(id)))", logger: logger)
+
+            var finalQuery = PostgresQuery(
+                unsafeSQL: """
+                    WITH o AS (SELECT * FROM \(outcomesTable)), job AS (
+                        DELETE FROM flowforge.jobs j USING o WHERE j.execution_id = o.id AND j.locked_by = $2
+                        RETURNING j.execution_id
+                    ), done AS (
+                        UPDATE flowforge.executions e
+                        SET status = CASE WHEN o.ok THEN 'completed' ELSE 'failed' END,
+                            finished_at = clock_timestamp(), error = o.error, steps = o.steps
+                        FROM job JOIN o ON o.id = job.execution_id
+                        WHERE e.id = job.execution_id AND e.status = 'running'
+                        RETURNING e.id, e.status, e.trigger_type
+                    )
+                    SELECT status, trigger_type, pg_notify('flowforge_execution_finished', id::text)::text FROM done
+                    """)
+            try finalQuery.binds.append(batch)
+            finalQuery.binds.append(workerID)
+            var counts: [String: Int] = [:]
+            let rows = try await connection.query(finalQuery, logger: logger)
+            for try await (status, type, _) in rows.decode((String, String, String).self) {
+                counts["\(status) \(type)", default: 0] += 1
             }
+            let claimed = try await claim(workerID: workerID, limit: claimLimit, leaseSeconds: leaseSeconds, on: connection)
+            return (claimed, counts)
         }
+        for (key, count) in counts {
+            let parts = key.split(separator: " ").map(String.init)
+            metrics?.runsFinished(
+                count, status: ExecutionStatus(rawValue: parts[0]) ?? .failed, triggerType: ExecutionTriggerType(rawValue: parts[1]) ?? .manual)
+        }
+        return claimed
     }
 
     /// Gives claimed jobs back without spending an attempt (a worker shutting down).
@@ -247,7 +292,8 @@ public struct QueueStore: Sendable {
             try await connection.query(
                 """
                 WITH job AS (
-                    UPDATE flowforge.jobs SET locked_by = NULL, lease_expires_at = NULL
+                    UPDATE flowforge.jobs j SET locked_by = NULL, lease_expires_at = NULL,
+                        limited = coalesce((SELECT w.overlap_policy <> 'allow' FROM flowforge.workflows w WHERE w.id = j.workflow_id), false)
                     WHERE execution_id = ANY(\(executionIds)) AND locked_by = \(workerID)
                     RETURNING execution_id
                 )
@@ -258,10 +304,15 @@ public struct QueueStore: Sendable {
         }
     }
 
-    /// When the next job not yet due becomes due; nil when none waits.
-    public func nextRunAt() async throws -> Date? {
-        let rows = try await client.query("SELECT min(run_at) FROM flowforge.jobs WHERE locked_by IS NULL", logger: logger)
-        for try await date in rows.decode(Date?.self) { return date }
+    /// Seconds until the next job not yet due becomes due, by the database's clock (so clock
+    /// skew between hosts does not matter); nil when no such job waits.
+    public func secondsUntilNextJob() async throws -> Double? {
+        let rows = try await client.query(
+            """
+            SELECT extract(epoch FROM min(run_at) - now())::float8 FROM flowforge.jobs
+            WHERE locked_by IS NULL AND run_at > now()
+            """, logger: logger)
+        for try await seconds in rows.decode(Double?.self) { return seconds }
         return nil
     }
 }

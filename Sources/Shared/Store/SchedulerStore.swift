@@ -8,10 +8,12 @@ import PostgresNIO
 public struct SchedulerStore: Sendable {
     let client: PostgresClient
     let logger: Logger
+    let metrics: FlowForgeMetrics?
 
-    public init(client: PostgresClient, logger: Logger) {
+    public init(client: PostgresClient, logger: Logger, metrics: FlowForgeMetrics? = nil) {
         self.client = client
         self.logger = logger
+        self.metrics = metrics
     }
 
     /// Runs later than this after their time count as missed, and the misfire policy decides.
@@ -22,7 +24,7 @@ public struct SchedulerStore: Sendable {
     /// Fires the scheduled triggers due at `now`: inserts their runs and jobs, advances
     /// `next_run_at`, all in one transaction. Returns how many runs it created.
     public func fireDueTriggers(now: Date, limit: Int = 500) async throws -> Int {
-        try await client.withTransaction(logger: logger) { connection in
+        let created = try await client.withTransaction(logger: logger) { connection in
             let rows = try await connection.query(
                 """
                 SELECT t.id, t.workflow_id, w.name AS workflow_name, t.trigger_name, t.cron_expression, t.timezone,
@@ -67,9 +69,11 @@ public struct SchedulerStore: Sendable {
                             SELECT \(trigger.workflowId), \(trigger.workflowName), \(trigger.id), 'scheduled', \(trigger.triggerName), at, \(now)
                             FROM unnest(\(runs)::timestamptz[]) AS at
                             ON CONFLICT (trigger_id, scheduled_for) WHERE trigger_type = 'scheduled' DO NOTHING
-                            RETURNING id, scheduled_for
+                            RETURNING id, workflow_id, scheduled_for
                         )
-                        INSERT INTO flowforge.jobs (execution_id, run_at) SELECT id, scheduled_for FROM runs
+                        INSERT INTO flowforge.jobs (execution_id, workflow_id, limited, run_at)
+                        SELECT r.id, r.workflow_id, w.overlap_policy <> 'allow', r.scheduled_for
+                        FROM runs r JOIN flowforge.workflows w ON w.id = r.workflow_id
                         RETURNING execution_id
                         """, logger: logger)
                     for try await _ in inserted { created += 1 }
@@ -84,6 +88,8 @@ public struct SchedulerStore: Sendable {
             if created > 0 { try await connection.query("SELECT pg_notify('flowforge_jobs', 'scheduled')", logger: logger) }
             return created
         }
+        metrics?.runsCreated(created, triggerType: .scheduled)
+        return created
     }
 
     /// The fire times to create for a trigger whose `next_run_at` is `first`, seen at `now`:
@@ -110,7 +116,7 @@ public struct SchedulerStore: Sendable {
     /// `run_at = finished_at + delay`, and the upstream is marked cascaded in the same
     /// transaction. Returns how many downstream runs it created.
     public func cascade(limit: Int = 500) async throws -> Int {
-        try await client.withTransaction(logger: logger) { connection in
+        let created = try await client.withTransaction(logger: logger) { connection in
             let rows = try await connection.query(
                 """
                 WITH finished AS (
@@ -134,9 +140,11 @@ public struct SchedulerStore: Sendable {
                             OR (t.dependency_condition = 'on_failure' AND f.status = 'failed'))
                     JOIN flowforge.workflows w ON w.id = t.workflow_id
                     ON CONFLICT (trigger_id, upstream_execution_id) WHERE trigger_type = 'dependency' DO NOTHING
-                    RETURNING id, scheduled_for
+                    RETURNING id, workflow_id, scheduled_for
                 )
-                INSERT INTO flowforge.jobs (execution_id, run_at) SELECT id, scheduled_for FROM downstream
+                INSERT INTO flowforge.jobs (execution_id, workflow_id, limited, run_at)
+                SELECT d.id, d.workflow_id, w.overlap_policy <> 'allow', d.scheduled_for
+                FROM downstream d JOIN flowforge.workflows w ON w.id = d.workflow_id
                 RETURNING execution_id
                 """, logger: logger)
             var created = 0
@@ -144,24 +152,25 @@ public struct SchedulerStore: Sendable {
             if created > 0 { try await connection.query("SELECT pg_notify('flowforge_jobs', 'cascade')", logger: logger) }
             return created
         }
+        metrics?.runsCreated(created, triggerType: .dependency)
+        return created
     }
 
     /// Jobs whose worker stopped renewing its lease: back to the queue when attempts remain,
     /// otherwise failed with "worker lost". Returns (requeued, failed).
     public func rescueExpiredLeases(limit: Int = 500) async throws -> (requeued: Int, failed: Int) {
-        try await client.withTransaction(logger: logger) { connection in
+        let (requeued, failed) = try await client.withTransaction(logger: logger) { connection in
             let requeued = try await connection.query(
                 """
                 WITH expired AS (
-                    SELECT j.execution_id FROM flowforge.jobs j
-                    JOIN flowforge.executions e ON e.id = j.execution_id
-                    JOIN flowforge.workflows w ON w.id = e.workflow_id
+                    SELECT j.execution_id, w.overlap_policy <> 'allow' AS limited FROM flowforge.jobs j
+                    JOIN flowforge.workflows w ON w.id = j.workflow_id
                     WHERE j.locked_by IS NOT NULL AND j.lease_expires_at < now() AND j.attempt < w.max_attempts
                     LIMIT \(limit)
                     FOR UPDATE OF j SKIP LOCKED
                 ), job AS (
                     UPDATE flowforge.jobs j
-                    SET locked_by = NULL, lease_expires_at = NULL, attempt = j.attempt + 1, run_at = now()
+                    SET locked_by = NULL, lease_expires_at = NULL, attempt = j.attempt + 1, run_at = now(), limited = expired.limited
                     FROM expired WHERE j.execution_id = expired.execution_id
                     RETURNING j.execution_id, j.attempt
                 )
@@ -187,16 +196,41 @@ public struct SchedulerStore: Sendable {
                 UPDATE flowforge.executions e
                 SET status = 'failed', finished_at = clock_timestamp(), error = 'worker lost: its lease expired and no attempts remain'
                 FROM job WHERE e.id = job.execution_id AND e.status = 'running'
-                RETURNING e.id
+                RETURNING e.id, e.trigger_type
                 """, logger: logger)
-            var failedIds: [Int64] = []
-            for try await id in failed.decode(Int64.self) { failedIds.append(id) }
-            for id in failedIds {
+            var failedRuns: [(Int64, ExecutionTriggerType)] = []
+            for try await (id, type) in failed.decode((Int64, String).self) {
+                failedRuns.append((id, ExecutionTriggerType(rawValue: type) ?? .manual))
+            }
+            for (id, _) in failedRuns {
                 try await connection.query("SELECT pg_notify('flowforge_execution_finished', \(String(id)))", logger: logger)
             }
             if requeuedCount > 0 { try await connection.query("SELECT pg_notify('flowforge_jobs', 'rescued')", logger: logger) }
-            return (requeuedCount, failedIds.count)
+            return (requeuedCount, failedRuns)
         }
+        for (_, type) in failed { metrics?.runsFinished(status: .failed, triggerType: type) }
+        return (requeued, failed.count)
+    }
+
+    /// Deletes finished executions older than `days` (by `finished_at`), oldest first, at most
+    /// `limit` per call, and only those the cascader is done with. Returns how many it deleted.
+    public func pruneHistory(olderThanDays days: Int, limit: Int = 1_000) async throws -> Int {
+        let rows = try await client.query(
+            """
+            DELETE FROM flowforge.executions WHERE id IN (
+                SELECT id FROM flowforge.executions
+                WHERE finished_at < now() - make_interval(days => \(days)::int)
+                  AND status IN ('completed', 'failed', 'cancelled', 'skipped')
+                  AND (cascaded_at IS NOT NULL OR status IN ('cancelled', 'skipped'))
+                ORDER BY finished_at
+                LIMIT \(limit)
+                FOR UPDATE SKIP LOCKED
+            )
+            RETURNING id
+            """, logger: logger)
+        var deleted = 0
+        for try await _ in rows { deleted += 1 }
+        return deleted
     }
 
     /// The earliest `next_run_at` of an enabled scheduled trigger.

@@ -129,14 +129,21 @@ public struct WorkflowStore: Sendable {
         do {
             let rows = try await client.query(
                 """
-                UPDATE flowforge.workflows SET
-                    name = \(definition.name), description = \(definition.description),
-                    steps = \(JSONValue.array(definition.steps.map(\.json))), timeout_seconds = \(definition.timeoutSeconds),
-                    max_attempts = \(definition.maxAttempts), retry_backoff_seconds = \(definition.retryBackoffSeconds),
-                    max_concurrent_runs = \(definition.maxConcurrentRuns), overlap_policy = \(definition.overlapPolicy.rawValue),
-                    updated_at = now()
-                WHERE id = \(id)
-                RETURNING id
+                WITH updated AS (
+                    UPDATE flowforge.workflows SET
+                        name = \(definition.name), description = \(definition.description),
+                        steps = \(JSONValue.array(definition.steps.map(\.json))), timeout_seconds = \(definition.timeoutSeconds),
+                        max_attempts = \(definition.maxAttempts), retry_backoff_seconds = \(definition.retryBackoffSeconds),
+                        max_concurrent_runs = \(definition.maxConcurrentRuns), overlap_policy = \(definition.overlapPolicy.rawValue),
+                        updated_at = now()
+                    WHERE id = \(id)
+                    RETURNING id, overlap_policy <> 'allow' AS limited
+                ), waiting AS (
+                    -- Queued jobs follow the new overlap policy; leased ones pick it up when requeued.
+                    UPDATE flowforge.jobs j SET limited = u.limited FROM updated u
+                    WHERE j.workflow_id = u.id AND j.locked_by IS NULL AND j.limited <> u.limited
+                )
+                SELECT id FROM updated
                 """, logger: logger)
             var found = false
             for try await _ in rows { found = true }

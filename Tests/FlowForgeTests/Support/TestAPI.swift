@@ -124,6 +124,7 @@ struct APIHarness: Sendable {
 /// `services` run beside the API (a worker, a scheduler), given the API's PostgreSQL client.
 func withAPI(
     clock: @escaping @Sendable () -> Date = { testNow },
+    metrics: FlowForgeMetrics = FlowForgeMetrics(),
     services: @Sendable (PostgresClient) -> [any Service] = { _ in [] },
     _ body: @Sendable (APIHarness) async throws -> Void
 ) async throws {
@@ -131,7 +132,7 @@ func withAPI(
         let postgres = PostgresClient(configuration: url.clientConfiguration(maximumConnections: 8), backgroundLogger: TestDatabase.logger)
         let app = buildApplication(
             configuration: APIConfiguration(tokens: [testToken]), postgres: postgres, logger: TestDatabase.logger, clock: clock,
-            services: services(postgres))
+            metrics: metrics, services: services(postgres))
         try await app.test(.router) { client in
             try await body(APIHarness(client: client, postgres: postgres))
         }

@@ -2,33 +2,54 @@ import Foundation
 import Logging
 import PostgresNIO
 
-/// LISTEN on a channel for as long as the task runs, reconnecting when the connection drops;
-/// each notification calls `wake`. A wake-up only: callers also poll, so a lost notification
-/// delays work and never strands it.
-func listen(_ channel: String, postgres: PostgresClient, logger: Logger, wake: @escaping @Sendable () -> Void) async {
+/// LISTEN on `channels` over one connection for as long as the task runs, reconnecting when
+/// the connection drops. `onSubscribed` runs each time the subscriptions are (re)made, since
+/// anything sent meanwhile was missed; `onNotification` gets each (channel, payload). A wake-up
+/// only: callers also poll, so a lost notification delays work and never strands it.
+public func listen(
+    _ channels: [String], postgres: PostgresClient, logger: Logger,
+    onSubscribed: @escaping @Sendable () -> Void,
+    onNotification: @escaping @Sendable (_ channel: String, _ payload: String) -> Void
+) async {
     while !Task.isCancelled {
         do {
             try await postgres.withConnection { connection in
-                try await connection.listen(on: channel) { notifications in
-                    wake()
-                    for try await _ in notifications { wake() }
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for channel in channels {
+                        group.addTask {
+                            try await connection.listen(on: channel) { notifications in
+                                onSubscribed()
+                                for try await notification in notifications { onNotification(channel, notification.payload) }
+                            }
+                        }
+                    }
+                    // One subscription ending (the connection dropped) ends them all, and we reconnect.
+                    try await group.next()
+                    group.cancelAll()
                 }
             }
         } catch {
             if Task.isCancelled { return }
-            logger.debug("LISTEN interrupted", metadata: ["channel": "\(channel)", "error": "\(error)"])
+            logger.debug("LISTEN interrupted", metadata: ["channels": "\(channels)", "error": "\(error)"])
         }
         try? await Task.sleep(for: .seconds(1))
     }
 }
 
+/// LISTEN on one channel, waking `wakeup` on every notification and on every (re)subscription.
+public func listen(_ channel: String, postgres: PostgresClient, logger: Logger, wake wakeup: Wakeup) async {
+    await listen([channel], postgres: postgres, logger: logger, onSubscribed: wakeup.wake, onNotification: { _, _ in wakeup.wake() })
+}
+
 /// A wake-up signal: `wait(upTo:)` returns early when `wake()` was called since the last wait.
-final class Wakeup: @unchecked Sendable {
+public final class Wakeup: @unchecked Sendable {
     private let lock = NSLock()
     private var pending = false
     private var waiter: (id: UUID, continuation: CheckedContinuation<Void, Never>)?
 
-    func wake() {
+    public init() {}
+
+    public func wake() {
         let continuation: CheckedContinuation<Void, Never>? = lock.withLock {
             guard let waiter else {
                 pending = true
@@ -49,7 +70,7 @@ final class Wakeup: @unchecked Sendable {
         continuation?.resume()
     }
 
-    func wait(upTo timeout: Duration) async {
+    public func wait(upTo timeout: Duration) async {
         let id = UUID()
         await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in

@@ -1,0 +1,50 @@
+import FlowForgeShared
+import Logging
+
+/// Maintenance: requeues (or fails) runs whose worker stopped renewing its lease, and deletes
+/// history older than the retention setting.
+struct Maintenance: Sendable {
+    var rescueInterval: Duration = .seconds(5)
+    var pruneInterval: Duration = .seconds(600)
+    /// 0 keeps all history.
+    var retentionDays: Int
+    let store: SchedulerStore
+    let logger: Logger
+
+    func run() async {
+        var sincePrune = pruneInterval  // prune once at start
+        while !Task.isCancelled {
+            do {
+                let (requeued, failed) = try await store.rescueExpiredLeases()
+                if requeued + failed > 0 {
+                    logger.notice("rescued runs of lost workers", metadata: ["requeued": "\(requeued)", "failed": "\(failed)"])
+                }
+            } catch {
+                logger.warning("lease rescue failed", metadata: ["error": "\(String(reflecting: error))"])
+            }
+            if retentionDays > 0, sincePrune >= pruneInterval {
+                sincePrune = .zero
+                await prune()
+            }
+            try? await Task.sleep(for: rescueInterval)
+            sincePrune += rescueInterval
+        }
+    }
+
+    /// Deletes in batches, so a large backlog never holds one long transaction.
+    private func prune() async {
+        var total = 0
+        do {
+            while !Task.isCancelled {
+                let deleted = try await store.pruneHistory(olderThanDays: retentionDays)
+                total += deleted
+                if deleted == 0 { break }
+            }
+        } catch {
+            logger.warning("history pruning failed", metadata: ["error": "\(String(reflecting: error))"])
+        }
+        if total > 0 {
+            logger.info("pruned old history", metadata: ["executions": "\(total)", "older_than_days": "\(retentionDays)"])
+        }
+    }
+}

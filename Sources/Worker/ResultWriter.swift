@@ -1,0 +1,94 @@
+import FlowForgeShared
+import Logging
+
+/// Writes run results in batches and refills the slots they free in the same transaction.
+///
+/// While one batch is being written, the results that arrive are collected and go together in
+/// the next transaction (group commit): a single result is written at once, and under load one
+/// transaction carries many. That transaction also claims as many new runs as there are free
+/// slots, so a busy worker spends one commit per batch of runs, which is what lets one worker
+/// process finish thousands of short runs a second.
+///
+/// A write that fails (the database restarting, a dropped connection) is retried until
+/// `giveUpAfter`; past that the runs' leases have run out, lease rescue has requeued them,
+/// and this worker's results would be refused anyway.
+actor ResultWriter {
+    private let queue: QueueStore
+    private let workerID: String
+    private let leaseSeconds: Int
+    private let giveUpAfter: Duration
+    private let running: RunningRuns
+    private let stopping: StopFlag
+    private let logger: Logger
+    private var launch: (@Sendable (ClaimedRun) -> Task<Void, Never>)?
+    private var pending: [(outcome: RunOutcome, written: CheckedContinuation<Void, Never>)] = []
+    private var flushing = false
+
+    init(
+        queue: QueueStore, workerID: String, leaseSeconds: Int, giveUpAfter: Duration, running: RunningRuns, stopping: StopFlag,
+        logger: Logger
+    ) {
+        self.queue = queue
+        self.workerID = workerID
+        self.leaseSeconds = leaseSeconds
+        self.giveUpAfter = giveUpAfter
+        self.running = running
+        self.stopping = stopping
+        self.logger = logger
+    }
+
+    /// How a claimed run is started; set once, before the first run (it needs this writer).
+    func setLauncher(_ launch: @escaping @Sendable (ClaimedRun) -> Task<Void, Never>) {
+        self.launch = launch
+    }
+
+    /// Returns once the result is written (or given up on) and its slot is free or refilled.
+    func write(_ outcome: RunOutcome) async {
+        await withCheckedContinuation { continuation in
+            pending.append((outcome, continuation))
+            if !flushing {
+                flushing = true
+                Task { await flush() }
+            }
+        }
+    }
+
+    private func flush() async {
+        while !pending.isEmpty {
+            let batch = pending
+            pending = []
+            let finished = batch.map(\.outcome.executionId)
+            // The batch's own slots, plus any free now (reserved, so the claim loop cannot take them too).
+            let extra = stopping.isSet ? 0 : await running.reserve(upTo: Int.max)
+            let limit = stopping.isSet ? 0 : extra + batch.count
+            let claimed = await store(batch.map(\.outcome), claimLimit: limit)
+            let started = claimed.compactMap { run in launch.map { (run.executionId, $0(run)) } }
+            await running.complete(finished: finished, reserved: extra, started: started)
+            for entry in batch { entry.written.resume() }
+        }
+        flushing = false
+    }
+
+    private func store(_ outcomes: [RunOutcome], claimLimit: Int) async -> [ClaimedRun] {
+        let deadline = ContinuousClock.now + giveUpAfter
+        var pause = Duration.milliseconds(100)
+        while true {
+            do {
+                return try await queue.finish(outcomes, workerID: workerID, thenClaim: claimLimit, leaseSeconds: leaseSeconds)
+            } catch {
+                guard ContinuousClock.now + pause < deadline else {
+                    // Nothing is lost: the leases run out and maintenance requeues these runs.
+                    logger.error(
+                        "cannot record run results; leaving them to lease rescue",
+                        metadata: ["runs": "\(outcomes.count)", "error": "\(String(reflecting: error))"])
+                    return []
+                }
+                logger.warning(
+                    "cannot record run results yet; retrying",
+                    metadata: ["runs": "\(outcomes.count)", "error": "\(String(reflecting: error))"])
+                try? await Task.sleep(for: pause)
+                pause = min(pause * 2, .seconds(2))
+            }
+        }
+    }
+}

@@ -1,0 +1,190 @@
+import FlowForgeShared
+import Foundation
+import Logging
+import PostgresNIO
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The database one benchmark runs against: a fresh database on `DATABASE_URL`'s server
+/// (dropped afterwards), or, without it, a private PostgreSQL cluster in a temporary
+/// directory (stopped and removed afterwards). Either way it is migrated and empty.
+struct BenchDatabase {
+    let url: DatabaseURL
+    private let admin: DatabaseURL?
+    private let cluster: LocalPostgres?
+
+    static func open(logger: Logger) async throws -> BenchDatabase {
+        let settings = try Settings.load()
+        let url: DatabaseURL
+        var admin: DatabaseURL?
+        var cluster: LocalPostgres?
+        if let configured = settings.databaseURL {
+            let name = "flowforge_bench_\(LocalPostgres.randomToken(bytes: 6).lowercased().filter { $0.isLetter || $0.isNumber })"
+            try await PostgresClient.withClient(configured.clientConfiguration(maximumConnections: 1), logger: logger) {
+                try await $0.query("CREATE DATABASE \(unescaped: name)", logger: logger)
+            }
+            admin = configured
+            url = configured.withDatabase(name)
+        } else {
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("flowforge-bench-\(getpid())")
+            let local = LocalPostgres(directory: directory)
+            url = try await local.start(maxConnections: 300, logger: logger)
+            cluster = local
+        }
+        let migrator = try Migrator(directory: try Migrator.locateDirectory())
+        try await PostgresClient.withClient(url.clientConfiguration(maximumConnections: 1), logger: logger) {
+            try await migrator.migrate(client: $0, logger: logger)
+        }
+        return BenchDatabase(url: url, admin: admin, cluster: cluster)
+    }
+
+    func close(logger: Logger) async {
+        if let admin {
+            _ = try? await PostgresClient.withClient(admin.clientConfiguration(maximumConnections: 1), logger: logger) {
+                try await $0.query("DROP DATABASE IF EXISTS \(unescaped: url.database) WITH (FORCE)", logger: logger)
+            }
+        }
+        if let cluster {
+            try? cluster.stop()
+            try? FileManager.default.removeItem(at: cluster.directory)
+        }
+    }
+}
+
+/// A FlowForge executable started as a real child process, its output in a log file.
+final class BenchProcess: @unchecked Sendable {
+    let name: String
+    let pid: pid_t
+    let logPath: String
+    private var lastUsage: (rssKiB: Int, cpuSeconds: Double) = (0, 0)
+
+    /// Starts `program` (a sibling of this executable) with the environment given on top of ours.
+    init(_ program: String, name: String, environment: [String: String], arguments: [String] = [], logDirectory: URL) throws {
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+            .deletingLastPathComponent().appendingPathComponent(program).path
+        guard FileManager.default.isExecutableFile(atPath: executable) else {
+            throw SpawnError("\(executable) is missing: build it first (swift build -c release)")
+        }
+        self.name = name
+        logPath = logDirectory.appendingPathComponent("\(name).log").path
+        let env = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        pid = try ChildProcess.spawn([executable] + arguments, outputPath: logPath, environment: env)
+    }
+
+    /// Peak resident memory and CPU seconds so far, from /proc (remembered, so it can still be
+    /// reported after the process exits).
+    @discardableResult
+    func usage() -> (rssKiB: Int, cpuSeconds: Double) {
+        if let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+            let kib = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? ""),
+            let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        {
+            // Fields after "(comm)": state is field 3; utime and stime are fields 14 and 15.
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+            if fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) {
+                lastUsage = (kib, (user + system) / ticks)
+            }
+        }
+        return lastUsage
+    }
+
+    var isRunning: Bool {
+        var status: Int32 = 0
+        return waitpid(pid, &status, WNOHANG) == 0
+    }
+
+    /// SIGTERM, then SIGKILL if it has not exited within `grace`. Returns the wait status.
+    func stop(grace: Duration = .seconds(40)) async -> Int32 {
+        usage()
+        kill(pid, SIGTERM)
+        let pid = self.pid
+        let exited = Task.detached { await Self.waitForExit(pid) }
+        let killer = Task.detached {
+            try? await Task.sleep(for: grace)
+            if !Task.isCancelled { kill(pid, SIGKILL) }
+        }
+        let status = await exited.value
+        killer.cancel()
+        return status
+    }
+
+    static func waitForExit(_ pid: pid_t) async -> Int32 {
+        await withCheckedContinuation { continuation in
+            Thread { continuation.resume(returning: ChildProcess.waitForExit(pid)) }.start()
+        }
+    }
+
+    static func report(_ processes: [BenchProcess]) {
+        for process in processes {
+            let (rss, cpu) = process.usage()
+            print("process name=\(process.name) pid=\(process.pid) rss_mib=\(String(format: "%.1f", Double(rss) / 1024)) cpu_s=\(String(format: "%.2f", cpu))")
+        }
+    }
+}
+
+/// The processes a benchmark started; all of them are stopped however it ends.
+final class BenchProcesses: @unchecked Sendable {
+    private let lock = NSLock()
+    private var processes: [BenchProcess] = []
+
+    var all: [BenchProcess] { lock.withLock { processes } }
+
+    func add(_ process: BenchProcess) {
+        lock.withLock { processes.append(process) }
+    }
+
+    func stopAll(grace: Duration = .seconds(40)) async {
+        await withTaskGroup(of: Void.self) { group in
+            for process in all where process.isRunning {
+                group.addTask { _ = await process.stop(grace: grace) }
+            }
+        }
+    }
+}
+
+/// Progress on a terminal as one bar redrawn in place; elsewhere a plain line every few seconds.
+struct BenchProgress {
+    let label: String
+    let total: Int
+    private let terminal = isatty(STDOUT_FILENO) == 1
+    private var lastLine = ContinuousClock.now
+
+    init(_ label: String, total: Int) {
+        self.label = label
+        self.total = total
+    }
+
+    mutating func update(_ done: Int) {
+        if terminal {
+            let width = 30
+            let filled = total > 0 ? min(width, done * width / total) : width
+            let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+            FileHandle.standardOutput.write(Data("\r\(label) [\(bar)] \(done)/\(total)".utf8))
+        } else if ContinuousClock.now - lastLine >= .seconds(5) || done >= total {
+            lastLine = ContinuousClock.now
+            print("\(label): \(done)/\(total)")
+        }
+    }
+
+    func finish() {
+        if terminal { FileHandle.standardOutput.write(Data("\n".utf8)) }
+    }
+}
+
+/// Figures as the summary lines print them.
+enum BenchFormat {
+    static func decimal(_ value: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", value) }
+
+    /// The p-th percentile (0...100) of `values`, nearest rank.
+    static func percentile(_ values: [Double], _ p: Double) -> Double {
+        guard !values.isEmpty else { return 0 }
+        let sorted = values.sorted()
+        let rank = Int((p / 100 * Double(sorted.count)).rounded(.up))
+        return sorted[min(sorted.count - 1, max(0, rank - 1))]
+    }
+}

@@ -1,0 +1,144 @@
+import ArgumentParser
+import FlowForgeShared
+import Foundation
+import Logging
+import PostgresNIO
+
+/// `flowforge bench throughput`: how fast worker processes drain a queue of no-op runs.
+///
+/// The runs are enqueued first (one workflow, `overlap_policy` allow, one noop step), then W
+/// `flowforge-worker` processes start with C slots each. The drain time is measured on the
+/// database's own clock, from the first run's start to the last run's finish, so process
+/// start-up is not counted; every run must end `completed` on its first attempt.
+struct ThroughputBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "throughput", abstract: "Drain N no-op runs with W worker processes of C slots each.")
+
+    @Option(help: "Runs to enqueue.") var jobs = 20_000
+    @Option(help: "Worker processes.") var workers = 1
+    @Option(help: "Slots per worker (FLOWFORGE_WORKER_CONCURRENCY).") var concurrency = 64
+    @Option(help: "Give up after this many seconds.") var timeout = 600
+
+    func validate() throws {
+        guard jobs >= 1, jobs <= 10_000_000 else { throw ValidationError("--jobs must be from 1 to 10000000") }
+        guard (1...64).contains(workers) else { throw ValidationError("--workers must be from 1 to 64") }
+        guard (1...1_024).contains(concurrency) else { throw ValidationError("--concurrency must be from 1 to 1024") }
+    }
+
+    func run() async throws {
+        benchBuildNote()
+        let logger = benchLogger()
+        let database = try await BenchDatabase.open(logger: logger)
+        let logs = FileManager.default.temporaryDirectory.appendingPathComponent("flowforge-bench-logs-\(getpid())")
+        try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
+        let processes = BenchProcesses()
+        do {
+            try await PostgresClient.withClient(database.url.clientConfiguration(maximumConnections: 2), logger: logger) { client in
+                try await enqueue(client: client, logger: logger)
+                for index in 1...workers {
+                    processes.add(
+                        try BenchProcess(
+                            "flowforge-worker", name: "flowforge-worker-\(index)",
+                            environment: [
+                                "DATABASE_URL": database.url.urlString, "FLOWFORGE_WORKER_CONCURRENCY": "\(concurrency)",
+                                "FLOWFORGE_WORKER_ID": "bench-worker-\(index)", "FLOWFORGE_LOG_LEVEL": "notice",
+                            ],
+                            logDirectory: logs))
+                }
+                try await waitForDrain(client: client, processes: processes.all, logger: logger)
+                for process in processes.all { process.usage() }
+                let seconds = try await verify(client: client, logger: logger)
+                await processes.stopAll()
+                BenchProcess.report(processes.all)
+                print(
+                    "throughput jobs=\(jobs) workers=\(workers) concurrency=\(concurrency) seconds=\(BenchFormat.decimal(seconds, 3)) jobs_per_s=\(Int((Double(jobs) / seconds).rounded()))"
+                )
+            }
+        } catch {
+            await processes.stopAll(grace: .seconds(5))
+            await database.close(logger: logger)
+            print("bench failed: \(error); worker logs are in \(logs.path)")
+            throw ExitCode.failure
+        }
+        await database.close(logger: logger)
+        try? FileManager.default.removeItem(at: logs)
+    }
+
+    private func enqueue(client: PostgresClient, logger: Logger) async throws {
+        try await client.withTransaction(logger: logger) { connection in
+            let rows = try await connection.query(
+                """
+                INSERT INTO flowforge.workflows (name, steps, overlap_policy, max_concurrent_runs)
+                VALUES ('bench-noop', '[{"name": "noop", "kind": "noop", "sleep_ms": 0}]', 'allow', 1000000)
+                RETURNING id
+                """, logger: logger)
+            var workflowId: Int64 = 0
+            for try await id in rows.decode(Int64.self) { workflowId = id }
+            try await connection.query(
+                """
+                WITH runs AS (
+                    INSERT INTO flowforge.executions (workflow_id, workflow_name, trigger_type, trigger_name)
+                    SELECT \(workflowId), 'bench-noop', 'manual', 'Run now' FROM generate_series(1, \(jobs))
+                    RETURNING id, workflow_id, queued_at
+                )
+                INSERT INTO flowforge.jobs (execution_id, workflow_id, limited, run_at) SELECT id, workflow_id, false, queued_at FROM runs
+                """, logger: logger)
+        }
+        try await client.query("ANALYZE flowforge.jobs", logger: logger)
+        try await client.query("ANALYZE flowforge.executions", logger: logger)
+    }
+
+    private func waitForDrain(client: PostgresClient, processes: [BenchProcess], logger: Logger) async throws {
+        var progress = BenchProgress("draining", total: jobs)
+        let deadline = ContinuousClock.now + .seconds(timeout)
+        while true {
+            let remaining = try await scalar("SELECT count(*) FROM flowforge.jobs", client: client, logger: logger)
+            progress.update(jobs - remaining)
+            if remaining == 0 { break }
+            if let dead = processes.first(where: { !$0.isRunning }) {
+                throw BenchError("\(dead.name) exited early; see \(dead.logPath)")
+            }
+            guard ContinuousClock.now < deadline else { throw BenchError("\(remaining) runs still queued after \(timeout) s") }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        progress.finish()
+    }
+
+    /// Every run completed exactly once, on its first attempt; returns the drain time in seconds.
+    private func verify(client: PostgresClient, logger: Logger) async throws -> Double {
+        let rows = try await client.query(
+            """
+            SELECT count(*) FILTER (WHERE status = 'completed' AND attempt = 1),
+                   extract(epoch FROM max(finished_at) - min(started_at))::float8
+            FROM flowforge.executions
+            """, logger: logger)
+        for try await (completed, seconds) in rows.decode((Int64, Double).self) {
+            guard completed == jobs else { throw BenchError("only \(completed) of \(jobs) runs completed on their first attempt") }
+            return seconds
+        }
+        throw BenchError("no executions found")
+    }
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+func scalar(_ sql: String, client: PostgresClient, logger: Logger) async throws -> Int {
+    let rows = try await client.query(PostgresQuery(unsafeSQL: sql), logger: logger)
+    for try await value in rows.decode(Int64.self) { return Int(value) }
+    return 0
+}
+
+func benchLogger() -> Logger {
+    var logger = Logger(label: "flowforge-bench")
+    logger.logLevel = .warning
+    return logger
+}
+
+func benchBuildNote() {
+    #if DEBUG
+    print("note: this is a debug build; build with `swift build -c release` for real figures")
+    #endif
+}
