@@ -22,7 +22,10 @@ actor ResultWriter {
     private let logger: Logger
     private var launch: (@Sendable (ClaimedRun) -> Task<Void, Never>)?
     private var pending: [(outcome: RunOutcome, written: CheckedContinuation<Void, Never>)] = []
-    private var flushing = false
+    /// Transactions writing results now. Two overlap: while one commits, the next batch is
+    /// already on its way, so neither the database nor this worker waits on the other.
+    private var flushes = 0
+    static let maxConcurrentFlushes = 1
 
     init(
         queue: QueueStore, workerID: String, leaseSeconds: Int, giveUpAfter: Duration, running: RunningRuns, stopping: StopFlag,
@@ -46,15 +49,19 @@ actor ResultWriter {
     func write(_ outcome: RunOutcome) async {
         await withCheckedContinuation { continuation in
             pending.append((outcome, continuation))
-            if !flushing {
-                flushing = true
+            if flushes < Self.maxConcurrentFlushes {
+                flushes += 1
                 Task { await flush() }
             }
         }
     }
 
     private func flush() async {
+        defer { flushes -= 1 }
         while !pending.isEmpty {
+            // Runs that started together tend to end together: let the ones already done
+            // report (they are queued behind this task) so that they share this transaction.
+            await Task.yield()
             let batch = pending
             pending = []
             let finished = batch.map(\.outcome.executionId)
@@ -62,11 +69,11 @@ actor ResultWriter {
             let extra = stopping.isSet ? 0 : await running.reserve(upTo: Int.max)
             let limit = stopping.isSet ? 0 : extra + batch.count
             let claimed = await store(batch.map(\.outcome), claimLimit: limit)
+            logger.trace("batch written", metadata: ["results": "\(batch.count)", "claimed": "\(claimed.count)", "limit": "\(limit)"])
             let started = claimed.compactMap { run in launch.map { (run.executionId, $0(run)) } }
             await running.complete(finished: finished, reserved: extra, started: started)
             for entry in batch { entry.written.resume() }
         }
-        flushing = false
     }
 
     private func store(_ outcomes: [RunOutcome], claimLimit: Int) async -> [ClaimedRun] {

@@ -102,7 +102,7 @@ struct EngineTests {
                 INSERT INTO flowforge.executions (workflow_id, workflow_name, trigger_type, status, finished_at, cascaded_at)
                 VALUES (\(workflow), 'old', 'manual', 'completed', now() - interval '40 days', now() - interval '40 days'),
                        (\(workflow), 'old', 'manual', 'failed', now() - interval '40 days', NULL),
-                       (\(workflow), 'old', 'manual', 'cancelled', now() - interval '40 days', NULL),
+                       (\(workflow), 'old', 'manual', 'cancelled', now() - interval '40 days', now() - interval '40 days'),
                        (\(workflow), 'old', 'manual', 'completed', now() - interval '10 days', now() - interval '10 days'),
                        (\(workflow), 'old', 'manual', 'queued', NULL, NULL)
                 """)

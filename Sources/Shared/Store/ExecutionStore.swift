@@ -90,12 +90,16 @@ public struct ExecutionStore: Sendable {
 
     /// Newest first. Each filter is optional; a null bind switches it off.
     public func list(_ filter: Filter) async throws -> [Execution] {
+        // Queued and running runs are the ones with a job: the small jobs table finds them,
+        // where history has no index on status (it would cost every run's updates their HOT path).
+        let waiting = filter.status == .queued || filter.status == .running
         let rows = try await client.query(
             """
             \(unescaped: Self.select)
             WHERE (\(filter.workflowId)::bigint IS NULL OR workflow_id = \(filter.workflowId))
               AND (\(filter.triggerId)::bigint IS NULL OR trigger_id = \(filter.triggerId))
               AND (\(filter.status?.rawValue)::text IS NULL OR status = \(filter.status?.rawValue))
+              \(unescaped: waiting ? "AND id IN (SELECT execution_id FROM flowforge.jobs)" : "")
               AND (\(filter.triggerType?.rawValue)::text IS NULL OR trigger_type = \(filter.triggerType?.rawValue))
               AND (\(filter.beforeId)::bigint IS NULL OR id < \(filter.beforeId))
             ORDER BY id DESC
@@ -117,7 +121,7 @@ public struct ExecutionStore: Sendable {
                     DELETE FROM flowforge.jobs WHERE execution_id = \(id) RETURNING execution_id
                 )
                 UPDATE flowforge.executions
-                SET status = 'cancelled', finished_at = clock_timestamp(), error = 'cancelled by a user'
+                SET status = 'cancelled', finished_at = clock_timestamp(), cascaded_at = clock_timestamp(), error = 'cancelled by a user'
                 WHERE id = \(id) AND status IN ('queued', 'running') AND (SELECT count(*) FROM job) >= 0
                 RETURNING id
                 """, logger: logger)

@@ -67,8 +67,11 @@ public struct QueueStore: Sendable {
 
     private func claim(workerID: String, limit: Int, leaseSeconds: Int, on connection: PostgresConnection) async throws -> [ClaimedRun] {
         guard limit > 0 else { return [] }
-        var claimed = try await Self.claim(
-            Self.unlimitedDue(limit: limit), workerID: workerID, leaseSeconds: leaseSeconds, on: connection, logger: logger)
+        var decoder = ClaimedRunDecoder()
+        var claimed: [ClaimedRun] = []
+        let rows = try await connection.execute(
+            ClaimUnlimited(workerID: workerID, leaseSeconds: leaseSeconds, limit: limit), logger: logger)
+        for try await row in rows { claimed.append(try decoder.decode(row)) }
         let remaining = limit - claimed.count
         guard remaining > 0 else { return claimed }
         // Cheap check first (an index of its own): is any limited workflow's job due at all?
@@ -84,17 +87,6 @@ public struct QueueStore: Sendable {
         claimed += try await Self.claim(
             Self.limitedDue(limit: remaining), workerID: workerID, leaseSeconds: leaseSeconds, on: connection, logger: logger)
         return claimed
-    }
-
-    /// Due jobs of workflows without a concurrency limit, oldest first: one index, one table.
-    static func unlimitedDue(limit: Int) -> String {
-        """
-        SELECT execution_id FROM flowforge.jobs
-        WHERE locked_by IS NULL AND NOT limited AND run_at <= now()
-        ORDER BY run_at, execution_id
-        LIMIT \(max(0, limit))
-        FOR UPDATE SKIP LOCKED
-        """
     }
 
     /// Due jobs of limited workflows, at most as many per workflow as it has free places (its
@@ -133,7 +125,7 @@ public struct QueueStore: Sendable {
                 RETURNING j.execution_id, over.max_concurrent_runs
             )
             UPDATE flowforge.executions e
-            SET status = 'skipped', finished_at = clock_timestamp(),
+            SET status = 'skipped', finished_at = clock_timestamp(), cascaded_at = clock_timestamp(),
                 error = 'skipped: the workflow already had ' || job.max_concurrent_runs
                     || ' run(s) running (overlap_policy skip, max_concurrent_runs ' || job.max_concurrent_runs || ')'
             FROM job WHERE e.id = job.execution_id
@@ -151,41 +143,62 @@ public struct QueueStore: Sendable {
     static func claim(
         _ due: String, workerID: String, leaseSeconds: Int, on connection: PostgresConnection, logger: Logger
     ) async throws -> [ClaimedRun] {
-        let rows = try await connection.query(
-            """
-            WITH due AS (\(unescaped: due)), leased AS (
-                UPDATE flowforge.jobs j
-                SET locked_by = \(workerID), lease_expires_at = now() + make_interval(secs => \(leaseSeconds))
-                FROM due WHERE j.execution_id = due.execution_id
-                RETURNING j.execution_id, j.attempt, j.run_at
-            )
-            UPDATE flowforge.executions e
-            SET status = 'running', started_at = clock_timestamp(), worker_id = \(workerID), attempt = leased.attempt
-            FROM leased, flowforge.workflows w
-            WHERE e.id = leased.execution_id AND w.id = e.workflow_id
-            RETURNING e.id, extract(epoch FROM e.started_at - leased.run_at)::float8 AS waited, e.workflow_id, e.workflow_name, e.trigger_id, e.trigger_type, e.scheduled_for, e.attempt,
-                e.upstream_execution_id,
-                (SELECT u.status FROM flowforge.executions u WHERE u.id = e.upstream_execution_id) AS upstream_status,
-                w.max_attempts, w.retry_backoff_seconds, w.timeout_seconds, w.steps
-            """, logger: logger)
-        return try await rows.collectRows { row in
-            let stepsJSON = try row.column("steps", as: JSONValue.self)
-            return ClaimedRun(
-                executionId: try row.column("id"),
-                workflowId: try row.column("workflow_id"),
-                workflowName: try row.column("workflow_name"),
-                triggerId: try row.column("trigger_id"),
-                triggerType: ExecutionTriggerType(rawValue: try row.column("trigger_type")) ?? .manual,
-                scheduledFor: try row.column("scheduled_for"),
-                attempt: try row.column("attempt"),
-                maxAttempts: try row.column("max_attempts"),
-                retryBackoffSeconds: try row.column("retry_backoff_seconds"),
-                timeoutSeconds: try row.column("timeout_seconds"),
-                upstreamExecutionId: try row.column("upstream_execution_id"),
-                upstreamStatus: try row.column("upstream_status"),
-                steps: try (stepsJSON.arrayValue ?? []).map { value throws(FlowForgeError) in try Step(stored: value) },
-                waitedSeconds: try row.column("waited"))
+        var query = PostgresQuery(unsafeSQL: leaseSQL(due: due))
+        query.binds.append(workerID)
+        query.binds.append(leaseSeconds)
+        let rows = try await connection.query(query, logger: logger)
+        var decoder = ClaimedRunDecoder()
+        var runs: [ClaimedRun] = []
+        for try await row in rows { runs.append(try decoder.decode(row)) }
+        return runs
+    }
+
+    /// Leases the jobs that `due` selects to $1 for $2 seconds, marks their runs running and
+    /// returns what a worker needs to run them. `due` is SQL text of ours with no input in it.
+    static func leaseSQL(due: String) -> String {
+        """
+        WITH due AS (\(due)), leased AS (
+            UPDATE flowforge.jobs j
+            SET locked_by = $1, lease_expires_at = now() + make_interval(secs => $2)
+            FROM due WHERE j.execution_id = due.execution_id
+            RETURNING j.execution_id, j.attempt, j.run_at
+        )
+        UPDATE flowforge.executions e
+        SET status = 'running', started_at = clock_timestamp(), worker_id = $1, attempt = leased.attempt
+        FROM leased, flowforge.workflows w
+        WHERE e.id = leased.execution_id AND w.id = e.workflow_id
+        RETURNING e.id, extract(epoch FROM e.started_at - leased.run_at)::float8 AS waited, e.workflow_id, e.workflow_name,
+            e.trigger_id, e.trigger_type, e.scheduled_for, e.attempt, e.upstream_execution_id,
+            (SELECT u.status FROM flowforge.executions u WHERE u.id = e.upstream_execution_id) AS upstream_status,
+            w.max_attempts, w.retry_backoff_seconds, w.timeout_seconds, w.steps
+        """
+    }
+
+    /// The busy path's claim, prepared once per connection: workflows without a limit, oldest
+    /// first, one table and one index ($3 is the batch size).
+    struct ClaimUnlimited: PostgresPreparedStatement {
+        static let sql = leaseSQL(
+            due: """
+                SELECT execution_id FROM flowforge.jobs
+                WHERE locked_by IS NULL AND NOT limited AND run_at <= now()
+                ORDER BY run_at, execution_id
+                LIMIT $3
+                FOR UPDATE SKIP LOCKED
+                """)
+        typealias Row = PostgresRow
+        let workerID: String
+        let leaseSeconds: Int
+        let limit: Int
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings()
+            bindings.append(workerID)
+            bindings.append(leaseSeconds)
+            bindings.append(limit)
+            return bindings
         }
+
+        func decodeRow(_ row: PostgresRow) throws -> PostgresRow { row }
     }
 
     /// Extends the leases this worker still holds; returns the ids it still holds (a run that
@@ -224,7 +237,7 @@ public struct QueueStore: Sendable {
                 "error": outcome.error.map(JSONValue.string) ?? .null, "steps": outcome.steps,
             ])
         })
-        let outcomesTable = "jsonb_to_recordset($1::jsonb) AS o(id bigint, ok boolean, error text, steps jsonb)"
+        let outcomesTable = Self.outcomesTable
         let (claimed, counts) = try await client.withTransaction(logger: logger) { connection in
             // Retries first: their jobs are unlocked here, so the final statement below no longer sees them.
             var retriedQuery = PostgresQuery(
@@ -252,26 +265,8 @@ public struct QueueStore: Sendable {
                 if retried > 0 { try await connection.query("SELECT pg_notify('flowforge_jobs', 'retry')", logger: logger) }
             }
 
-            var finalQuery = PostgresQuery(
-                unsafeSQL: """
-                    WITH o AS (SELECT * FROM \(outcomesTable)), job AS (
-                        DELETE FROM flowforge.jobs j USING o WHERE j.execution_id = o.id AND j.locked_by = $2
-                        RETURNING j.execution_id
-                    ), done AS (
-                        UPDATE flowforge.executions e
-                        SET status = CASE WHEN o.ok THEN 'completed' ELSE 'failed' END,
-                            finished_at = clock_timestamp(), error = o.error, steps = o.steps
-                        FROM job JOIN o ON o.id = job.execution_id
-                        WHERE e.id = job.execution_id AND e.status = 'running'
-                        RETURNING e.id, e.status, e.trigger_type
-                    )
-                    SELECT status, trigger_type, pg_notify('flowforge_execution_finished', id::text)::text FROM done
-                    """)
-            try finalQuery.binds.append(batch)
-            finalQuery.binds.append(workerID)
             var counts: [String: Int] = [:]
-            let rows = try await connection.query(finalQuery, logger: logger)
-            for try await (status, type, _) in rows.decode((String, String, String).self) {
+            for try await (status, type) in try await connection.execute(RecordResults(outcomes: batch, workerID: workerID), logger: logger) {
                 counts["\(status) \(type)", default: 0] += 1
             }
             let claimed = try await claim(workerID: workerID, limit: claimLimit, leaseSeconds: leaseSeconds, on: connection)
@@ -283,6 +278,43 @@ public struct QueueStore: Sendable {
                 count, status: ExecutionStatus(rawValue: parts[0]) ?? .failed, triggerType: ExecutionTriggerType(rawValue: parts[1]) ?? .manual)
         }
         return claimed
+    }
+
+    /// The outcomes of a batch ($1, a JSON array) as a table.
+    static let outcomesTable = "jsonb_to_recordset($1::jsonb) AS o(id bigint, ok boolean, error text, steps jsonb)"
+
+    /// Final results, prepared once per connection: the jobs leave the queue, the runs get
+    /// their status, and the cascader hears of each. Only jobs still leased to $2 count.
+    struct RecordResults: PostgresPreparedStatement {
+        static let sql = """
+            WITH o AS (SELECT * FROM \(outcomesTable)), job AS (
+                DELETE FROM flowforge.jobs j USING o WHERE j.execution_id = o.id AND j.locked_by = $2
+                RETURNING j.execution_id
+            ), done AS (
+                UPDATE flowforge.executions e
+                SET status = CASE WHEN o.ok THEN 'completed' ELSE 'failed' END,
+                    finished_at = clock_timestamp(), error = o.error, steps = o.steps
+                FROM job JOIN o ON o.id = job.execution_id
+                WHERE e.id = job.execution_id AND e.status = 'running'
+                RETURNING e.id, e.status, e.trigger_type
+            )
+            SELECT status, trigger_type, pg_notify('flowforge_execution_finished', id::text)::text FROM done
+            """
+        typealias Row = (String, String)
+        let outcomes: JSONValue
+        let workerID: String
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings()
+            try bindings.append(outcomes)
+            bindings.append(workerID)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> (String, String) {
+            let (status, type, _) = try row.decode((String, String, String?).self)
+            return (status, type)
+        }
     }
 
     /// Gives claimed jobs back without spending an attempt (a worker shutting down).
@@ -314,5 +346,38 @@ public struct QueueStore: Sendable {
             """, logger: logger)
         for try await seconds in rows.decode(Double?.self) { return seconds }
         return nil
+    }
+}
+
+/// Reads claimed runs; a workflow's steps are decoded once per claim, however many of its runs it holds.
+struct ClaimedRunDecoder {
+    private var steps: [Int64: [Step]] = [:]
+
+    mutating func decode(_ postgresRow: PostgresRow) throws -> ClaimedRun {
+        let row = postgresRow.makeRandomAccess()
+        let workflowId: Int64 = try row.column("workflow_id")
+        let workflowSteps: [Step]
+        if let known = steps[workflowId] {
+            workflowSteps = known
+        } else {
+            let json = try row.column("steps", as: JSONValue.self)
+            workflowSteps = try (json.arrayValue ?? []).map { value throws(FlowForgeError) in try Step(stored: value) }
+            steps[workflowId] = workflowSteps
+        }
+        return ClaimedRun(
+            executionId: try row.column("id"),
+            workflowId: workflowId,
+            workflowName: try row.column("workflow_name"),
+            triggerId: try row.column("trigger_id"),
+            triggerType: ExecutionTriggerType(rawValue: try row.column("trigger_type")) ?? .manual,
+            scheduledFor: try row.column("scheduled_for"),
+            attempt: try row.column("attempt"),
+            maxAttempts: try row.column("max_attempts"),
+            retryBackoffSeconds: try row.column("retry_backoff_seconds"),
+            timeoutSeconds: try row.column("timeout_seconds"),
+            upstreamExecutionId: try row.column("upstream_execution_id"),
+            upstreamStatus: try row.column("upstream_status"),
+            steps: workflowSteps,
+            waitedSeconds: try row.column("waited"))
     }
 }

@@ -121,7 +121,7 @@ public struct SchedulerStore: Sendable {
                 """
                 WITH finished AS (
                     SELECT id, workflow_id, status, finished_at FROM flowforge.executions
-                    WHERE cascaded_at IS NULL AND status IN ('completed', 'failed')
+                    WHERE cascaded_at IS NULL AND finished_at IS NOT NULL AND status IN ('completed', 'failed')
                     ORDER BY finished_at
                     LIMIT \(limit)
                     FOR UPDATE SKIP LOCKED
@@ -221,7 +221,7 @@ public struct SchedulerStore: Sendable {
                 SELECT id FROM flowforge.executions
                 WHERE finished_at < now() - make_interval(days => \(days)::int)
                   AND status IN ('completed', 'failed', 'cancelled', 'skipped')
-                  AND (cascaded_at IS NOT NULL OR status IN ('cancelled', 'skipped'))
+                  AND cascaded_at IS NOT NULL
                 ORDER BY finished_at
                 LIMIT \(limit)
                 FOR UPDATE SKIP LOCKED

@@ -167,7 +167,7 @@ public struct WorkflowStore: Sendable {
                 """
                 WITH cancelled AS (
                     UPDATE flowforge.executions
-                    SET status = 'cancelled', finished_at = clock_timestamp(), error = 'the workflow was deleted'
+                    SET status = 'cancelled', finished_at = clock_timestamp(), cascaded_at = clock_timestamp(), error = 'the workflow was deleted'
                     WHERE workflow_id = \(id) AND status = 'queued'
                     RETURNING id
                 )
