@@ -156,6 +156,35 @@ struct EngineTests {
         }
     }
 
+    @Test("a retry waits its backoff, and the worker wakes for it on time though its polling is slowed to 30 s")
+    func retryBackoffWakesWorker() async throws {
+        let services: @Sendable (PostgresClient) -> [any Service] = { postgres in
+            var config = WorkerService.Config(workerID: "sleeper", concurrency: 1)
+            config.pollInterval = .seconds(30)
+            return [WorkerService(postgres: postgres, config: config, logger: TestDatabase.logger)]
+        }
+        let marker = FileManager.default.temporaryDirectory.appendingPathComponent("ff-backoff-\(UUID().uuidString)").path
+        defer { unlink(marker) }
+        try await withAPI(services: services) { api in
+            let began = ContinuousClock.now
+            let id = try await WorkerTests.run(
+                api,
+                [
+                    "name": "second-time-lucky", "max_attempts": 2, "retry_backoff_seconds": 2,
+                    "steps": [["name": "try", "kind": "shell", "command": ["sh", "-c", .string(
+                        "if [ \"$FLOWFORGE_ATTEMPT\" = 1 ]; then date +%s.%N > \(marker); exit 1; fi; echo ok")]]],
+                ])
+            let execution = try await WorkerTests.finished(api, id)
+            #expect(execution["status"] == "completed")
+            #expect(execution["attempt"] == 2)
+            // Woken by the timer for the job's run_at, not by the 30 s poll.
+            #expect(ContinuousClock.now - began < .seconds(20))
+            let failedAt = try #require(Double(try String(contentsOfFile: marker, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+            let startedAt = try #require(execution["started_at"]?.stringValue.flatMap(Timestamp.parse))
+            #expect(startedAt.timeIntervalSince1970 - failedAt >= 2.0)
+        }
+    }
+
     @Test("a run cancelled while running has its step stopped, with polling slowed to 30 s")
     func cancelIsPrompt() async throws {
         // The notification stops it at once; lease renewal (every second) is the fallback. The

@@ -12,7 +12,7 @@ import Glibc
 public struct LocalPostgres: Sendable {
     public let directory: URL
     public let databaseName: String
-    var dataDirectory: URL { directory.appendingPathComponent("data") }
+    public var dataDirectory: URL { directory.appendingPathComponent("data") }
     var passwordFile: URL { directory.appendingPathComponent("password") }
     var logFile: URL { directory.appendingPathComponent("postgres.log") }
     static let superuser = "flowforge"

@@ -48,41 +48,64 @@ public struct SchedulerStore: Sendable {
                     nextRunAt: try row.column("next_run_at"),
                     misfire: MisfirePolicy(rawValue: try row.column("misfire_policy")) ?? .runOnce)
             }
-            var created = 0
+            // Work out every trigger's runs and next time here, then write them all with two
+            // statements: the cost of a minute with thousands of due triggers is two round trips.
+            var runTriggers: [Int64] = [], runTimes: [Date] = []
+            var advanced: [Int64] = [], nextTimes: [Date] = [], hasNext: [Bool] = [], lastTimes: [Date] = [], hasLast: [Bool] = []
+            var broken: [Int64] = []
             for trigger in due {
                 guard let expression = try? CronExpression(trigger.cron), let zone = try? CronTimeZone.named(trigger.timezone) else {
                     // Stored expressions were validated; one that no longer parses is switched off, not retried forever.
-                    try await connection.query(
-                        "UPDATE flowforge.workflow_triggers SET enabled = false, next_run_at = NULL WHERE id = \(trigger.id)",
-                        logger: logger)
+                    broken.append(trigger.id)
                     continue
                 }
                 let schedule = CronSchedule(expression: expression, timeZone: zone)
                 let runs = Self.runTimes(from: trigger.nextRunAt, now: now, schedule: schedule, policy: trigger.misfire)
                 let next = schedule.next(after: max(now, runs.last ?? now))?.instant
-                if !runs.isEmpty {
-                    let inserted = try await connection.query(
-                        """
-                        WITH runs AS (
-                            INSERT INTO flowforge.executions
-                                (workflow_id, workflow_name, trigger_id, trigger_type, trigger_name, scheduled_for, queued_at)
-                            SELECT \(trigger.workflowId), \(trigger.workflowName), \(trigger.id), 'scheduled', \(trigger.triggerName), at, \(now)
-                            FROM unnest(\(runs)::timestamptz[]) AS at
-                            ON CONFLICT (trigger_id, scheduled_for) WHERE trigger_type = 'scheduled' DO NOTHING
-                            RETURNING id, workflow_id, scheduled_for
-                        )
-                        INSERT INTO flowforge.jobs (execution_id, workflow_id, limited, run_at)
-                        SELECT r.id, r.workflow_id, w.overlap_policy <> 'allow', r.scheduled_for
-                        FROM runs r JOIN flowforge.workflows w ON w.id = r.workflow_id
-                        RETURNING execution_id
-                        """, logger: logger)
-                    for try await _ in inserted { created += 1 }
-                }
+                runTriggers += Array(repeating: trigger.id, count: runs.count)
+                runTimes += runs
+                advanced.append(trigger.id)
+                nextTimes.append(next ?? now)
+                hasNext.append(next != nil)
+                lastTimes.append(runs.last ?? now)
+                hasLast.append(runs.last != nil)
+            }
+            if !broken.isEmpty {
+                try await connection.query(
+                    "UPDATE flowforge.workflow_triggers SET enabled = false, next_run_at = NULL WHERE id = ANY(\(broken))",
+                    logger: logger)
+            }
+            var created = 0
+            if !runTriggers.isEmpty {
+                let inserted = try await connection.query(
+                    """
+                    WITH runs AS (
+                        INSERT INTO flowforge.executions
+                            (workflow_id, workflow_name, trigger_id, trigger_type, trigger_name, scheduled_for, queued_at)
+                        SELECT t.workflow_id, w.name, t.id, 'scheduled', t.trigger_name, r.at, \(now)
+                        FROM unnest(\(runTriggers)::bigint[], \(runTimes)::timestamptz[]) AS r(trigger_id, at)
+                        JOIN flowforge.workflow_triggers t ON t.id = r.trigger_id
+                        JOIN flowforge.workflows w ON w.id = t.workflow_id
+                        ORDER BY r.at, t.id
+                        ON CONFLICT (trigger_id, scheduled_for) WHERE trigger_type = 'scheduled' DO NOTHING
+                        RETURNING id, workflow_id, scheduled_for
+                    )
+                    INSERT INTO flowforge.jobs (execution_id, workflow_id, limited, run_at)
+                    SELECT r.id, r.workflow_id, w.overlap_policy <> 'allow', r.scheduled_for
+                    FROM runs r JOIN flowforge.workflows w ON w.id = r.workflow_id
+                    RETURNING execution_id
+                    """, logger: logger)
+                for try await _ in inserted { created += 1 }
+            }
+            if !advanced.isEmpty {
                 try await connection.query(
                     """
-                    UPDATE flowforge.workflow_triggers
-                    SET next_run_at = \(next), last_run_at = coalesce(\(runs.last), last_run_at)
-                    WHERE id = \(trigger.id)
+                    UPDATE flowforge.workflow_triggers t
+                    SET next_run_at = CASE WHEN u.has_next THEN u.next END,
+                        last_run_at = CASE WHEN u.has_last THEN u.last ELSE t.last_run_at END
+                    FROM unnest(\(advanced)::bigint[], \(nextTimes)::timestamptz[], \(hasNext)::boolean[],
+                                \(lastTimes)::timestamptz[], \(hasLast)::boolean[]) AS u(id, next, has_next, last, has_last)
+                    WHERE t.id = u.id
                     """, logger: logger)
             }
             if created > 0 { try await connection.query("SELECT pg_notify('flowforge_jobs', 'scheduled')", logger: logger) }

@@ -13,7 +13,7 @@ import Glibc
 struct BenchDatabase {
     let url: DatabaseURL
     private let admin: DatabaseURL?
-    private let cluster: LocalPostgres?
+    let cluster: LocalPostgres?
 
     static func open(logger: Logger) async throws -> BenchDatabase {
         let settings = try Settings.load()
@@ -187,4 +187,22 @@ enum BenchFormat {
         let rank = Int((p / 100 * Double(sorted.count)).rounded(.up))
         return sorted[min(sorted.count - 1, max(0, rank - 1))]
     }
+}
+
+/// CPU seconds used so far by a private cluster's postmaster and all its children, from /proc.
+func postgresCPUSeconds(_ cluster: LocalPostgres) -> Double? {
+    guard let text = try? String(contentsOf: cluster.dataDirectory.appendingPathComponent("postmaster.pid"), encoding: .utf8),
+        let postmaster = Int32(text.split(separator: "\n").first ?? "")
+    else { return nil }
+    let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+    var total = 0.0
+    for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+        guard let pid = Int32(entry), let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { continue }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 13, pid == postmaster || Int32(fields[1]) == postmaster else { continue }
+        total += ((Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0)) / ticks
+    }
+    return total
 }
