@@ -59,12 +59,17 @@ public struct WorkerService: Service {
         let launch: @Sendable (ClaimedRun) -> Task<Void, Never> = { run in
             observeLatency(of: run)
             return Task {
-                var log = logger
-                log[metadataKey: "execution_id"] = "\(run.executionId)"
-                log.debug("run started", metadata: ["workflow": "\(run.workflowName)", "attempt": "\(run.attempt)"])
+                let debug = logger.logLevel <= .debug
+                if debug {
+                    logger.debug(
+                        "run started",
+                        metadata: ["execution_id": "\(run.executionId)", "workflow": "\(run.workflowName)", "attempt": "\(run.attempt)"])
+                }
                 let outcome = await executor.execute(run)
                 await writer.write(outcome)
-                log.debug("run finished", metadata: ["succeeded": "\(outcome.succeeded)"])
+                if debug {
+                    logger.debug("run finished", metadata: ["execution_id": "\(run.executionId)", "succeeded": "\(outcome.succeeded)"])
+                }
             }
         }
         await writer.setLauncher(launch)
