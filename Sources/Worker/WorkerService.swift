@@ -94,7 +94,9 @@ public struct WorkerService: Service {
             helpers.addTask { await renewLeases(queue: queue, running: running) }
 
             await withGracefulShutdownHandler {
-                while !stopping.isSet {
+                // A graceful shutdown sets `stopping`; cancellation (an embedding service group
+                // torn down at once) ends the loop as well.
+                while !stopping.isSet, !Task.isCancelled {
                     let idle = await claim(queue: queue, running: running, launch: launch)
                     guard !stopping.isSet else { break }
                     await wakeup.wait(upTo: idle ? await untilNextJob(queue) : config.pollInterval)
@@ -121,7 +123,7 @@ public struct WorkerService: Service {
                 claimed = try await queue.claim(workerID: config.workerID, limit: free, leaseSeconds: config.leaseSeconds)
             } catch {
                 await running.complete(finished: [], reserved: free, started: [])
-                logger.warning("cannot claim jobs", metadata: ["error": "\(String(reflecting: error))"])
+                if !Task.isCancelled { logger.warning("cannot claim jobs", metadata: ["error": "\(String(reflecting: error))"]) }
                 return false
             }
             await running.complete(finished: [], reserved: free, started: claimed.map { ($0.executionId, launch($0)) })
