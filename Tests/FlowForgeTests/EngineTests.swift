@@ -158,11 +158,7 @@ struct EngineTests {
 
     @Test("a retry waits its backoff, and the worker wakes for it on time though its polling is slowed to 30 s")
     func retryBackoffWakesWorker() async throws {
-        let services: @Sendable (PostgresClient) -> [any Service] = { postgres in
-            var config = WorkerService.Config(workerID: "sleeper", concurrency: 1)
-            config.pollInterval = .seconds(30)
-            return [WorkerService(postgres: postgres, config: config, logger: TestDatabase.logger)]
-        }
+        let services = WorkerTests.worker("sleeper", concurrency: 1, pollInterval: .seconds(30))
         let marker = FileManager.default.temporaryDirectory.appendingPathComponent("ff-backoff-\(UUID().uuidString)").path
         defer { unlink(marker) }
         try await withAPI(services: services) { api in
@@ -188,12 +184,8 @@ struct EngineTests {
     @Test("a run cancelled while running has its step stopped, with polling slowed to 30 s")
     func cancelIsPrompt() async throws {
         // The notification stops it at once; lease renewal (every second) is the fallback. The
-        // bound is loose so that a busy machine does not fail the test; the figure is in the README.
-        let services: @Sendable (PostgresClient) -> [any Service] = { postgres in
-            var config = WorkerService.Config(workerID: "prompt", concurrency: 1)
-            config.pollInterval = .seconds(30)
-            return [WorkerService(postgres: postgres, config: config, logger: TestDatabase.logger)]
-        }
+        // bound is loose so that a busy machine does not fail the test.
+        let services = WorkerTests.worker("prompt", concurrency: 1, pollInterval: .seconds(30))
         try await withAPI(services: services) { api in
             let id = try await WorkerTests.run(
                 api, ["name": "long", "steps": [["name": "sleep", "kind": "shell", "command": ["sleep", "122"]]]])
@@ -243,16 +235,7 @@ struct WorkerProcessesTests {
             while try await Self.listeners(api) < 2, ContinuousClock.now < ready { try await Task.sleep(for: .milliseconds(50)) }
             #expect(try await Self.listeners(api) == 2)
 
-            try await api.postgres.query(
-                """
-                WITH runs AS (
-                    INSERT INTO flowforge.executions (workflow_id, workflow_name, trigger_type, trigger_name)
-                    SELECT \(workflow), 'bulk', 'manual', 'Run now' FROM generate_series(1, 1000)
-                    RETURNING id, workflow_id
-                )
-                INSERT INTO flowforge.jobs (execution_id, workflow_id, limited) SELECT id, workflow_id, false FROM runs
-                """)
-            try await api.postgres.query("NOTIFY flowforge_jobs")
+            try await api.enqueueRuns(of: workflow, count: 1000)
             let deadline = ContinuousClock.now + .seconds(120)
             while try await api.scalar("SELECT count(*) FROM flowforge.jobs", as: Int64.self) != 0, ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(100))

@@ -12,10 +12,12 @@ import Glibc
 
 @Suite("Worker")
 struct WorkerTests {
-    static func worker(_ id: String = "test-worker", concurrency: Int = 4) -> @Sendable (PostgresClient) -> [any Service] {
+    static func worker(
+        _ id: String = "test-worker", concurrency: Int = 4, pollInterval: Duration = .milliseconds(200)
+    ) -> @Sendable (PostgresClient) -> [any Service] {
         { postgres in
             var config = WorkerService.Config(workerID: id, concurrency: concurrency)
-            config.pollInterval = .milliseconds(200)
+            config.pollInterval = pollInterval
             config.shutdownGrace = .seconds(2)
             return [WorkerService(postgres: postgres, config: config, logger: TestDatabase.logger)]
         }
@@ -168,15 +170,7 @@ struct WorkerTests {
                 .created, .post, "/api/workflows",
                 json: ["name": "bulk", "overlap_policy": "allow", "steps": [["name": "n", "kind": "noop"]]])
             let workflowId = try #require(created["id"]?.intValue)
-            try await api.postgres.query(
-                """
-                WITH runs AS (
-                    INSERT INTO flowforge.executions (workflow_id, workflow_name, trigger_type, trigger_name)
-                    SELECT \(workflowId), 'bulk', 'manual', 'Run now' FROM generate_series(1, 300)
-                    RETURNING id, workflow_id
-                )
-                INSERT INTO flowforge.jobs (execution_id, workflow_id, limited) SELECT id, workflow_id, false FROM runs
-                """)
+            try await api.enqueueRuns(of: workflowId, count: 300)
             let deadline = ContinuousClock.now + .seconds(60)
             while try await api.scalar("SELECT count(*) FROM flowforge.jobs", as: Int64.self) != 0, ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(100))

@@ -112,6 +112,22 @@ struct APIHarness: Sendable {
             json: ["trigger_type": "dependency", "depends_on_workflow_id": .int(upstream), "dependency_condition": .string(condition)])
     }
 
+    /// Puts `count` manual runs of a workflow whose overlap_policy is allow straight into the
+    /// queue, in one statement, and wakes the workers.
+    func enqueueRuns(of workflowId: Int64, count: Int) async throws {
+        try await postgres.query(
+            """
+            WITH runs AS (
+                INSERT INTO flowforge.executions (workflow_id, workflow_name, trigger_type, trigger_name)
+                SELECT id, name, 'manual', 'Run now' FROM flowforge.workflows, generate_series(1, \(count))
+                WHERE id = \(workflowId)
+                RETURNING id, workflow_id
+            )
+            INSERT INTO flowforge.jobs (execution_id, workflow_id, limited) SELECT id, workflow_id, false FROM runs
+            """)
+        try await postgres.query("NOTIFY flowforge_jobs")
+    }
+
     /// One SQL query's first column of the first row, as a test's independent look at the tables.
     func scalar<T: PostgresDecodable & Sendable>(_ query: PostgresQuery, as: T.Type = T.self) async throws -> T? {
         let rows = try await postgres.query(query)
