@@ -213,6 +213,9 @@ struct SchedulesBench: AsyncParsableCommand {
                     """, logger: cluster.logger)
                 try await connection.query("NOTIFY flowforge_triggers_changed", logger: cluster.logger)
             }
+            // Statistics for the freshly loaded tables, as autovacuum would gather within a minute.
+            try await client.query("ANALYZE flowforge.workflows", logger: cluster.logger)
+            try await client.query("ANALYZE flowforge.workflow_triggers", logger: cluster.logger)
             let expected = triggers * fireTimes.count
             print("watching \(fireTimes.count) fire times from \(Timestamp.format(first)) to \(Timestamp.format(last))")
             var progress = BenchProgress("started", total: expected)
