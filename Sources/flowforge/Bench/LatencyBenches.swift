@@ -4,6 +4,10 @@ import Foundation
 import Logging
 import PostgresNIO
 
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
 /// What the latency benchmarks share: a database, FlowForge processes started as children,
 /// and a wait until they listen.
 struct BenchCluster {
@@ -297,6 +301,94 @@ struct IdleBench: AsyncParsableCommand {
                 line += " postgres_cpu_pct=\(BenchFormat.decimal((postgresAfter - postgresBefore) / Double(seconds) * 100, 3))"
             }
             print(line)
+        }
+    }
+}
+
+/// `flowforge bench api`: the list and get endpoints under concurrent load. The API runs as its
+/// own process against a database holding 200 workflows and 5,000 finished executions; this
+/// process is the load generator, with `--connections` requests in flight at a time.
+struct APIBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "api", abstract: "Requests per second and latency of the list and get endpoints.")
+
+    @Option(help: "Seconds of load.") var seconds = 20
+    @Option(help: "Requests in flight at a time.") var connections = 16
+
+    func validate() throws {
+        guard (1...3_600).contains(seconds) else { throw ValidationError("--seconds must be from 1 to 3600") }
+        guard (1...256).contains(connections) else { throw ValidationError("--connections must be from 1 to 256") }
+    }
+
+    func run() async throws {
+        benchBuildNote()
+        let cluster = try await BenchCluster.open()
+        let (seconds, connections) = (seconds, connections)
+        try await cluster.run { client in
+            try await client.query(
+                """
+                INSERT INTO flowforge.workflows (name, steps)
+                SELECT 'workflow-' || n, '[{"name": "noop", "kind": "noop"}]' FROM generate_series(1, 200) n
+                """, logger: cluster.logger)
+            try await client.query(
+                """
+                INSERT INTO flowforge.executions (workflow_id, workflow_name, trigger_type, trigger_name, status, started_at, finished_at, cascaded_at)
+                SELECT 1 + n % 200, 'workflow-' || (1 + n % 200), 'manual', 'Run now', 'completed', now(), now(), now()
+                FROM generate_series(1, 5000) n
+                """, logger: cluster.logger)
+            try await client.query("ANALYZE", logger: cluster.logger)
+            let token = LocalPostgres.randomToken(bytes: 16)
+            let port = try LocalPostgres.freePort()
+            try cluster.start(
+                "flowforge-api", name: "flowforge-api", environment: ["FLOWFORGE_API_TOKEN": token, "FLOWFORGE_HTTP_PORT": "\(port)"])
+            let base = "http://127.0.0.1:\(port)"
+            let session = URLSession(configuration: .ephemeral)
+            // Ready when /readyz answers 200.
+            let ready = ContinuousClock.now + .seconds(30)
+            while true {
+                if let (_, response) = try? await session.data(from: URL(string: "\(base)/readyz")!),
+                    (response as? HTTPURLResponse)?.statusCode == 200
+                { break }
+                guard ContinuousClock.now < ready else { throw BenchError("flowforge-api did not become ready within 30 s") }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            let paths = [
+                "/api/workflows?limit=50", "/api/workflows/7", "/api/executions?limit=50", "/api/executions/4321",
+                "/api/executions?workflow_id=9&limit=20", "/api/workflows/42/triggers",
+            ]
+            let deadline = ContinuousClock.now + .seconds(seconds)
+            let results = await withTaskGroup(of: (latencies: [Double], errors: Int).self) { group in
+                for lane in 0..<connections {
+                    group.addTask {
+                        var latencies: [Double] = []
+                        var errors = 0
+                        var index = lane
+                        while ContinuousClock.now < deadline {
+                            var request = URLRequest(url: URL(string: base + paths[index % paths.count])!)
+                            request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+                            index += 1
+                            let start = ContinuousClock.now
+                            let status = (try? await session.data(for: request)).flatMap { ($0.1 as? HTTPURLResponse)?.statusCode }
+                            let elapsed = ContinuousClock.now - start
+                            latencies.append(Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15)
+                            if status != 200 { errors += 1 }
+                        }
+                        return (latencies, errors)
+                    }
+                }
+                var all: (latencies: [Double], errors: Int) = ([], 0)
+                for await result in group {
+                    all.latencies += result.latencies
+                    all.errors += result.errors
+                }
+                return all
+            }
+            for process in cluster.processes.all { process.usage() }
+            BenchProcess.report(cluster.processes.all)
+            let requests = results.latencies.count
+            print(
+                "api requests=\(requests) rps=\(Int((Double(requests) / Double(seconds)).rounded())) p50_ms=\(BenchFormat.decimal(BenchFormat.percentile(results.latencies, 50), 2)) p99_ms=\(BenchFormat.decimal(BenchFormat.percentile(results.latencies, 99), 2)) errors=\(results.errors)"
+            )
         }
     }
 }
