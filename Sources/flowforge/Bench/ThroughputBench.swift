@@ -27,41 +27,24 @@ struct ThroughputBench: AsyncParsableCommand {
 
     func run() async throws {
         benchBuildNote()
-        let logger = benchLogger()
-        let database = try await BenchDatabase.open(logger: logger)
-        let logs = FileManager.default.temporaryDirectory.appendingPathComponent("flowforge-bench-logs-\(getpid())")
-        try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
-        let processes = BenchProcesses()
-        do {
-            try await PostgresClient.withClient(database.url.clientConfiguration(maximumConnections: 2), logger: logger) { client in
-                try await enqueue(client: client, logger: logger)
-                for index in 1...workers {
-                    processes.add(
-                        try BenchProcess(
-                            "flowforge-worker", name: "flowforge-worker-\(index)",
-                            environment: [
-                                "DATABASE_URL": database.url.urlString, "FLOWFORGE_WORKER_CONCURRENCY": "\(concurrency)",
-                                "FLOWFORGE_WORKER_ID": "bench-worker-\(index)", "FLOWFORGE_LOG_LEVEL": "notice",
-                            ],
-                            logDirectory: logs))
-                }
-                try await waitForDrain(client: client, processes: processes.all, logger: logger)
-                for process in processes.all { process.usage() }
-                let seconds = try await verify(client: client, logger: logger)
-                await processes.stopAll()
-                BenchProcess.report(processes.all)
-                print(
-                    "throughput jobs=\(jobs) workers=\(workers) concurrency=\(concurrency) seconds=\(BenchFormat.decimal(seconds, 3)) jobs_per_s=\(Int((Double(jobs) / seconds).rounded()))"
-                )
+        let cluster = try await BenchCluster.open()
+        let (jobs, workers, concurrency) = (jobs, workers, concurrency)
+        try await cluster.run { client in
+            try await enqueue(client: client, logger: cluster.logger)
+            for index in 1...workers {
+                try cluster.start(
+                    "flowforge-worker", name: "flowforge-worker-\(index)",
+                    environment: ["FLOWFORGE_WORKER_CONCURRENCY": "\(concurrency)", "FLOWFORGE_WORKER_ID": "bench-worker-\(index)"])
             }
-        } catch {
-            await processes.stopAll(grace: .seconds(5))
-            await database.close(logger: logger)
-            print("bench failed: \(error); worker logs are in \(logs.path)")
-            throw ExitCode.failure
+            try await waitForDrain(client: client, processes: cluster.processes.all, logger: cluster.logger)
+            for process in cluster.processes.all { process.usage() }
+            let seconds = try await verify(client: client, logger: cluster.logger)
+            await cluster.processes.stopAll()
+            BenchProcess.report(cluster.processes.all)
+            print(
+                "throughput jobs=\(jobs) workers=\(workers) concurrency=\(concurrency) seconds=\(BenchFormat.decimal(seconds, 3)) jobs_per_s=\(Int((Double(jobs) / seconds).rounded()))"
+            )
         }
-        await database.close(logger: logger)
-        try? FileManager.default.removeItem(at: logs)
     }
 
     private func enqueue(client: PostgresClient, logger: Logger) async throws {
