@@ -19,6 +19,8 @@ actor ResultWriter {
     private let giveUpAfter: Duration
     private let running: RunningRuns
     private let stopping: StopFlag
+    /// Wakes the worker's claim loop: slots this writer freed and could not refill are its to fill.
+    private let wake: @Sendable () -> Void
     private let logger: Logger
     private var launch: (@Sendable (ClaimedRun) -> Task<Void, Never>)?
     private var pending: [(outcome: RunOutcome, written: CheckedContinuation<Void, Never>)] = []
@@ -29,7 +31,7 @@ actor ResultWriter {
 
     init(
         queue: QueueStore, workerID: String, leaseSeconds: Int, giveUpAfter: Duration, running: RunningRuns, stopping: StopFlag,
-        logger: Logger
+        wake: @escaping @Sendable () -> Void, logger: Logger
     ) {
         self.queue = queue
         self.workerID = workerID
@@ -37,6 +39,7 @@ actor ResultWriter {
         self.giveUpAfter = giveUpAfter
         self.running = running
         self.stopping = stopping
+        self.wake = wake
         self.logger = logger
     }
 
@@ -72,6 +75,10 @@ actor ResultWriter {
             logger.trace("batch written", metadata: ["results": "\(batch.count)", "claimed": "\(claimed.count)", "limit": "\(limit)"])
             let started = claimed.compactMap { run in launch.map { (run.executionId, $0(run)) } }
             await running.complete(finished: finished, reserved: extra, started: started)
+            // Fewer claimed than freed: nothing was due at that instant, but a job may become due
+            // (a retry's backoff) or arrive (its notification may already have been handled
+            // while these slots were still taken). The claim loop decides when to look again.
+            if claimed.count < limit { wake() }
             for entry in batch { entry.written.resume() }
         }
     }

@@ -54,7 +54,7 @@ public struct WorkerService: Service {
         let running = RunningRuns(slots: config.concurrency, metrics: metrics)
         let writer = ResultWriter(
             queue: queue, workerID: config.workerID, leaseSeconds: config.leaseSeconds, giveUpAfter: .seconds(config.leaseSeconds),
-            running: running, stopping: stopping, logger: logger)
+            running: running, stopping: stopping, wake: wakeup.wake, logger: logger)
         let executor = RunExecutor()
         let launch: @Sendable (ClaimedRun) -> Task<Void, Never> = { run in
             observeLatency(of: run)
