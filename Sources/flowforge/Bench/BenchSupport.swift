@@ -80,15 +80,9 @@ final class BenchProcess: @unchecked Sendable {
         if let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
             let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
             let kib = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? ""),
-            let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let close = stat.lastIndex(of: ")")
+            let stat = ProcStat(pid: pid)
         {
-            // Fields after "(comm)": state is field 3; utime and stime are fields 14 and 15.
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
-            let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
-            if fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) {
-                lastUsage = (kib, (user + system) / ticks)
-            }
+            lastUsage = (kib, stat.cpuSeconds)
         }
         return lastUsage
     }
@@ -189,20 +183,33 @@ enum BenchFormat {
     }
 }
 
-/// CPU seconds used so far by a private cluster's postmaster and all its children, from /proc.
+/// The fields of /proc/<pid>/stat a benchmark reads.
+struct ProcStat {
+    let parent: Int32
+    /// User plus system CPU time so far.
+    let cpuSeconds: Double
+
+    init?(pid: Int32) {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")")
+        else { return nil }
+        // After "(comm)": state, ppid, … ; utime and stime are the 12th and 13th fields from there.
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 13, let parent = Int32(fields[1]), let user = Double(fields[11]), let system = Double(fields[12])
+        else { return nil }
+        self.parent = parent
+        cpuSeconds = (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+}
+
+/// CPU seconds used so far by a private cluster's postmaster and all its children.
 func postgresCPUSeconds(_ cluster: LocalPostgres) -> Double? {
     guard let text = try? String(contentsOf: cluster.dataDirectory.appendingPathComponent("postmaster.pid"), encoding: .utf8),
         let postmaster = Int32(text.split(separator: "\n").first ?? "")
     else { return nil }
-    let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
     var total = 0.0
     for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
-        guard let pid = Int32(entry), let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
-            let close = stat.lastIndex(of: ")")
-        else { continue }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        guard fields.count > 13, pid == postmaster || Int32(fields[1]) == postmaster else { continue }
-        total += ((Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0)) / ticks
+        guard let pid = Int32(entry), let stat = ProcStat(pid: pid), pid == postmaster || stat.parent == postmaster else { continue }
+        total += stat.cpuSeconds
     }
     return total
 }
