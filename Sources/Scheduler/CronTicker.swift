@@ -3,10 +3,12 @@ import Foundation
 import Logging
 import PostgresNIO
 
-/// Turns due scheduled triggers into runs, exactly once across replicas. Sleeps until the
-/// earliest `next_run_at` (at most `maxSleep`) and wakes early when triggers change.
+/// Turns due scheduled triggers into runs, exactly once across replicas, `lookahead` seconds
+/// ahead of their time (see `SchedulerStore.defaultLookahead`). Sleeps until the earliest
+/// `next_run_at` less the look-ahead (at most `maxSleep`) and wakes early when triggers change.
 struct CronTicker: Sendable {
     var maxSleep: Duration = .seconds(5)
+    var lookahead: TimeInterval = SchedulerStore.defaultLookahead
     let store: SchedulerStore
     let postgres: PostgresClient
     let clock: @Sendable () -> Date
@@ -19,10 +21,10 @@ struct CronTicker: Sendable {
             while !Task.isCancelled {
                 var sleep = maxSleep
                 do {
-                    let created = try await store.fireDueTriggers(now: clock())
+                    let created = try await store.fireDueTriggers(now: clock(), lookahead: lookahead)
                     if created > 0 { logger.info("scheduled runs created", metadata: ["count": "\(created)"]) }
                     if let next = try await store.nextTriggerTime() {
-                        let wait = next.timeIntervalSince(clock())
+                        let wait = next.timeIntervalSince(clock()) - lookahead
                         sleep = min(maxSleep, .milliseconds(max(0, Int64(wait * 1000))))
                     }
                 } catch {

@@ -10,6 +10,8 @@ import ServiceLifecycle
 public struct SchedulerService: Service {
     public struct Config: Sendable {
         public var tickerMaxSleep: Duration = .seconds(5)
+        /// Seconds ahead of their time that scheduled runs are created (0: at their time).
+        public var scheduleLookahead: TimeInterval = SchedulerStore.defaultLookahead
         public var cascadeSweep: Duration = .seconds(2)
         public var rescueInterval: Duration = .seconds(5)
         public var pruneInterval: Duration = .seconds(600)
@@ -43,7 +45,7 @@ public struct SchedulerService: Service {
         try? await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {
-                    await CronTicker(maxSleep: config.tickerMaxSleep, store: store, postgres: postgres, clock: config.clock, logger: logger).run()
+                    await CronTicker(maxSleep: config.tickerMaxSleep, lookahead: config.scheduleLookahead, store: store, postgres: postgres, clock: config.clock, logger: logger).run()
                 }
                 group.addTask {
                     await DependencyCascader(sweepInterval: config.cascadeSweep, store: store, postgres: postgres, logger: logger).run()

@@ -181,4 +181,87 @@ struct SchedulerTests {
             #expect(downstream.list("steps").first?["output"] == "dependency completed\n")
         }
     }
+
+    @Test("runs are created ahead of their time, wait for it, and show as the next run")
+    func lookahead() async throws {
+        try await withAPI { api in
+            let id = try await api.workflow("early")
+            let trigger = try await api.expect(
+                .created, .post, "/api/workflows/\(id)/triggers", json: ["trigger_type": "scheduled", "cron_expression": "0 0 1 1 *"])
+            let triggerId = try #require(trigger["id"]?.intValue)
+            // Due 30 s from now by the database's clock, whole seconds, so the JSON form is exact.
+            let due = try #require(try await api.scalar("SELECT date_trunc('second', now()) + interval '30 seconds'", as: Date.self))
+            try await api.postgres.query("UPDATE flowforge.workflow_triggers SET next_run_at = \(due) WHERE id = \(triggerId)")
+            let store = SchedulerStore(client: api.postgres, logger: TestDatabase.logger)
+            #expect(try await store.fireDueTriggers(now: Date(), lookahead: 10) == 0)  // not within 10 s yet
+            #expect(try await store.fireDueTriggers(now: Date(), lookahead: 45) == 1)
+            #expect(try await store.fireDueTriggers(now: Date(), lookahead: 45) == 0)
+
+            let runs = try await api.expect(.ok, .get, "/api/executions?workflow_id=\(id)").list("executions")
+            #expect(runs.count == 1)
+            #expect(runs.first?["status"] == "queued")
+            #expect(runs.first?["scheduled_for"] == .string(Timestamp.format(due)))
+            #expect(try await api.scalar("SELECT count(*) FROM flowforge.jobs WHERE run_at = \(due)", as: Int64.self) == 1)
+            // Not due yet: a worker claims nothing.
+            let queue = QueueStore(client: api.postgres, logger: TestDatabase.logger)
+            #expect(try await queue.claim(workerID: "w", limit: 10, leaseSeconds: 30).isEmpty)
+            // The trigger and the workflow list show the run still to come, not the one after it,
+            // and no last run (nothing was due yet).
+            let shown = try await api.expect(.ok, .get, "/api/workflows/\(id)/triggers/\(triggerId)")
+            #expect(shown["next_run_at"] == .string(Timestamp.format(due)))
+            #expect(shown["last_run_at"] == .null)
+            let workflow = try await api.expect(.ok, .get, "/api/workflows/\(id)")
+            #expect(workflow["next_run_at"] == .string(Timestamp.format(due)))
+            #expect(workflow["last_execution"] == .null)
+            // Disabling the trigger withdraws the early run: it never happened.
+            try await api.expect(.ok, .patch, "/api/workflows/\(id)/triggers/\(triggerId)/disable")
+            #expect(try await api.scalar("SELECT count(*) FROM flowforge.executions", as: Int64.self) == 0)
+            #expect(try await api.scalar("SELECT count(*) FROM flowforge.jobs", as: Int64.self) == 0)
+        }
+    }
+
+    @Test("a new schedule or a deleted trigger withdraws early runs; runs already due stay", arguments: ["reschedule", "delete"])
+    func withdrawEarlyRuns(change: String) async throws {
+        try await withAPI { api in
+            let id = try await api.workflow("early")
+            var triggers: [Int64] = []
+            for _ in 1...2 {
+                let trigger = try await api.expect(
+                    .created, .post, "/api/workflows/\(id)/triggers", json: ["trigger_type": "scheduled", "cron_expression": "0 0 1 1 *"])
+                triggers.append(try #require(trigger["id"]?.intValue))
+            }
+            // The first trigger's run is 20 s ahead, the second's was due 5 s ago.
+            try await api.postgres.query("UPDATE flowforge.workflow_triggers SET next_run_at = now() + interval '20 seconds' WHERE id = \(triggers[0])")
+            try await api.postgres.query("UPDATE flowforge.workflow_triggers SET next_run_at = now() - interval '5 seconds' WHERE id = \(triggers[1])")
+            let store = SchedulerStore(client: api.postgres, logger: TestDatabase.logger)
+            #expect(try await store.fireDueTriggers(now: Date(), lookahead: 30) == 2)
+            for trigger in triggers {
+                if change == "delete" {
+                    try await api.expect(.noContent, .delete, "/api/workflows/\(id)/triggers/\(trigger)")
+                } else {
+                    try await api.expect(.ok, .put, "/api/workflows/\(id)/triggers/\(trigger)", json: ["cron_expression": "0 0 2 1 *"])
+                }
+            }
+            let left = try await api.expect(.ok, .get, "/api/executions?workflow_id=\(id)").list("executions")
+            #expect(left.map { $0["trigger_id"] } == [.int(triggers[1])])
+            #expect(left.first?["status"] == "queued")
+            #expect(try await api.scalar("SELECT count(*) FROM flowforge.jobs", as: Int64.self) == 1)
+        }
+    }
+
+    @Test("after an outage, the misfire policy judges the late runs and the look-ahead adds the one to come")
+    func misfireWithLookahead() async throws {
+        try await withAPI { api in
+            let id = try await api.workflow("five")
+            try await api.expect(
+                .created, .post, "/api/workflows/\(id)/triggers",
+                json: ["trigger_type": "scheduled", "cron_expression": "*/5 * * * *", "misfire_policy": "run_once"])
+            // Back at 10:32 with 200 s of look-ahead: 10:30 (the latest missed) and 10:35 (to come).
+            let store = SchedulerStore(client: api.postgres, logger: TestDatabase.logger)
+            #expect(try await store.fireDueTriggers(now: Self.minute(32), lookahead: 200) == 2)
+            let runs = try await api.expect(.ok, .get, "/api/executions?workflow_id=\(id)").list("executions")
+            #expect(runs.map { $0["scheduled_for"] } == ["2026-01-15T10:35:00Z", "2026-01-15T10:30:00Z"])
+            #expect(try await api.scalar("SELECT next_run_at FROM flowforge.workflow_triggers", as: Date.self) == Self.minute(40))
+        }
+    }
 }

@@ -21,21 +21,36 @@ public struct SchedulerStore: Sendable {
     /// `run_all` creates at most this many missed runs per trigger.
     public static let maxMissedRuns = 100
 
-    /// Fires the scheduled triggers due at `now`: inserts their runs and jobs, advances
-    /// `next_run_at`, all in one transaction. Returns how many runs it created.
-    public func fireDueTriggers(now: Date, limit: Int = 500) async throws -> Int {
+    /// Enabled scheduled triggers due by $1, at most $2, locked for this transaction.
+    static let dueTriggersSQL = """
+        SELECT t.id, t.workflow_id, w.name AS workflow_name, t.trigger_name, t.cron_expression, t.timezone,
+            t.next_run_at, t.misfire_policy
+        FROM flowforge.workflow_triggers t
+        JOIN flowforge.workflows w ON w.id = t.workflow_id
+        WHERE t.enabled AND t.trigger_type = 'scheduled' AND t.next_run_at <= $1
+        ORDER BY t.next_run_at
+        LIMIT $2
+        FOR UPDATE OF t SKIP LOCKED
+        """
+
+    /// How far ahead of their time the cron ticker creates scheduled runs. A run created early
+    /// waits in the queue with `run_at` = its `scheduled_for`, and the workers, which sleep
+    /// until the earliest `run_at`, start it on the minute: creating 10,000 runs takes a couple
+    /// of seconds on a small machine, and that time is spent before the minute, not after it.
+    /// A trigger that is disabled, deleted or given a new schedule withdraws its early runs.
+    public static let defaultLookahead: TimeInterval = 10
+
+    /// Fires the scheduled triggers due by `now + lookahead`: inserts their runs and jobs,
+    /// advances `next_run_at`, all in one transaction. Returns how many runs it created. Runs
+    /// already late are judged by the misfire policy against `now`; runs within the look-ahead
+    /// are created on time, each with its own `scheduled_for`.
+    public func fireDueTriggers(now: Date, lookahead: TimeInterval = 0, limit: Int = 500) async throws -> Int {
+        let horizon = now.addingTimeInterval(max(0, lookahead))
         let created = try await client.withTransaction(logger: logger) { connection in
-            let rows = try await connection.query(
-                """
-                SELECT t.id, t.workflow_id, w.name AS workflow_name, t.trigger_name, t.cron_expression, t.timezone,
-                    t.next_run_at, t.misfire_policy
-                FROM flowforge.workflow_triggers t
-                JOIN flowforge.workflows w ON w.id = t.workflow_id
-                WHERE t.enabled AND t.trigger_type = 'scheduled' AND t.next_run_at <= \(now)
-                ORDER BY t.next_run_at
-                LIMIT \(limit)
-                FOR UPDATE OF t SKIP LOCKED
-                """, logger: logger)
+            var dueQuery = PostgresQuery(unsafeSQL: Self.dueTriggersSQL)
+            dueQuery.binds.append(horizon)
+            dueQuery.binds.append(limit)
+            let rows = try await connection.query(dueQuery, logger: logger)
             struct Due {
                 var id: Int64, workflowId: Int64, workflowName: String, triggerName: String
                 var cron: String, timezone: String, nextRunAt: Date, misfire: MisfirePolicy
@@ -60,8 +75,14 @@ public struct SchedulerStore: Sendable {
                     continue
                 }
                 let schedule = CronSchedule(expression: expression, timeZone: zone)
-                let runs = Self.runTimes(from: trigger.nextRunAt, now: now, schedule: schedule, policy: trigger.misfire)
-                let next = schedule.next(after: max(now, runs.last ?? now))?.instant
+                var runs = trigger.nextRunAt <= now
+                    ? Self.runTimes(from: trigger.nextRunAt, now: now, schedule: schedule, policy: trigger.misfire) : []
+                var upcoming = trigger.nextRunAt > now ? trigger.nextRunAt : schedule.next(after: max(now, runs.last ?? now))?.instant
+                while let time = upcoming, time <= horizon {
+                    runs.append(time)
+                    upcoming = schedule.next(after: time)?.instant
+                }
+                let next = upcoming
                 runTriggers += Array(repeating: trigger.id, count: runs.count)
                 runTimes += runs
                 advanced.append(trigger.id)
@@ -134,42 +155,65 @@ public struct SchedulerStore: Sendable {
         }
     }
 
+    /// Removes the runs of scheduled triggers that were created ahead of their time and are
+    /// not yet due (see `defaultLookahead`): for one trigger, or for every trigger of a
+    /// workflow. Called when a trigger is disabled, deleted or rescheduled, in its transaction.
+    /// The job is locked before its execution, the order every queue statement uses.
+    static func withdrawUpcomingRuns(
+        triggerId: Int64? = nil, workflowId: Int64? = nil, on connection: PostgresConnection, logger: Logger
+    ) async throws {
+        try await connection.query(
+            """
+            WITH upcoming AS (
+                DELETE FROM flowforge.jobs j USING flowforge.executions e
+                WHERE e.id = j.execution_id AND e.trigger_type = 'scheduled' AND j.locked_by IS NULL AND j.run_at > now()
+                  AND (e.trigger_id = \(triggerId) OR e.workflow_id = \(workflowId))
+                RETURNING j.execution_id
+            )
+            DELETE FROM flowforge.executions WHERE id IN (SELECT execution_id FROM upcoming)
+            """, logger: logger)
+    }
+
+    /// The cascade of up to $1 finished runs (see `cascade`).
+    static let cascadeSQL = """
+        WITH finished AS (
+            SELECT id, workflow_id, status, finished_at FROM flowforge.executions
+            WHERE cascaded_at IS NULL AND finished_at IS NOT NULL AND status IN ('completed', 'failed')
+            ORDER BY finished_at
+            LIMIT $1
+            FOR UPDATE SKIP LOCKED
+        ), marked AS (
+            UPDATE flowforge.executions e SET cascaded_at = now() FROM finished f WHERE e.id = f.id
+        ), downstream AS (
+            INSERT INTO flowforge.executions
+                (workflow_id, workflow_name, trigger_id, trigger_type, trigger_name, upstream_execution_id, scheduled_for)
+            SELECT t.workflow_id, w.name, t.id, 'dependency', t.trigger_name, f.id,
+                f.finished_at + make_interval(mins => t.delay_minutes)
+            FROM finished f
+            JOIN flowforge.workflow_triggers t
+                ON t.depends_on_workflow_id = f.workflow_id AND t.trigger_type = 'dependency' AND t.enabled
+               AND (t.dependency_condition = 'on_completion'
+                    OR (t.dependency_condition = 'on_success' AND f.status = 'completed')
+                    OR (t.dependency_condition = 'on_failure' AND f.status = 'failed'))
+            JOIN flowforge.workflows w ON w.id = t.workflow_id
+            ON CONFLICT (trigger_id, upstream_execution_id) WHERE trigger_type = 'dependency' DO NOTHING
+            RETURNING id, workflow_id, scheduled_for
+        )
+        INSERT INTO flowforge.jobs (execution_id, workflow_id, limited, run_at)
+        SELECT d.id, d.workflow_id, w.overlap_policy <> 'allow', d.scheduled_for
+        FROM downstream d JOIN flowforge.workflows w ON w.id = d.workflow_id
+        RETURNING execution_id
+        """
+
     /// Starts the downstream runs of finished executions not yet cascaded, in one statement:
     /// every enabled dependency trigger whose condition holds gets a run with
     /// `run_at = finished_at + delay`, and the upstream is marked cascaded in the same
     /// transaction. Returns how many downstream runs it created.
     public func cascade(limit: Int = 500) async throws -> Int {
         let created = try await client.withTransaction(logger: logger) { connection in
-            let rows = try await connection.query(
-                """
-                WITH finished AS (
-                    SELECT id, workflow_id, status, finished_at FROM flowforge.executions
-                    WHERE cascaded_at IS NULL AND finished_at IS NOT NULL AND status IN ('completed', 'failed')
-                    ORDER BY finished_at
-                    LIMIT \(limit)
-                    FOR UPDATE SKIP LOCKED
-                ), marked AS (
-                    UPDATE flowforge.executions e SET cascaded_at = now() FROM finished f WHERE e.id = f.id
-                ), downstream AS (
-                    INSERT INTO flowforge.executions
-                        (workflow_id, workflow_name, trigger_id, trigger_type, trigger_name, upstream_execution_id, scheduled_for)
-                    SELECT t.workflow_id, w.name, t.id, 'dependency', t.trigger_name, f.id,
-                        f.finished_at + make_interval(mins => t.delay_minutes)
-                    FROM finished f
-                    JOIN flowforge.workflow_triggers t
-                        ON t.depends_on_workflow_id = f.workflow_id AND t.trigger_type = 'dependency' AND t.enabled
-                       AND (t.dependency_condition = 'on_completion'
-                            OR (t.dependency_condition = 'on_success' AND f.status = 'completed')
-                            OR (t.dependency_condition = 'on_failure' AND f.status = 'failed'))
-                    JOIN flowforge.workflows w ON w.id = t.workflow_id
-                    ON CONFLICT (trigger_id, upstream_execution_id) WHERE trigger_type = 'dependency' DO NOTHING
-                    RETURNING id, workflow_id, scheduled_for
-                )
-                INSERT INTO flowforge.jobs (execution_id, workflow_id, limited, run_at)
-                SELECT d.id, d.workflow_id, w.overlap_policy <> 'allow', d.scheduled_for
-                FROM downstream d JOIN flowforge.workflows w ON w.id = d.workflow_id
-                RETURNING execution_id
-                """, logger: logger)
+            var query = PostgresQuery(unsafeSQL: Self.cascadeSQL)
+            query.binds.append(limit)
+            let rows = try await connection.query(query, logger: logger)
             var created = 0
             for try await _ in rows { created += 1 }
             if created > 0 { try await connection.query("SELECT pg_notify('flowforge_jobs', 'cascade')", logger: logger) }
@@ -194,7 +238,8 @@ public struct SchedulerStore: Sendable {
                 ), job AS (
                     UPDATE flowforge.jobs j
                     SET locked_by = NULL, lease_expires_at = NULL, attempt = j.attempt + 1, run_at = now(), limited = expired.limited
-                    FROM expired WHERE j.execution_id = expired.execution_id
+                    FROM expired
+                    WHERE j.execution_id = ANY(ARRAY(SELECT execution_id FROM expired)) AND j.execution_id = expired.execution_id
                     RETURNING j.execution_id, j.attempt
                 )
                 UPDATE flowforge.executions e
@@ -213,7 +258,7 @@ public struct SchedulerStore: Sendable {
                     LIMIT \(limit)
                     FOR UPDATE SKIP LOCKED
                 ), job AS (
-                    DELETE FROM flowforge.jobs j USING expired WHERE j.execution_id = expired.execution_id
+                    DELETE FROM flowforge.jobs j WHERE j.execution_id = ANY(ARRAY(SELECT execution_id FROM expired))
                     RETURNING j.execution_id
                 )
                 UPDATE flowforge.executions e

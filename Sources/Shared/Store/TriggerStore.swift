@@ -12,9 +12,29 @@ public struct TriggerStore: Sendable {
         self.logger = logger
     }
 
+    /// A scheduled trigger's next run as users see it. The cron ticker creates runs a few
+    /// seconds ahead of their time and then advances the stored `next_run_at`, so the run it
+    /// created early, still to come, is the next one. One probe of the unique
+    /// (trigger_id, scheduled_for) index.
+    static func nextRunSQL(_ t: String) -> String {
+        """
+        LEAST(\(t).next_run_at, (SELECT e.scheduled_for FROM flowforge.executions e
+            WHERE e.trigger_id = \(t).id AND e.trigger_type = 'scheduled' AND e.scheduled_for > now()
+            ORDER BY e.scheduled_for LIMIT 1))
+        """
+    }
+
+    /// The last run as users see it: the stored `last_run_at`, unless that is a run created
+    /// early and not yet due; then the latest one that was due.
+    static let lastRunSQL = """
+        CASE WHEN t.last_run_at > now() THEN (SELECT max(e.scheduled_for) FROM flowforge.executions e
+            WHERE e.trigger_id = t.id AND e.trigger_type = 'scheduled' AND e.scheduled_for <= now())
+        ELSE t.last_run_at END
+        """
+
     static let select = """
         SELECT t.id, t.workflow_id, t.trigger_type, t.enabled, t.trigger_name, t.name_is_generated, t.cron_expression,
-            t.timezone, t.next_run_at, t.last_run_at, t.misfire_policy, t.depends_on_workflow_id,
+            t.timezone, \(nextRunSQL("t")) AS next_run_at, \(lastRunSQL) AS last_run_at, t.misfire_policy, t.depends_on_workflow_id,
             up.name AS depends_on_workflow_name, t.dependency_condition, t.delay_minutes, t.event_type, t.event_config,
             t.created_at, t.updated_at
         FROM flowforge.workflow_triggers t
@@ -188,6 +208,9 @@ public struct TriggerStore: Sendable {
             let scheduleChanged = definition.cronExpression != current.cronExpression || definition.timezone != current.timezone
                 || (definition.enabled && !current.enabled)
             let nextRunAt = definition.enabled ? (scheduleChanged ? definition.nextRun(after: now) : current.nextRunAt) : nil
+            if scheduleChanged || !definition.enabled {
+                try await SchedulerStore.withdrawUpcomingRuns(triggerId: triggerId, on: connection, logger: logger)
+            }
             try await connection.query(
                 """
                 UPDATE flowforge.workflow_triggers SET
@@ -211,6 +234,7 @@ public struct TriggerStore: Sendable {
                 throw FlowForgeError.notFound("trigger \(triggerId) of workflow \(workflowId) does not exist")
             }
             let nextRunAt = enabled ? TriggerDefinition(current).nextRun(after: now) : nil
+            if !enabled { try await SchedulerStore.withdrawUpcomingRuns(triggerId: triggerId, on: connection, logger: logger) }
             try await connection.query(
                 """
                 UPDATE flowforge.workflow_triggers SET enabled = \(enabled), next_run_at = \(nextRunAt), updated_at = now()
@@ -223,6 +247,12 @@ public struct TriggerStore: Sendable {
 
     public func delete(workflowId: Int64, triggerId: Int64) async throws -> Bool {
         try await client.withTransaction(logger: logger) { connection in
+            let owned = try await connection.query(
+                "SELECT 1 FROM flowforge.workflow_triggers WHERE workflow_id = \(workflowId) AND id = \(triggerId) FOR UPDATE", logger: logger)
+            var exists = false
+            for try await _ in owned { exists = true }
+            guard exists else { return false }
+            try await SchedulerStore.withdrawUpcomingRuns(triggerId: triggerId, on: connection, logger: logger)
             let rows = try await connection.query(
                 "DELETE FROM flowforge.workflow_triggers WHERE workflow_id = \(workflowId) AND id = \(triggerId) RETURNING id",
                 logger: logger)

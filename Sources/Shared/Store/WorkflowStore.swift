@@ -21,14 +21,16 @@ public struct WorkflowStore: Sendable {
     static let summarySelect = """
         SELECT \(columns),
             (SELECT count(*) FROM flowforge.workflow_triggers t WHERE t.workflow_id = w.id) AS trigger_count,
-            (SELECT min(t.next_run_at) FROM flowforge.workflow_triggers t
+            (SELECT min(\(TriggerStore.nextRunSQL("t"))) FROM flowforge.workflow_triggers t
                 WHERE t.workflow_id = w.id AND t.enabled AND t.trigger_type = 'scheduled') AS next_run_at,
             last.id AS last_id, last.status AS last_status, last.trigger_type AS last_trigger_type,
             last.queued_at AS last_queued_at, last.started_at AS last_started_at, last.finished_at AS last_finished_at
         FROM flowforge.workflows w
         LEFT JOIN LATERAL (
             SELECT e.id, e.status, e.trigger_type, e.queued_at, e.started_at, e.finished_at
-            FROM flowforge.executions e WHERE e.workflow_id = w.id ORDER BY e.id DESC LIMIT 1
+            FROM flowforge.executions e
+            WHERE e.workflow_id = w.id AND NOT (e.trigger_type = 'scheduled' AND e.scheduled_for > now())  -- not a run created early
+            ORDER BY e.id DESC LIMIT 1
         ) last ON true
         """
 
@@ -163,6 +165,8 @@ public struct WorkflowStore: Sendable {
             var deleted = false
             for try await _ in rows { deleted = true }
             guard deleted else { return false }
+            // Scheduled runs created ahead of their time never happened: they go. What was due is cancelled.
+            try await SchedulerStore.withdrawUpcomingRuns(workflowId: id, on: connection, logger: logger)
             try await connection.query(
                 """
                 WITH cancelled AS (
