@@ -76,9 +76,11 @@ actor ResultWriter {
             let started = claimed.compactMap { run in launch.map { (run.executionId, $0(run)) } }
             await running.complete(finished: finished, reserved: extra, started: started)
             // Fewer claimed than freed: nothing was due at that instant, but a job may become due
-            // (a retry's backoff) or arrive (its notification may already have been handled
-            // while these slots were still taken). The claim loop decides when to look again.
-            if claimed.count < limit { wake() }
+            // (a retry's backoff) or arrive. A claim loop that found every slot taken (a
+            // notification handled while these slots were busy) sleeps only until the next
+            // poll: wake it, and it decides when to look again. An idle loop already sleeps
+            // until the next job or notification, and is left alone.
+            if claimed.count < limit, await running.takeSlotWaiter() { wake() }
             for entry in batch { entry.written.resume() }
         }
     }

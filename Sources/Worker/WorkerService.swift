@@ -116,7 +116,7 @@ public struct WorkerService: Service {
     /// it stopped because no due job was left, rather than because every slot is busy.
     private func claim(queue: QueueStore, running: RunningRuns, launch: @Sendable (ClaimedRun) -> Task<Void, Never>) async -> Bool {
         while true {
-            let free = await running.reserve(upTo: Int.max)
+            let free = await running.reserve(upTo: Int.max, waitIfNone: true)
             guard free > 0 else { return false }
             let claimed: [ClaimedRun]
             do {
@@ -212,11 +212,22 @@ actor RunningRuns {
     var count: Int { tasks.count }
     var ids: [Int64] { Array(tasks.keys) }
 
-    /// Reserves up to `wanted` free slots; returns how many it reserved.
-    func reserve(upTo wanted: Int) -> Int {
+    /// The claim loop found every slot taken and waits for one (see `takeSlotWaiter`).
+    private var slotWaiter = false
+
+    /// Reserves up to `wanted` free slots; returns how many it reserved. With `waitIfNone`
+    /// (the claim loop), finding none records that the caller now waits for a free slot.
+    func reserve(upTo wanted: Int, waitIfNone: Bool = false) -> Int {
         let granted = max(0, min(wanted, slots - tasks.count - reserved))
         reserved += granted
+        if waitIfNone { slotWaiter = granted == 0 }
         return granted
+    }
+
+    /// Whether the claim loop is waiting for a slot; clears it (the caller wakes the loop).
+    func takeSlotWaiter() -> Bool {
+        defer { slotWaiter = false }
+        return slotWaiter
     }
 
     /// In one step: frees the slots of `finished` runs, drops a reservation, and registers the

@@ -61,6 +61,8 @@ struct DevCommand: AsyncParsableCommand {
 
     private func serve(settings: Settings, databaseURL: DatabaseURL, token: String, logger: Logger) async throws {
         let postgres = PostgresClient(configuration: databaseURL.clientConfiguration(), backgroundLogger: logger)
+        // The worker's own connections, with the queue's planner settings.
+        let workerPostgres = PostgresClient(configuration: databaseURL.clientConfiguration(queueWorker: true), backgroundLogger: logger)
         let host = settings.httpHost
         let database = databaseURL.description
         let metrics = FlowForgeMetrics()
@@ -84,9 +86,9 @@ struct DevCommand: AsyncParsableCommand {
             })
         let group = ServiceGroup(
             services: [
-                postgres, app,
+                postgres, workerPostgres, app,
                 SchedulerService(postgres: postgres, config: SchedulerService.Config(settings: settings), metrics: metrics, logger: logger),
-                WorkerService(postgres: postgres, settings: settings, metrics: metrics, logger: logger),
+                WorkerService(postgres: workerPostgres, settings: settings, metrics: metrics, logger: logger),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger)

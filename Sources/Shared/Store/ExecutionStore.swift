@@ -14,11 +14,7 @@ public struct ExecutionStore: Sendable {
         self.metrics = metrics
     }
 
-    static let select = """
-        SELECT id, workflow_id, workflow_name, trigger_id, trigger_type, trigger_name, status, scheduled_for, queued_at,
-            started_at, finished_at, attempt, worker_id, upstream_execution_id, error, steps
-        FROM flowforge.executions
-        """
+    static let select = "SELECT \(columns) FROM flowforge.executions"
 
     static func execution(from row: PostgresRandomAccessRow) throws -> Execution {
         Execution(
@@ -40,27 +36,31 @@ public struct ExecutionStore: Sendable {
             steps: try row.column("steps"))
     }
 
-    /// "Run now": a queued execution and its job, created together, and a wake-up for workers.
+    static let columns = """
+        id, workflow_id, workflow_name, trigger_id, trigger_type, trigger_name, status, scheduled_for, queued_at,
+        started_at, finished_at, attempt, worker_id, upstream_execution_id, error, steps
+        """
+
+    /// "Run now": a queued execution, its job and a wake-up for workers, in one statement (one
+    /// round trip and its own transaction: the run is committed, and the workers hear of it,
+    /// as soon as it exists).
     public func createManual(workflowId: Int64) async throws -> Execution {
-        let execution = try await client.withTransaction(logger: logger) { connection in
-            let rows = try await connection.query(
-                """
-                WITH workflow AS (
-                    SELECT id, name, overlap_policy FROM flowforge.workflows WHERE id = \(workflowId) FOR KEY SHARE
-                ), execution AS (
-                    INSERT INTO flowforge.executions (workflow_id, workflow_name, trigger_type, trigger_name, status)
-                    SELECT id, name, 'manual', 'Run now', 'queued' FROM workflow
-                    RETURNING id, workflow_id, queued_at
-                )
+        let rows = try await client.query(
+            """
+            WITH workflow AS (
+                SELECT id, name, overlap_policy FROM flowforge.workflows WHERE id = \(workflowId) FOR KEY SHARE
+            ), execution AS (
+                INSERT INTO flowforge.executions (workflow_id, workflow_name, trigger_type, trigger_name, status)
+                SELECT id, name, 'manual', 'Run now', 'queued' FROM workflow
+                RETURNING \(unescaped: Self.columns)
+            ), job AS (
                 INSERT INTO flowforge.jobs (execution_id, workflow_id, limited, run_at)
                 SELECT e.id, e.workflow_id, w.overlap_policy <> 'allow', e.queued_at FROM execution e, workflow w
-                RETURNING execution_id
-                """, logger: logger)
-            var executionId: Int64?
-            for try await id in rows.decode(Int64.self) { executionId = id }
-            guard let executionId else { throw FlowForgeError.notFound("workflow \(workflowId) does not exist") }
-            try await connection.query("SELECT pg_notify('flowforge_jobs', \(String(executionId)))", logger: logger)
-            return try await Self.get(id: executionId, on: connection, logger: logger)!
+            )
+            SELECT *, pg_notify('flowforge_jobs', id::text) FROM execution
+            """, logger: logger)
+        guard let execution = try await rows.collectRows(Self.execution).first else {
+            throw FlowForgeError.notFound("workflow \(workflowId) does not exist")
         }
         metrics?.runsCreated(1, triggerType: .manual)
         return execution

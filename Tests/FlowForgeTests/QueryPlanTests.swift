@@ -1,0 +1,121 @@
+@testable import FlowForgeShared
+import Foundation
+import PostgresNIO
+import Testing
+
+/// The queue's hot statements read indexes, not whole tables, at 100,000 runs, even with the
+/// plans a queue really gets: prepared once per connection while the queue was empty, and
+/// cached from then on.
+@Suite("Query plans")
+struct QueryPlanTests {
+    static let rows = 100_000
+
+    struct Statement {
+        let name: String
+        let worker: Bool
+        let types: String
+        let values: String
+        let sql: String
+    }
+
+    static let statements = [
+        Statement(name: "claim", worker: true, types: "(text, int, int)", values: "('w2', 30, 64)", sql: QueueStore.ClaimUnlimited.sql),
+        Statement(
+            name: "complete", worker: true, types: "(jsonb, text)", values: #"('[{"id": 5, "ok": true, "error": null, "steps": []}]', 'w')"#,
+            sql: QueueStore.RecordResults.sql),
+        Statement(name: "tick", worker: false, types: "(timestamptz, int)", values: "(now(), 500)", sql: SchedulerStore.dueTriggersSQL),
+        Statement(name: "cascade", worker: false, types: "(int)", values: "(500)", sql: SchedulerStore.cascadeSQL),
+    ]
+
+    @Test("claim, complete, tick and cascade use indexes at 100,000 runs: no sequential scan of jobs or executions")
+    func noSequentialScans() async throws {
+        try await TestDatabase.with { url in
+            // The scheduler's connections have default planner settings; the worker's have the queue's.
+            try await PostgresClient.withClient(url.clientConfiguration(maximumConnections: 1), logger: TestDatabase.logger) { scheduler in
+                try await PostgresClient.withClient(url.clientConfiguration(maximumConnections: 1, queueWorker: true), logger: TestDatabase.logger) {
+                    worker in
+                    try await scheduler.withConnection { schedulerConnection in
+                        try await worker.withConnection { workerConnection in
+                            try await Self.loadDefinitions(schedulerConnection)
+                            // Prepared and run while the queue is empty, past the point where
+                            // PostgreSQL caches a generic plan (the sixth execution).
+                            for statement in Self.statements {
+                                let connection = statement.worker ? workerConnection : schedulerConnection
+                                try await Self.run("PREPARE \(statement.name) \(statement.types) AS \(statement.sql)", on: connection)
+                                for _ in 1...6 { try await Self.run("EXECUTE \(statement.name) \(statement.values)", on: connection) }
+                            }
+                            try await Self.loadRuns(schedulerConnection)
+                            for statement in Self.statements {
+                                let connection = statement.worker ? workerConnection : schedulerConnection
+                                let plan = try await Self.lines("EXPLAIN EXECUTE \(statement.name) \(statement.values)", on: connection)
+                                    .joined(separator: "\n")
+                                #expect(!plan.contains("Seq Scan on jobs"), "\(statement.name) reads all of jobs:\n\(plan)")
+                                #expect(!plan.contains("Seq Scan on executions"), "\(statement.name) reads all of executions:\n\(plan)")
+                                #expect(plan.contains("Index"), "\(statement.name) uses no index:\n\(plan)")
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// 1,000 workflows (a tenth with a concurrency limit), each with an hourly schedule not yet
+    /// due, and dependency triggers between some.
+    static func loadDefinitions(_ connection: PostgresConnection) async throws {
+        try await run(
+            """
+            INSERT INTO flowforge.workflows (name, steps, overlap_policy)
+            SELECT 'w' || n, '[{"name": "noop", "kind": "noop"}]', CASE WHEN n % 10 = 0 THEN 'queue' ELSE 'allow' END
+            FROM generate_series(1, 1000) n
+            """, on: connection)
+        try await run(
+            """
+            INSERT INTO flowforge.workflow_triggers (workflow_id, trigger_type, trigger_name, cron_expression, timezone, next_run_at)
+            SELECT id, 'scheduled', 'hourly', '0 * * * *', 'UTC', now() + interval '1 hour' FROM flowforge.workflows
+            """, on: connection)
+        try await run(
+            """
+            INSERT INTO flowforge.workflow_triggers (workflow_id, trigger_type, trigger_name, depends_on_workflow_id, dependency_condition)
+            SELECT id, 'dependency', 'after', id - 1, 'on_success' FROM flowforge.workflows WHERE id % 2 = 0
+            """, on: connection)
+        try await run("ANALYZE flowforge.workflows", on: connection)
+        try await run("ANALYZE flowforge.workflow_triggers", on: connection)
+    }
+
+    /// 100,000 runs: half finished (100 of them not yet cascaded), half queued with their
+    /// jobs, a tenth of those leased. No ANALYZE: as after a burst, before autovacuum.
+    static func loadRuns(_ connection: PostgresConnection) async throws {
+        let half = rows / 2
+        try await run(
+            """
+            WITH runs AS (
+                INSERT INTO flowforge.executions (workflow_id, workflow_name, trigger_type, trigger_name, status, started_at, finished_at, cascaded_at)
+                SELECT 1 + n % 1000, 'w', 'manual', 'Run now',
+                    CASE WHEN n <= \(half) THEN 'completed' ELSE 'queued' END,
+                    CASE WHEN n <= \(half) THEN now() END, CASE WHEN n <= \(half) THEN now() END,
+                    CASE WHEN n <= \(half - 100) THEN now() END
+                FROM generate_series(1, \(rows)) n
+                RETURNING id, workflow_id, status
+            )
+            INSERT INTO flowforge.jobs (execution_id, workflow_id, limited, run_at, locked_by, lease_expires_at)
+            SELECT id, workflow_id, workflow_id % 10 = 0, now() - interval '1 minute',
+                CASE WHEN id % 10 = 0 THEN 'w' END, CASE WHEN id % 10 = 0 THEN now() + interval '30 seconds' END
+            FROM runs WHERE status = 'queued'
+            """, on: connection)
+        #expect(try await lines("SELECT count(*)::text FROM flowforge.executions", on: connection) == ["\(rows)"])
+        #expect(try await lines("SELECT count(*)::text FROM flowforge.jobs", on: connection) == ["\(half)"])
+    }
+
+    static func run(_ sql: String, on connection: PostgresConnection) async throws {
+        try await connection.query(PostgresQuery(unsafeSQL: sql), logger: TestDatabase.logger)
+    }
+
+    static func lines(_ sql: String, on connection: PostgresConnection) async throws -> [String] {
+        var lines: [String] = []
+        for try await line in try await connection.query(PostgresQuery(unsafeSQL: sql), logger: TestDatabase.logger).decode(String.self) {
+            lines.append(line)
+        }
+        return lines
+    }
+}
