@@ -247,6 +247,10 @@ struct SchedulesBench: AsyncParsableCommand {
                 SELECT extract(epoch FROM started_at - scheduled_for)::float8 * 1000 FROM flowforge.executions
                 WHERE trigger_type = 'scheduled' AND started_at IS NOT NULL AND \(window)
                 """, client: client)
+            let creation = try await cluster.milliseconds(
+                "SELECT extract(epoch FROM queued_at - scheduled_for)::float8 * 1000 FROM flowforge.executions WHERE trigger_type = 'scheduled' AND \(window)",
+                client: client)
+            print("runs created (queued_at - scheduled_for): p50 \(BenchFormat.decimal(BenchFormat.percentile(creation, 50))) ms, p99 \(BenchFormat.decimal(BenchFormat.percentile(creation, 99))) ms, max \(BenchFormat.decimal(creation.max() ?? 0)) ms")
             BenchProcess.report(cluster.processes.all)
             print(
                 "schedules triggers=\(triggers) minutes=\(fireTimes.count) expected=\(expected) fired=\(distinct) missed=\(expected - distinct) duplicates=\(created - distinct) lag_p50_ms=\(BenchFormat.decimal(BenchFormat.percentile(lags, 50))) lag_p99_ms=\(BenchFormat.decimal(BenchFormat.percentile(lags, 99))) lag_max_ms=\(BenchFormat.decimal(lags.max() ?? 0))"
