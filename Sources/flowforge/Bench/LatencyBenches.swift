@@ -259,7 +259,7 @@ struct SchedulesBench: AsyncParsableCommand {
     }
 }
 
-/// `flowforge bench idle`: the API, a scheduler and a worker with 50 triggers that are not due
+/// `flowforge bench idle`: the API, a scheduler and a worker with 100 triggers that are not due
 /// for a year; the CPU they (and PostgreSQL) use while they wait. They wait on LISTEN and
 /// timers, so the figure should be near zero.
 struct IdleBench: AsyncParsableCommand {
@@ -277,7 +277,7 @@ struct IdleBench: AsyncParsableCommand {
                 """
                 WITH w AS (
                     INSERT INTO flowforge.workflows (name, steps) SELECT 'yearly-' || n, '[{"name": "noop", "kind": "noop"}]'
-                    FROM generate_series(1, 50) n RETURNING id
+                    FROM generate_series(1, 100) n RETURNING id
                 )
                 INSERT INTO flowforge.workflow_triggers (workflow_id, trigger_type, trigger_name, cron_expression, timezone, next_run_at)
                 SELECT id, 'scheduled', 'yearly', '0 0 1 1 *', 'UTC', date_trunc('year', now()) + interval '1 year' FROM w
@@ -317,7 +317,7 @@ struct APIBench: AsyncParsableCommand {
         commandName: "api", abstract: "Requests per second and latency of the list and get endpoints.")
 
     @Option(help: "Seconds of load.") var seconds = 20
-    @Option(help: "Requests in flight at a time.") var connections = 16
+    @Option(help: "Requests in flight at a time.") var connections = 4
 
     func validate() throws {
         guard (1...3_600).contains(seconds) else { throw ValidationError("--seconds must be from 1 to 3600") }
