@@ -68,19 +68,24 @@ actor ResultWriter {
             let batch = pending
             pending = []
             let finished = batch.map(\.outcome.executionId)
-            // The batch's own slots, plus any free now (reserved, so the claim loop cannot take them too).
-            let extra = stopping.isSet ? 0 : await running.reserve(upTo: Int.max)
-            let limit = stopping.isSet ? 0 : extra + batch.count
+            // While the queue may hold more due jobs, claim for the batch's own slots plus any
+            // free now (reserved, so the claim loop cannot take them too) in the same
+            // transaction. Once a claim came back short, the queue was drained: write the
+            // results alone, in one statement.
+            let mayHaveMore = await running.queueMayHaveMore
+            let claiming = !stopping.isSet && mayHaveMore
+            let extra = claiming ? await running.reserve(upTo: Int.max) : 0
+            let limit = claiming ? extra + batch.count : 0
             let claimed = await store(batch.map(\.outcome), claimLimit: limit)
             logger.trace("batch written", metadata: ["results": "\(batch.count)", "claimed": "\(claimed.count)", "limit": "\(limit)"])
             let started = claimed.compactMap { run in launch.map { (run.executionId, $0(run)) } }
             await running.complete(finished: finished, reserved: extra, started: started)
-            // Fewer claimed than freed: nothing was due at that instant, but a job may become due
-            // (a retry's backoff) or arrive. A claim loop that found every slot taken (a
+            await running.claimed(claimed.count, of: limit)
+            // Slots freed and not refilled. A claim loop that found every slot taken (a
             // notification handled while these slots were busy) sleeps only until the next
             // poll: wake it, and it decides when to look again. An idle loop already sleeps
             // until the next job or notification, and is left alone.
-            if claimed.count < limit, await running.takeSlotWaiter() { wake() }
+            if claimed.count < limit || !claiming, await running.takeSlotWaiter() { wake() }
             for entry in batch { entry.written.resume() }
         }
     }

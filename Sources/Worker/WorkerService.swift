@@ -127,6 +127,7 @@ public struct WorkerService: Service {
                 return false
             }
             await running.complete(finished: [], reserved: free, started: claimed.map { ($0.executionId, launch($0)) })
+            await running.claimed(claimed.count, of: free)
             if claimed.count < free { return true }
         }
     }
@@ -228,6 +229,16 @@ actor RunningRuns {
     func takeSlotWaiter() -> Bool {
         defer { slotWaiter = false }
         return slotWaiter
+    }
+
+    /// Whether the last claim filled every slot it asked for, so more jobs may be due. The
+    /// result writer claims in its transaction only then; otherwise the queue was drained and
+    /// new work announces itself (NOTIFY, or the poll), and a claim there would find nothing.
+    private(set) var queueMayHaveMore = false
+
+    func claimed(_ count: Int, of limit: Int) {
+        guard limit > 0 else { return }
+        queueMayHaveMore = count >= limit
     }
 
     /// In one step: frees the slots of `finished` runs, drops a reservation, and registers the

@@ -65,27 +65,24 @@ public struct QueueStore: Sendable {
     /// limited job is due.
     public func claim(workerID: String, limit: Int, leaseSeconds: Int) async throws -> [ClaimedRun] {
         guard limit > 0 else { return [] }
-        var decoder = ClaimedRunDecoder()
-        var claimed: [ClaimedRun] = []
-        let rows = try await client.execute(ClaimUnlimited(workerID: workerID, leaseSeconds: leaseSeconds, limit: limit), logger: logger)
-        for try await row in rows { claimed.append(try decoder.decode(row)) }
-        guard claimed.count < limit, try await limitedJobDue(on: nil) else { return claimed }
+        let (claimed, limitedDue) = try await Self.decodeClaim(
+            client.execute(ClaimUnlimited(workerID: workerID, leaseSeconds: leaseSeconds, limit: limit), logger: logger))
+        guard claimed.count < limit, limitedDue else { return claimed }
         let remaining = limit - claimed.count
         return try await client.withTransaction(logger: logger) { connection in
             claimed + (try await claimLimited(workerID: workerID, limit: remaining, leaseSeconds: leaseSeconds, on: connection))
         }
     }
 
-    /// Is any limited workflow's job due? A cheap look (an index of its own) before the claim
-    /// that takes a lock.
-    private func limitedJobDue(on connection: PostgresConnection?) async throws -> Bool {
-        let sql: PostgresQuery = "SELECT 1 FROM flowforge.jobs WHERE locked_by IS NULL AND limited AND run_at <= now() LIMIT 1"
-        if let connection {
-            for try await _ in try await connection.query(sql, logger: logger) { return true }
-        } else {
-            for try await _ in try await client.query(sql, logger: logger) { return true }
+    /// The runs a claim statement returned, and whether a limited workflow's job was due.
+    static func decodeClaim<Rows: AsyncSequence>(_ rows: Rows) async throws -> (runs: [ClaimedRun], limitedDue: Bool)
+    where Rows.Element == PostgresRow {
+        var decoder = ClaimedRunDecoder()
+        var runs: [ClaimedRun] = []
+        for try await row in rows {
+            if let run = try decoder.decode(row) { runs.append(run) }
         }
-        return false
+        return (runs, decoder.limitedDue)
     }
 
     /// Claims due jobs of limited workflows, under the overlap lock: at most as many per
@@ -100,12 +97,9 @@ public struct QueueStore: Sendable {
 
     private func claim(workerID: String, limit: Int, leaseSeconds: Int, on connection: PostgresConnection) async throws -> [ClaimedRun] {
         guard limit > 0 else { return [] }
-        var decoder = ClaimedRunDecoder()
-        var claimed: [ClaimedRun] = []
-        let rows = try await connection.execute(
-            ClaimUnlimited(workerID: workerID, leaseSeconds: leaseSeconds, limit: limit), logger: logger)
-        for try await row in rows { claimed.append(try decoder.decode(row)) }
-        guard claimed.count < limit, try await limitedJobDue(on: connection) else { return claimed }
+        let (claimed, limitedDue) = try await Self.decodeClaim(
+            connection.execute(ClaimUnlimited(workerID: workerID, leaseSeconds: leaseSeconds, limit: limit), logger: logger))
+        guard claimed.count < limit, limitedDue else { return claimed }
         return claimed + (try await claimLimited(workerID: workerID, limit: limit - claimed.count, leaseSeconds: leaseSeconds, on: connection))
     }
 
@@ -166,15 +160,14 @@ public struct QueueStore: Sendable {
         var query = PostgresQuery(unsafeSQL: leaseSQL(due: due))
         query.binds.append(workerID)
         query.binds.append(leaseSeconds)
-        let rows = try await connection.query(query, logger: logger)
-        var decoder = ClaimedRunDecoder()
-        var runs: [ClaimedRun] = []
-        for try await row in rows { runs.append(try decoder.decode(row)) }
-        return runs
+        return try await decodeClaim(connection.query(query, logger: logger)).runs
     }
 
     /// Leases the jobs that `due` selects to $1 for $2 seconds, marks their runs running and
     /// returns what a worker needs to run them. `due` is SQL text of ours with no input in it.
+    /// Every row also says whether a limited workflow's job is due (`limited_due`), and when
+    /// nothing was claimed one row of NULLs carries that alone: a worker learns it without a
+    /// second round trip.
     ///
     /// The chosen ids reach the `UPDATE` as an array, not as a join: `execution_id = ANY(…)`
     /// can only be an index lookup, where a join's order depends on statistics that a queue
@@ -188,14 +181,19 @@ public struct QueueStore: Sendable {
             WHERE j.execution_id = ANY(ARRAY(\(due)))
             RETURNING j.execution_id, j.attempt, j.run_at
         )
-        UPDATE flowforge.executions e
-        SET status = 'running', started_at = clock_timestamp(), worker_id = $1, attempt = leased.attempt
-        FROM leased, flowforge.workflows w
-        WHERE e.id = leased.execution_id AND w.id = e.workflow_id
-        RETURNING e.id, extract(epoch FROM e.started_at - leased.run_at)::float8 AS waited, e.workflow_id, e.workflow_name,
-            e.trigger_id, e.trigger_type, e.scheduled_for, e.attempt, e.upstream_execution_id,
-            (SELECT u.status FROM flowforge.executions u WHERE u.id = e.upstream_execution_id) AS upstream_status,
-            w.max_attempts, w.retry_backoff_seconds, w.timeout_seconds, w.steps
+        , claimed AS (
+            UPDATE flowforge.executions e
+            SET status = 'running', started_at = clock_timestamp(), worker_id = $1, attempt = leased.attempt
+            FROM leased, flowforge.workflows w
+            WHERE e.id = leased.execution_id AND w.id = e.workflow_id
+            RETURNING e.id, extract(epoch FROM e.started_at - leased.run_at)::float8 AS waited, e.workflow_id, e.workflow_name,
+                e.trigger_id, e.trigger_type, e.scheduled_for, e.attempt, e.upstream_execution_id,
+                (SELECT u.status FROM flowforge.executions u WHERE u.id = e.upstream_execution_id) AS upstream_status,
+                w.max_attempts, w.retry_backoff_seconds, w.timeout_seconds, w.steps
+        )
+        SELECT claimed.*,
+            EXISTS (SELECT 1 FROM flowforge.jobs WHERE locked_by IS NULL AND limited AND run_at <= now()) AS limited_due
+        FROM (SELECT) AS always LEFT JOIN claimed ON true
         """
     }
 
@@ -263,6 +261,15 @@ public struct QueueStore: Sendable {
             ])
         })
         let outcomesTable = Self.outcomesTable
+        guard claimLimit > 0 || outcomes.contains(where: { !$0.succeeded }) else {
+            // Only final results and no claim: one statement, its own transaction.
+            var counts: [String: Int] = [:]
+            for try await (status, type) in try await client.execute(RecordResults(outcomes: batch, workerID: workerID), logger: logger) {
+                counts["\(status) \(type)", default: 0] += 1
+            }
+            countFinished(counts)
+            return []
+        }
         let (claimed, counts) = try await client.withTransaction(logger: logger) { connection in
             // Retries first: their jobs are unlocked here, so the final statement below no longer sees them.
             var retriedQuery = PostgresQuery(
@@ -297,12 +304,17 @@ public struct QueueStore: Sendable {
             let claimed = try await claim(workerID: workerID, limit: claimLimit, leaseSeconds: leaseSeconds, on: connection)
             return (claimed, counts)
         }
+        countFinished(counts)
+        return claimed
+    }
+
+    /// Counts finished runs by "status trigger_type".
+    private func countFinished(_ counts: [String: Int]) {
         for (key, count) in counts {
             let parts = key.split(separator: " ").map(String.init)
             metrics?.runsFinished(
                 count, status: ExecutionStatus(rawValue: parts[0]) ?? .failed, triggerType: ExecutionTriggerType(rawValue: parts[1]) ?? .manual)
         }
-        return claimed
     }
 
     /// The outcomes of a batch ($1, a JSON array) as a table.
@@ -389,10 +401,14 @@ public struct QueueStore: Sendable {
 /// Reads claimed runs; a workflow's steps are decoded once per claim, however many of its runs it holds.
 struct ClaimedRunDecoder {
     private var steps: [Int64: [Step]] = [:]
+    /// Whether the statement saw a limited workflow's job due.
+    private(set) var limitedDue = false
 
-    mutating func decode(_ postgresRow: PostgresRow) throws -> ClaimedRun {
+    /// The run in a claim's row; nil for the row that only carries `limited_due`.
+    mutating func decode(_ postgresRow: PostgresRow) throws -> ClaimedRun? {
         let row = postgresRow.makeRandomAccess()
-        let workflowId: Int64 = try row.column("workflow_id")
+        if try row.column("limited_due", as: Bool.self) { limitedDue = true }
+        guard let workflowId = try row.column("workflow_id", as: Int64?.self) else { return nil }
         let workflowSteps: [Step]
         if let known = steps[workflowId] {
             workflowSteps = known
