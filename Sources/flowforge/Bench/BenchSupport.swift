@@ -213,3 +213,8 @@ func postgresCPUSeconds(_ cluster: LocalPostgres) -> Double? {
     }
     return total
 }
+
+extension Duration {
+    /// The duration in seconds, as a floating-point number.
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

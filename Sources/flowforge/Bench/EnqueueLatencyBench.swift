@@ -77,7 +77,3 @@ struct EnqueueLatencyBench: AsyncParsableCommand {
         }
     }
 }
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}
