@@ -67,7 +67,7 @@ actor ResultWriter {
             await Task.yield()
             let batch = pending
             pending = []
-            let finished = batch.map(\.outcome.executionId)
+            let finished = batch.map(\.outcome.key)
             // While the queue may hold more due jobs, claim for the batch's own slots plus any
             // free now (reserved, so the claim loop cannot take them too) in the same
             // transaction. Once a claim came back short, the queue was drained: write the
@@ -78,7 +78,7 @@ actor ResultWriter {
             let limit = claiming ? extra + batch.count : 0
             let claimed = await store(batch.map(\.outcome), claimLimit: limit)
             logger.trace("batch written", metadata: ["results": "\(batch.count)", "claimed": "\(claimed.count)", "limit": "\(limit)"])
-            let started = claimed.compactMap { run in launch.map { (run.executionId, $0(run)) } }
+            let started = claimed.compactMap { run in launch.map { (run.key, $0(run)) } }
             await running.complete(finished: finished, reserved: extra, started: started)
             await running.claimed(claimed.count, of: limit)
             // Slots freed and not refilled. A claim loop that found every slot taken (a

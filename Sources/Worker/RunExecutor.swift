@@ -32,6 +32,6 @@ struct RunExecutor: Sendable {
         }
         let failure = results.first { !$0.succeeded }
         return RunOutcome(
-            executionId: run.executionId, succeeded: failure == nil, error: failure?.error, steps: .array(results.map(\.json)))
+            executionId: run.executionId, attempt: run.attempt, succeeded: failure == nil, error: failure?.error, steps: .array(results.map(\.json)))
     }
 }

@@ -44,6 +44,7 @@ public struct WorkerService: Service {
     public init(postgres: PostgresClient, settings: Settings, metrics: FlowForgeMetrics? = nil, logger: Logger) {
         var config = Config(workerID: settings.workerID, concurrency: settings.workerConcurrency)
         config.leaseSeconds = settings.workerLeaseSeconds
+        config.shutdownGrace = .seconds(settings.workerShutdownGraceSeconds)
         self.init(postgres: postgres, config: config, metrics: metrics, logger: logger)
     }
 
@@ -85,7 +86,7 @@ public struct WorkerService: Service {
                         guard channel == "flowforge_execution_cancelled" else { return wakeup.wake() }
                         guard let id = Int64(payload) else { return }
                         Task {
-                            if await running.cancel(id) {
+                            if await running.cancel(executionId: id) {
                                 logger.notice("stopping a cancelled run", metadata: ["execution_id": "\(id)"])
                             }
                         }
@@ -126,7 +127,7 @@ public struct WorkerService: Service {
                 if !Task.isCancelled { logger.warning("cannot claim jobs", metadata: ["error": "\(String(reflecting: error))"]) }
                 return false
             }
-            await running.complete(finished: [], reserved: free, started: claimed.map { ($0.executionId, launch($0)) })
+            await running.complete(finished: [], reserved: free, started: claimed.map { ($0.key, launch($0)) })
             await running.claimed(claimed.count, of: free)
             if claimed.count < free { return true }
         }
@@ -155,13 +156,15 @@ public struct WorkerService: Service {
         let period = Duration.seconds(max(1, config.leaseSeconds / 3))
         while !Task.isCancelled {
             try? await Task.sleep(for: min(period, .seconds(1)))
-            let ids = await running.ids
-            guard !ids.isEmpty else { continue }
+            let attempts = await running.attempts
+            guard !attempts.isEmpty else { continue }
             do {
-                let held = try await queue.renewLeases(workerID: config.workerID, executionIds: ids, leaseSeconds: config.leaseSeconds)
-                for id in ids where !held.contains(id) {
-                    if await running.cancel(id) {
-                        logger.notice("run lost its lease (cancelled or rescued); stopping it", metadata: ["execution_id": "\(id)"])
+                let held = try await queue.renewLeases(workerID: config.workerID, attempts: attempts, leaseSeconds: config.leaseSeconds)
+                for lost in attempts where !held.contains(lost) {
+                    if await running.cancel(lost) {
+                        logger.notice(
+                            "run lost its lease (cancelled or rescued); stopping it",
+                            metadata: ["execution_id": "\(lost.executionId)", "attempt": "\(lost.attempt)"])
                     }
                 }
             } catch {
@@ -177,12 +180,12 @@ public struct WorkerService: Service {
         while await running.count > 0, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(100))
         }
-        let remaining = await running.ids
+        let remaining = await running.attempts
         guard !remaining.isEmpty else { return }
         logger.notice("grace period over; releasing runs back to the queue", metadata: ["count": "\(remaining.count)"])
         // Release first, then stop: a stopped run's result then no longer holds the lease and is ignored.
-        try? await queue.release(executionIds: remaining, workerID: config.workerID)
-        for id in remaining { await running.cancel(id) }
+        try? await queue.release(remaining, workerID: config.workerID)
+        for attempt in remaining { await running.cancel(attempt) }
     }
 }
 
@@ -194,14 +197,14 @@ final class StopFlag: @unchecked Sendable {
     func set() { lock.withLock { value = true } }
 }
 
-/// The runs this worker is executing, by execution id, and its slots. A run holds its slot
+/// The runs this worker is executing, by attempt, and its slots. A run holds its slot
 /// until its result is written, so its lease is renewed until then. A claim first reserves the
 /// slots it may fill, so that the claim loop and the result writer never fill one slot twice.
 actor RunningRuns {
-    private var tasks: [Int64: Task<Void, Never>] = [:]
+    private var tasks: [RunAttempt: Task<Void, Never>] = [:]
     private var reserved = 0
     /// A run can finish before its task is registered; then it must not be registered.
-    private var finishedBeforeAdded: Set<Int64> = []
+    private var finishedBeforeAdded: Set<RunAttempt> = []
     private let slots: Int
     private let metrics: FlowForgeMetrics?
 
@@ -211,7 +214,7 @@ actor RunningRuns {
     }
 
     var count: Int { tasks.count }
-    var ids: [Int64] { Array(tasks.keys) }
+    var attempts: [RunAttempt] { Array(tasks.keys) }
 
     /// The claim loop found every slot taken and waits for one (see `takeSlotWaiter`).
     private var slotWaiter = false
@@ -243,19 +246,26 @@ actor RunningRuns {
 
     /// In one step: frees the slots of `finished` runs, drops a reservation, and registers the
     /// runs `started` into it (never more than were reserved plus freed).
-    func complete(finished: [Int64], reserved released: Int, started: [(Int64, Task<Void, Never>)]) {
+    func complete(finished: [RunAttempt], reserved released: Int, started: [(RunAttempt, Task<Void, Never>)]) {
         for id in finished where tasks.removeValue(forKey: id) == nil { finishedBeforeAdded.insert(id) }
         reserved -= released
         for (id, task) in started where finishedBeforeAdded.remove(id) == nil { tasks[id] = task }
         metrics?.setSlots(total: slots, busy: tasks.count)
     }
 
-    /// Stops a run's steps (its task is cancelled; the step runners kill what they started).
-    /// Returns false when this worker is not running it, or already stopping it.
+    /// Stops an attempt's steps (its task is cancelled; the step runners kill what they
+    /// started). Returns false when this worker is not running it, or already stopping it.
     @discardableResult
-    func cancel(_ id: Int64) -> Bool {
-        guard let task = tasks[id], !task.isCancelled else { return false }
+    func cancel(_ attempt: RunAttempt) -> Bool {
+        guard let task = tasks[attempt], !task.isCancelled else { return false }
         task.cancel()
         return true
+    }
+
+    /// Stops every attempt of a run this worker holds (the run was cancelled).
+    func cancel(executionId: Int64) -> Bool {
+        var stopped = false
+        for attempt in tasks.keys where attempt.executionId == executionId { stopped = cancel(attempt) || stopped }
+        return stopped
     }
 }

@@ -14,16 +14,19 @@ struct FlowForgeWorkerCommand: AsyncParsableCommand {
     @Option(name: .customLong("worker-id"), help: "This worker's name in leases (FLOWFORGE_WORKER_ID).") var workerID: String?
     @Option(name: .customLong("lease-seconds"), help: "Lease length; a dead worker's runs are rescued after it (FLOWFORGE_WORKER_LEASE_SECONDS, default 30).")
     var leaseSeconds: String?
+    @Option(name: .customLong("shutdown-grace-seconds"), help: "After SIGTERM, how long running steps may finish before they are handed back (FLOWFORGE_WORKER_SHUTDOWN_GRACE_SECONDS, default 30).")
+    var shutdownGraceSeconds: String?
 
     func run() async throws {
         var overrides = common.overrides
         overrides["FLOWFORGE_WORKER_CONCURRENCY"] = concurrency
         overrides["FLOWFORGE_WORKER_ID"] = workerID
         overrides["FLOWFORGE_WORKER_LEASE_SECONDS"] = leaseSeconds
+        overrides["FLOWFORGE_WORKER_SHUTDOWN_GRACE_SECONDS"] = shutdownGraceSeconds
         let settings = ProcessBootstrap.settings(program: "flowforge-worker", overrides: overrides)
         let databaseURL = ProcessBootstrap.databaseURL(settings, program: "flowforge-worker")
         let logger = settings.makeLogger(label: "flowforge-worker")
-        let postgres = PostgresClient(configuration: databaseURL.clientConfiguration(queueWorker: true), backgroundLogger: logger)
+        let postgres = PostgresClient(configuration: databaseURL.clientConfiguration(queueWorker: true, applicationName: "flowforge-worker \(settings.workerID)"), backgroundLogger: logger)
         let metrics = FlowForgeMetrics()
         var services: [any Service] = [postgres, WorkerService(postgres: postgres, settings: settings, metrics: metrics, logger: logger)]
         if let port = settings.metricsPort {

@@ -255,6 +255,22 @@ struct WorkerProcessesTests {
             #expect(EngineTests.sample(text, #"flowforge_queue_depth{state="due"}"#) == 0)
             let (health, _) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(metricsPort)/healthz")!)
             #expect(String(decoding: health, as: UTF8.self) == #"{"status":"ok"}"#)
+
+            // The container image's health check asks the same /healthz, found through the environment.
+            let healthcheck = try MigrationAndProcessTests.run(
+                "flowforge", ["healthcheck"], environment: ["FLOWFORGE_METRICS_PORT": "\(metricsPort)"])
+            #expect(healthcheck == (0, ""))
+            // Each process names its connections, so an operator can tell them apart in pg_stat_activity.
+            let names = try await api.scalar(
+                "SELECT string_agg(DISTINCT application_name, ',') FROM pg_stat_activity WHERE application_name LIKE 'flowforge-worker %'",
+                as: String.self)
+            #expect(names == "flowforge-worker proc-a,flowforge-worker proc-b")
+
+            first.terminate()
+            first.waitUntilExit()
+            let down = try MigrationAndProcessTests.run("flowforge", ["healthcheck", "--url", "http://127.0.0.1:\(metricsPort)/healthz"], environment: [:])
+            #expect(down.0 == 1)
+            #expect(down.1.hasPrefix("flowforge healthcheck: http://127.0.0.1:\(metricsPort)/healthz did not answer"))
         }
     }
 }

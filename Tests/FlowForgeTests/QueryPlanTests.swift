@@ -21,7 +21,7 @@ struct QueryPlanTests {
     static let statements = [
         Statement(name: "claim", worker: true, types: "(text, int, int)", values: "('w2', 30, 64)", sql: QueueStore.ClaimUnlimited.sql),
         Statement(
-            name: "complete", worker: true, types: "(jsonb, text)", values: #"('[{"id": 5, "ok": true, "error": null, "steps": []}]', 'w')"#,
+            name: "complete", worker: true, types: "(jsonb, text)", values: #"('[{"id": 5, "attempt": 1, "ok": true, "error": null, "steps": []}]', 'w')"#,
             sql: QueueStore.RecordResults.sql),
         Statement(name: "tick", worker: false, types: "(timestamptz, int)", values: "(now(), 500)", sql: SchedulerStore.dueTriggersSQL),
         Statement(name: "cascade", worker: false, types: "(int)", values: "(500)", sql: SchedulerStore.cascadeSQL),

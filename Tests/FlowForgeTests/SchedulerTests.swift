@@ -146,6 +146,39 @@ struct SchedulerTests {
         }
     }
 
+    @Test("a worker that stalled past its lease is not heard about the old attempt, even after claiming the run again")
+    func staleAttemptIsFenced() async throws {
+        try await withAPI { api in
+            let id = try await api.workflow("fenced", extra: ["max_attempts": 3])
+            let run = try #require(try await api.expect(.created, .post, "/api/workflows/\(id)/run")["id"]?.intValue)
+            let queue = QueueStore(client: api.postgres, logger: TestDatabase.logger)
+            let first = try #require(try await queue.claim(workerID: "w", limit: 1, leaseSeconds: 30).first)
+            #expect(first.key == RunAttempt(executionId: run, attempt: 1))
+            // The worker stalls (SIGSTOP, a cut link): its lease runs out and maintenance requeues.
+            try await api.postgres.query("UPDATE flowforge.jobs SET lease_expires_at = now() - interval '1 second'")
+            #expect(try await SchedulerStore(client: api.postgres, logger: TestDatabase.logger).rescueExpiredLeases() == (1, 0))
+            // It resumes and claims the run again before its old result is written.
+            let second = try #require(try await queue.claim(workerID: "w", limit: 1, leaseSeconds: 30).first)
+            #expect(second.key == RunAttempt(executionId: run, attempt: 2))
+
+            // Attempt 1's lease is gone, attempt 2's is held; attempt 1's result and release change nothing.
+            #expect(try await queue.renewLeases(workerID: "w", attempts: [first.key, second.key], leaseSeconds: 30) == [second.key])
+            let stale = RunOutcome(executionId: run, attempt: 1, succeeded: false, error: "stale", steps: .array([]))
+            try await queue.finish([stale], workerID: "w")
+            try await queue.release([first.key], workerID: "w")
+            var shown = try await api.expect(.ok, .get, "/api/executions/\(run)")
+            #expect(shown["status"] == "running")
+            #expect(shown["attempt"] == 2)
+            #expect(try await api.scalar("SELECT attempt FROM flowforge.jobs WHERE locked_by = 'w'", as: Int.self) == 2)
+
+            try await queue.finish([RunOutcome(executionId: run, attempt: 2, succeeded: true, error: nil, steps: .array([]))], workerID: "w")
+            shown = try await api.expect(.ok, .get, "/api/executions/\(run)")
+            #expect(shown["status"] == "completed")
+            #expect(shown["attempt"] == 2)
+            #expect(try await api.scalar("SELECT count(*) FROM flowforge.jobs", as: Int64.self) == 0)
+        }
+    }
+
     @Test("end to end: Run now on the upstream, the worker runs it, the cascader starts the downstream")
     func endToEnd() async throws {
         let services: @Sendable (PostgresClient) -> [any Service] = { postgres in

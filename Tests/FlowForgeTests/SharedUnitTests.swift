@@ -48,6 +48,8 @@ struct SharedUnitTests {
         #expect(defaults.workerConcurrency == 4)
         #expect(defaults.metricsPort == nil)
         #expect(defaults.databaseURL == nil)
+        #expect(defaults.workerShutdownGraceSeconds == 30)
+        #expect(try Settings.load(environment: ["FLOWFORGE_WORKER_SHUTDOWN_GRACE_SECONDS": "45"]).workerShutdownGraceSeconds == 45)
         let overridden = try Settings.load(
             environment: ["FLOWFORGE_HTTP_PORT": "9000", "FLOWFORGE_API_TOKEN": "aaaaaaaaaaaaaaaa, bbbbbbbbbbbbbbbb"],
             overrides: ["FLOWFORGE_HTTP_PORT": "9100"])
@@ -59,6 +61,8 @@ struct SharedUnitTests {
             (["FLOWFORGE_LOG_LEVEL": "loud"], "FLOWFORGE_LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical, not \"loud\""),
             (["FLOWFORGE_API_TOKEN": "short"], "FLOWFORGE_API_TOKEN: every token must be at least 16 characters long"),
             (["FLOWFORGE_WORKER_LEASE_SECONDS": "1"], "FLOWFORGE_WORKER_LEASE_SECONDS must be a whole number from 2 to 3600, not \"1\""),
+            (["FLOWFORGE_WORKER_SHUTDOWN_GRACE_SECONDS": "-1"],
+             "FLOWFORGE_WORKER_SHUTDOWN_GRACE_SECONDS must be a whole number from 0 to 86400, not \"-1\""),
             (["FLOWFORGE_METRICS_PORT": "70000"], "FLOWFORGE_METRICS_PORT must be a port number from 0 to 65535, not \"70000\""),
         ]
         for (environment, message) in cases {

@@ -85,8 +85,11 @@ public struct DatabaseURL: Sendable, Equatable, CustomStringConvertible {
     ]
 
     /// A client configuration for this database. `queueWorker` adds
-    /// `queueWorkerPlannerSettings` to every connection's startup parameters.
-    public func clientConfiguration(maximumConnections: Int = 20, queueWorker: Bool = false) -> PostgresClient.Configuration {
+    /// `queueWorkerPlannerSettings` to every connection's startup parameters; `applicationName`
+    /// names the connections in `pg_stat_activity` (PostgreSQL keeps the first 63 bytes).
+    public func clientConfiguration(
+        maximumConnections: Int = 20, queueWorker: Bool = false, applicationName: String? = nil
+    ) -> PostgresClient.Configuration {
         let tls: PostgresClient.Configuration.TLS
         switch tlsMode {
         case .disable: tls = .disable
@@ -97,7 +100,9 @@ public struct DatabaseURL: Sendable, Equatable, CustomStringConvertible {
             host: host, port: port, username: username, password: password, database: database, tls: tls)
         configuration.options.maximumConnections = maximumConnections
         configuration.options.connectTimeout = .seconds(5)
-        if queueWorker { configuration.options.additionalStartupParameters = Self.queueWorkerPlannerSettings }
+        var parameters: [(String, String)] = queueWorker ? Self.queueWorkerPlannerSettings : []
+        if let applicationName { parameters.append(("application_name", applicationName)) }
+        configuration.options.additionalStartupParameters = parameters
         return configuration
     }
 }

@@ -13,6 +13,8 @@ public struct Settings: Sendable {
     public var workerID: String
     /// How long a claimed job stays a worker's without renewal before maintenance may rescue it.
     public var workerLeaseSeconds = 30
+    /// After SIGTERM, how long a worker lets running steps finish before it hands them back.
+    public var workerShutdownGraceSeconds = 30
     public var logLevel: Logger.Level = .info
     public var metricsPort: Int?
     /// Finished executions older than this many days are deleted by the scheduler; 0 keeps them all.
@@ -49,6 +51,12 @@ public struct Settings: Sendable {
                 throw ConfigError("FLOWFORGE_WORKER_LEASE_SECONDS must be a whole number from 2 to 3600, not \"\(text)\"")
             }
             settings.workerLeaseSeconds = seconds
+        }
+        if let text = value("FLOWFORGE_WORKER_SHUTDOWN_GRACE_SECONDS") {
+            guard let seconds = Int(text), (0...86_400).contains(seconds) else {
+                throw ConfigError("FLOWFORGE_WORKER_SHUTDOWN_GRACE_SECONDS must be a whole number from 0 to 86400, not \"\(text)\"")
+            }
+            settings.workerShutdownGraceSeconds = seconds
         }
         if let id = value("FLOWFORGE_WORKER_ID") {
             guard id.count <= 200 else { throw ConfigError("FLOWFORGE_WORKER_ID must be at most 200 characters long") }

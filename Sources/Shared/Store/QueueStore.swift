@@ -19,18 +19,39 @@ public struct ClaimedRun: Sendable {
     public var steps: [Step]
     /// From the moment the job became due (its `run_at`) to this claim, by the database's clock.
     public var waitedSeconds: Double
+
+    public var key: RunAttempt { RunAttempt(executionId: executionId, attempt: attempt) }
+}
+
+/// One attempt of a run, as a worker holds it. The attempt is the lease's fencing token: a
+/// worker that stalled past its lease (paused, cut off) may find the same run claimed again,
+/// even by itself after it resumes, and its late word about the old attempt must then count
+/// for nothing.
+public struct RunAttempt: Hashable, Sendable {
+    public var executionId: Int64
+    public var attempt: Int
+
+    public init(executionId: Int64, attempt: Int) {
+        self.executionId = executionId
+        self.attempt = attempt
+    }
 }
 
 /// What a worker reports when a run's attempt ends.
 public struct RunOutcome: Sendable {
     public var executionId: Int64
+    /// The attempt that ended; only the holder of that attempt's lease is heard.
+    public var attempt: Int
     public var succeeded: Bool
     public var error: String?
     /// `[{"name","status","exit_code","started_at","finished_at","output"}]`
     public var steps: JSONValue
 
-    public init(executionId: Int64, succeeded: Bool, error: String?, steps: JSONValue) {
+    public var key: RunAttempt { RunAttempt(executionId: executionId, attempt: attempt) }
+
+    public init(executionId: Int64, attempt: Int, succeeded: Bool, error: String?, steps: JSONValue) {
         self.executionId = executionId
+        self.attempt = attempt
         self.succeeded = succeeded
         self.error = error
         self.steps = steps
@@ -224,18 +245,20 @@ public struct QueueStore: Sendable {
         func decodeRow(_ row: PostgresRow) throws -> PostgresRow { row }
     }
 
-    /// Extends the leases this worker still holds; returns the ids it still holds (a run that
-    /// was cancelled or rescued meanwhile is missing, and its worker should stop it).
-    public func renewLeases(workerID: String, executionIds: [Int64], leaseSeconds: Int) async throws -> Set<Int64> {
-        guard !executionIds.isEmpty else { return [] }
+    /// Extends the leases this worker still holds; returns the attempts it still holds (a run
+    /// that was cancelled or rescued meanwhile is missing, and its worker should stop it).
+    public func renewLeases(workerID: String, attempts: [RunAttempt], leaseSeconds: Int) async throws -> Set<RunAttempt> {
+        guard !attempts.isEmpty else { return [] }
+        let ids = attempts.map(\.executionId), numbers = attempts.map(\.attempt)
         let rows = try await client.query(
             """
-            UPDATE flowforge.jobs SET lease_expires_at = now() + make_interval(secs => \(leaseSeconds))
-            WHERE execution_id = ANY(\(executionIds)) AND locked_by = \(workerID)
-            RETURNING execution_id
+            UPDATE flowforge.jobs j SET lease_expires_at = now() + make_interval(secs => \(leaseSeconds))
+            FROM unnest(\(ids)::bigint[], \(numbers)::int[]) AS held(id, attempt)
+            WHERE j.execution_id = ANY(\(ids)) AND j.execution_id = held.id AND j.attempt = held.attempt AND j.locked_by = \(workerID)
+            RETURNING j.execution_id, j.attempt
             """, logger: logger)
-        var held: Set<Int64> = []
-        for try await id in rows.decode(Int64.self) { held.insert(id) }
+        var held: Set<RunAttempt> = []
+        for try await (id, attempt) in rows.decode((Int64, Int).self) { held.insert(RunAttempt(executionId: id, attempt: attempt)) }
         return held
     }
 
@@ -256,7 +279,7 @@ public struct QueueStore: Sendable {
         guard !outcomes.isEmpty else { return try await claim(workerID: workerID, limit: claimLimit, leaseSeconds: leaseSeconds) }
         let batch = JSONValue.array(outcomes.map { outcome in
             .object([
-                "id": .int(outcome.executionId), "ok": .bool(outcome.succeeded),
+                "id": .int(outcome.executionId), "attempt": .int(Int64(outcome.attempt)), "ok": .bool(outcome.succeeded),
                 "error": outcome.error.map(JSONValue.string) ?? .null, "steps": outcome.steps,
             ])
         })
@@ -279,7 +302,8 @@ public struct QueueStore: Sendable {
                         SET locked_by = NULL, lease_expires_at = NULL, attempt = j.attempt + 1,
                             run_at = now() + make_interval(secs => w.retry_backoff_seconds), limited = w.overlap_policy <> 'allow'
                         FROM o, flowforge.executions e, flowforge.workflows w
-                        WHERE j.execution_id = ANY(ARRAY(SELECT id FROM o WHERE NOT ok)) AND j.execution_id = o.id AND NOT o.ok AND j.locked_by = $2
+                        WHERE j.execution_id = ANY(ARRAY(SELECT id FROM o WHERE NOT ok)) AND j.execution_id = o.id AND NOT o.ok
+                          AND j.locked_by = $2 AND j.attempt = o.attempt
                           AND e.id = j.execution_id AND e.status = 'running' AND w.id = e.workflow_id AND j.attempt < w.max_attempts
                         RETURNING j.execution_id, j.attempt
                     )
@@ -318,10 +342,11 @@ public struct QueueStore: Sendable {
     }
 
     /// The outcomes of a batch ($1, a JSON array) as a table.
-    static let outcomesTable = "jsonb_to_recordset($1::jsonb) AS o(id bigint, ok boolean, error text, steps jsonb)"
+    static let outcomesTable = "jsonb_to_recordset($1::jsonb) AS o(id bigint, attempt int, ok boolean, error text, steps jsonb)"
 
     /// Final results, prepared once per connection: the jobs leave the queue, the runs get
-    /// their status, and the cascader hears of each. Only jobs still leased to $2 count.
+    /// their status, and the cascader hears of each. Only jobs still leased to $2, for the
+    /// attempt reported, count.
     ///
     /// A run of a workflow that no enabled dependency trigger follows is marked cascaded here:
     /// the cascader would only mark it, with a second write of the row, and at a burst of
@@ -330,7 +355,8 @@ public struct QueueStore: Sendable {
     struct RecordResults: PostgresPreparedStatement {
         static let sql = """
             WITH o AS (SELECT * FROM \(outcomesTable)), job AS (
-                DELETE FROM flowforge.jobs j WHERE j.execution_id = ANY(ARRAY(SELECT id FROM o)) AND j.locked_by = $2
+                DELETE FROM flowforge.jobs j USING o
+                WHERE j.execution_id = ANY(ARRAY(SELECT id FROM o)) AND j.execution_id = o.id AND j.attempt = o.attempt AND j.locked_by = $2
                 RETURNING j.execution_id
             ), done AS (
                 UPDATE flowforge.executions e
@@ -364,16 +390,18 @@ public struct QueueStore: Sendable {
     }
 
     /// Gives claimed jobs back without spending an attempt (a worker shutting down).
-    public func release(executionIds: [Int64], workerID: String) async throws {
-        guard !executionIds.isEmpty else { return }
+    public func release(_ attempts: [RunAttempt], workerID: String) async throws {
+        guard !attempts.isEmpty else { return }
+        let ids = attempts.map(\.executionId), numbers = attempts.map(\.attempt)
         try await client.withTransaction(logger: logger) { connection in
             try await connection.query(
                 """
                 WITH job AS (
                     UPDATE flowforge.jobs j SET locked_by = NULL, lease_expires_at = NULL,
                         limited = coalesce((SELECT w.overlap_policy <> 'allow' FROM flowforge.workflows w WHERE w.id = j.workflow_id), false)
-                    WHERE execution_id = ANY(\(executionIds)) AND locked_by = \(workerID)
-                    RETURNING execution_id
+                    FROM unnest(\(ids)::bigint[], \(numbers)::int[]) AS held(id, attempt)
+                    WHERE j.execution_id = ANY(\(ids)) AND j.execution_id = held.id AND j.attempt = held.attempt AND j.locked_by = \(workerID)
+                    RETURNING j.execution_id
                 )
                 UPDATE flowforge.executions e SET status = 'queued', started_at = NULL, worker_id = NULL
                 FROM job WHERE e.id = job.execution_id AND e.status = 'running'
