@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # `make test`: install PostgreSQL if needed, build, start a private throw-away cluster, run
-# every test against it, and remove the cluster again whatever happens.
+# every test against it, and remove the cluster again whatever happens. Then the multi-host
+# fault test (network namespaces, as root) and the deployment files' validation.
+# Arguments go to `swift test` (e.g. `scripts/test.sh --filter Worker`), and then only it runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/ensure-postgres.sh
+scripts/ensure-tools.sh
 swift build --build-tests
 
 workdir=$(mktemp -d /tmp/flowforge-test.XXXXXX)
@@ -17,3 +20,9 @@ trap cleanup EXIT INT TERM
 FLOWFORGE_TEST_DATABASE_URL=$(.build/debug/flowforge postgres start --dir "$workdir/pg" --max-connections 500)
 export FLOWFORGE_TEST_DATABASE_URL
 swift test --skip-build "$@"
+[ $# -eq 0 ] || exit 0
+
+echo "== multi-host fault test"
+python3 Tests/multihost/multihost.py --bin .build/debug
+echo "== deployment files"
+deploy/validate.sh
