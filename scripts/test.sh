@@ -19,10 +19,18 @@ trap cleanup EXIT INT TERM
 
 FLOWFORGE_TEST_DATABASE_URL=$(.build/debug/flowforge postgres start --dir "$workdir/pg" --max-connections 500)
 export FLOWFORGE_TEST_DATABASE_URL
-swift test --skip-build "$@"
+# The million-input cron fuzz runs apart, after the rest: it would keep a core busy while the
+# engine's timing tests run.
+swift test --skip-build --skip CronMillionFuzzTests "$@"
 [ $# -eq 0 ] || exit 0
+echo "== cron parser: a million fuzzed inputs"
+swift test --skip-build --filter CronMillionFuzzTests
 
 echo "== multi-host fault test"
 python3 Tests/multihost/multihost.py --bin .build/debug
 echo "== deployment files"
 deploy/validate.sh
+echo "== web UI in a browser"
+Tests/ui/run.sh --bin .build/debug
+echo "== API fuzzing (schemathesis)"
+Tests/fuzz/run.sh --bin .build/debug

@@ -12,12 +12,17 @@ public struct APIConfiguration: Sendable {
     /// Bearer tokens accepted on `/api/*`; empty only together with `insecureNoAuth`.
     public var tokens: [String]
     public var insecureNoAuth: Bool
+    /// Seals webhook secrets; without it webhook triggers cannot be created or called.
+    public var secretBox: SecretBox?
 
-    public init(host: String = "127.0.0.1", port: Int = 8080, tokens: [String], insecureNoAuth: Bool = false) {
+    public init(
+        host: String = "127.0.0.1", port: Int = 8080, tokens: [String], insecureNoAuth: Bool = false, secretBox: SecretBox? = nil
+    ) {
         self.host = host
         self.port = port
         self.tokens = tokens
         self.insecureNoAuth = insecureNoAuth
+        self.secretBox = secretBox
     }
 
     /// Refuses to run an open API by accident.
@@ -54,12 +59,17 @@ public func buildRouter(
     clock: @escaping @Sendable () -> Date = Date.init,
     metrics: FlowForgeMetrics = FlowForgeMetrics()
 ) -> Router<BasicRequestContext> {
-    let stores = Stores(client: postgres, logger: logger, clock: clock, metrics: metrics)
-    let router = Router(context: BasicRequestContext.self)
+    let stores = Stores(client: postgres, logger: logger, clock: clock, metrics: metrics, secretBox: configuration.secretBox)
+    let router = Router(context: BasicRequestContext.self, options: .autoGenerateHeadEndpoints)
     router.add(middleware: ErrorMiddleware())
+    let methodNotAllowed = MethodNotAllowedMiddleware<BasicRequestContext>()
+    router.add(middleware: methodNotAllowed)
     HealthController(postgres: postgres, logger: logger).addRoutes(to: router)
     metrics.addRoute(to: router, postgres: postgres, logger: logger)
+    router.add(middleware: UIController())
 
+    // Webhooks authenticate by signature, not by token: outside the token-checked group.
+    WebhookController(stores: stores).addRoutes(to: router.group("api/hooks"))
     let api = router.group("api")
     if !configuration.insecureNoAuth {
         api.add(middleware: AuthMiddleware(tokens: configuration.tokens))
@@ -69,6 +79,7 @@ public func buildRouter(
     ScheduleController(clock: clock).addRoutes(to: api.group("schedule"))
     ExecutionsController(stores: stores).addRoutes(to: api.group("executions"))
     GraphController(stores: stores).addRoutes(to: api.group("graph"))
+    methodNotAllowed.learn(router.routes)
     return router
 }
 
@@ -77,12 +88,34 @@ struct Stores: Sendable {
     let workflows: WorkflowStore
     let triggers: TriggerStore
     let executions: ExecutionStore
+    let events: EventStore
+    let secretBox: SecretBox?
     let clock: @Sendable () -> Date
 
-    init(client: PostgresClient, logger: Logger, clock: @escaping @Sendable () -> Date, metrics: FlowForgeMetrics) {
+    init(client: PostgresClient, logger: Logger, clock: @escaping @Sendable () -> Date, metrics: FlowForgeMetrics, secretBox: SecretBox?) {
         workflows = WorkflowStore(client: client, logger: logger)
         triggers = TriggerStore(client: client, logger: logger)
         executions = ExecutionStore(client: client, logger: logger, metrics: metrics)
+        events = EventStore(client: client, logger: logger, metrics: metrics)
+        self.secretBox = secretBox
         self.clock = clock
+    }
+
+    /// Gives a new webhook trigger its secret (sealed into the definition); returns the secret
+    /// to show once. Other triggers are left alone.
+    func sealSecret(for definition: inout TriggerDefinition) throws -> String? {
+        guard definition.type == .event, definition.eventType == .webhook else { return nil }
+        let (secret, sealed) = try requireSecretBox().newSecret()
+        definition.sealedSecret = sealed
+        return secret
+    }
+
+    func requireSecretBox() throws -> SecretBox {
+        guard let secretBox else {
+            throw APIError(
+                .conflict,
+                "webhook triggers need FLOWFORGE_SECRET_KEY on the API (32 random bytes: openssl rand -hex 32), and it is not set")
+        }
+        return secretBox
     }
 }

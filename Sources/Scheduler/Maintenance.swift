@@ -9,6 +9,7 @@ struct Maintenance: Sendable {
     /// 0 keeps all history.
     var retentionDays: Int
     let store: SchedulerStore
+    let events: EventStore
     let logger: Logger
 
     func run() async {
@@ -22,7 +23,7 @@ struct Maintenance: Sendable {
             } catch {
                 logger.warning("lease rescue failed", metadata: ["error": "\(String(reflecting: error))"])
             }
-            if retentionDays > 0, sincePrune >= pruneInterval {
+            if sincePrune >= pruneInterval {
                 sincePrune = .zero
                 await prune()
             }
@@ -31,8 +32,15 @@ struct Maintenance: Sendable {
         }
     }
 
-    /// Deletes in batches, so a large backlog never holds one long transaction.
+    /// Deletes in batches, so a large backlog never holds one long transaction. Old webhook
+    /// replay records and expired secrets go too.
     private func prune() async {
+        do {
+            _ = try await events.prune()
+        } catch {
+            logger.warning("pruning webhook records failed", metadata: ["error": "\(String(reflecting: error))"])
+        }
+        guard retentionDays > 0 else { return }
         var total = 0
         do {
             while !Task.isCancelled {

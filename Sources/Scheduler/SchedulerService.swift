@@ -15,6 +15,8 @@ public struct SchedulerService: Service {
         public var cascadeSweep: Duration = .seconds(2)
         public var rescueInterval: Duration = .seconds(5)
         public var pruneInterval: Duration = .seconds(600)
+        /// How often the folders of file-arrival triggers are listed.
+        public var fileScanInterval: Duration = .seconds(2)
         /// Finished executions older than this are deleted; 0 keeps them all.
         public var historyRetentionDays = 30
         public var clock: @Sendable () -> Date = Date.init
@@ -51,9 +53,15 @@ public struct SchedulerService: Service {
                     await DependencyCascader(sweepInterval: config.cascadeSweep, store: store, postgres: postgres, logger: logger).run()
                 }
                 group.addTask {
+                    await FileArrivalWatcher(
+                        interval: config.fileScanInterval, store: EventStore(client: postgres, logger: logger, metrics: metrics), logger: logger
+                    ).run()
+                }
+                group.addTask {
                     await Maintenance(
                         rescueInterval: config.rescueInterval, pruneInterval: config.pruneInterval,
-                        retentionDays: config.historyRetentionDays, store: store, logger: logger
+                        retentionDays: config.historyRetentionDays, store: store,
+                        events: EventStore(client: postgres, logger: logger), logger: logger
                     ).run()
                 }
             }

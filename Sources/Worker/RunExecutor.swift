@@ -6,9 +6,33 @@ import Foundation
 struct RunExecutor: Sendable {
     var shell = ShellStepRunner()
     var http = HTTPStepRunner()
+    /// The event behind an event run (the webhook body, the file that arrived).
+    var loadEvent: @Sendable (_ executionId: Int64) async throws -> EventStore.EventData? = { _ in nil }
 
     func execute(_ run: ClaimedRun) async -> RunOutcome {
-        let context = contextEnvironment(for: run)
+        var context = contextEnvironment(for: run)
+        // A webhook's body reaches the steps as a file, byte for byte, named by
+        // FLOWFORGE_EVENT_PAYLOAD_FILE: never on a command line, never in the environment.
+        var payloadFile: String?
+        defer { if let payloadFile { unlink(payloadFile) } }
+        if run.triggerType == .event {
+            do {
+                let event = try await loadEvent(run.executionId)
+                if let payload = event?.payload {
+                    let path = FileManager.default.temporaryDirectory.appendingPathComponent("flowforge-event-\(run.executionId)-\(UUID().uuidString)").path
+                    guard FileManager.default.createFile(atPath: path, contents: Data(payload), attributes: [.posixPermissions: 0o600]) else {
+                        throw FlowForgeError.invalid("cannot write \(path)")
+                    }
+                    payloadFile = path
+                    context["FLOWFORGE_EVENT_PAYLOAD_FILE"] = path
+                }
+                if let file = event?.filePath { context["FLOWFORGE_EVENT_FILE"] = file }
+            } catch {
+                let message = "cannot hand the event to the steps: \(error)"
+                return RunOutcome(
+                    executionId: run.executionId, attempt: run.attempt, succeeded: false, error: message, steps: .array([]))
+            }
+        }
         let runDeadline = ContinuousClock.now + .seconds(run.timeoutSeconds)
         var results: [StepResult] = []
         for step in run.steps {

@@ -56,7 +56,8 @@ public struct WorkerService: Service {
         let writer = ResultWriter(
             queue: queue, workerID: config.workerID, leaseSeconds: config.leaseSeconds, giveUpAfter: .seconds(config.leaseSeconds),
             running: running, stopping: stopping, wake: wakeup.wake, logger: logger)
-        let executor = RunExecutor()
+        let events = EventStore(client: postgres, logger: logger)
+        let executor = RunExecutor(loadEvent: { try await events.eventData(executionId: $0) })
         let launch: @Sendable (ClaimedRun) -> Task<Void, Never> = { run in
             observeLatency(of: run)
             return Task {
@@ -143,10 +144,12 @@ public struct WorkerService: Service {
         }
     }
 
-    /// How long to sleep when nothing is due: until the next delayed job, at most `pollInterval`.
+    /// How long to sleep when nothing is due: until the next delayed job, at most `pollInterval`
+    /// and at least 10 ms (a job that just fell due, but that this worker may not take, is
+    /// asked about again for a second; see `secondsUntilNextJob`).
     private func untilNextJob(_ queue: QueueStore) async -> Duration {
         guard let seconds = try? await queue.secondsUntilNextJob() else { return config.pollInterval }
-        return min(config.pollInterval, .milliseconds(max(1, Int64((seconds * 1000).rounded(.up)))))
+        return min(config.pollInterval, .milliseconds(max(10, Int64((seconds * 1000).rounded(.up)))))
     }
 
     /// Renews leases every second (and at least three times per lease period); stops runs whose

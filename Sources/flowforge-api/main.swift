@@ -23,7 +23,8 @@ struct FlowForgeAPICommand: AsyncParsableCommand {
         overrides["FLOWFORGE_API_TOKEN"] = apiToken
         let settings = ProcessBootstrap.settings(program: "flowforge-api", overrides: overrides)
         let configuration = APIConfiguration(
-            host: settings.httpHost, port: settings.httpPort, tokens: settings.apiTokens, insecureNoAuth: insecureNoAuth)
+            host: settings.httpHost, port: settings.httpPort, tokens: settings.apiTokens, insecureNoAuth: insecureNoAuth,
+            secretBox: settings.secretBox)
         do {
             try configuration.validate()
         } catch {

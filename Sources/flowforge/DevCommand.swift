@@ -45,7 +45,11 @@ struct DevCommand: AsyncParsableCommand {
             try await PostgresClient.withClient(databaseURL.clientConfiguration(maximumConnections: 1), logger: logger) {
                 try await migrator.migrate(client: $0, logger: logger)
             }
-            let token = try settings.apiTokens.first ?? Self.storedToken(in: state)
+            let token = try settings.apiTokens.first ?? Self.stored("api-token", in: state) { LocalPostgres.randomToken(bytes: 24) }
+            var settings = settings
+            if settings.secretBox == nil {
+                settings.secretBox = try SecretBox(keyText: try Self.stored("secret-key", in: state) { SecretBox.newKeyText() })
+            }
             try await serve(settings: settings, databaseURL: databaseURL, token: token, logger: logger)
         } catch {
             try? privatePostgres?.stop()
@@ -68,7 +72,9 @@ struct DevCommand: AsyncParsableCommand {
         let metrics = FlowForgeMetrics()
         let tokenFile = settings.apiTokens.isEmpty ? URL(fileURLWithPath: stateDirectory).appendingPathComponent("api-token").path : "FLOWFORGE_API_TOKEN"
         let app = buildApplication(
-            configuration: APIConfiguration(host: host, port: settings.httpPort, tokens: settings.apiTokens.isEmpty ? [token] : settings.apiTokens),
+            configuration: APIConfiguration(
+                host: host, port: settings.httpPort, tokens: settings.apiTokens.isEmpty ? [token] : settings.apiTokens,
+                secretBox: settings.secretBox),
             postgres: postgres, logger: logger, runsPostgres: false, metrics: metrics,
             onServerRunning: { port in
                 let base = "http://\(host == "0.0.0.0" ? "127.0.0.1" : host):\(port)"
@@ -76,6 +82,7 @@ struct DevCommand: AsyncParsableCommand {
                     """
 
                     FlowForge is running.
+                      Web UI:   \(base)/#token=\(token)
                       API:      \(base)/api   (send: Authorization: Bearer \(token))
                       Token:    \(token)   (also in \(tokenFile))
                       OpenAPI:  \(base)/openapi.yaml
@@ -95,15 +102,16 @@ struct DevCommand: AsyncParsableCommand {
         try await group.run()
     }
 
-    /// The token `flowforge dev` generated the first time, so links and scripts keep working
-    /// across restarts. Readable only by its owner.
-    static func storedToken(in state: URL) throws -> String {
-        let file = state.appendingPathComponent("api-token")
+    /// A value `flowforge dev` generated the first time (the API token, the key that seals
+    /// webhook secrets), so links, scripts and webhooks keep working across restarts. Readable
+    /// only by its owner.
+    static func stored(_ name: String, in state: URL, make: () -> String) throws -> String {
+        let file = state.appendingPathComponent(name)
         if let text = try? String(contentsOf: file, encoding: .utf8) {
             let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
             if token.count >= 16 { return token }
         }
-        let token = LocalPostgres.randomToken(bytes: 24)
+        let token = make()
         try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
         try Data((token + "\n").utf8).write(to: file)
         chmod(file.path, 0o600)

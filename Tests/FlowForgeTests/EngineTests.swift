@@ -262,7 +262,10 @@ struct WorkerProcessesTests {
             #expect(healthcheck == (0, ""))
             // Each process names its connections, so an operator can tell them apart in pg_stat_activity.
             let names = try await api.scalar(
-                "SELECT string_agg(DISTINCT application_name, ',') FROM pg_stat_activity WHERE application_name LIKE 'flowforge-worker %'",
+                """
+                SELECT string_agg(DISTINCT application_name, ',') FROM pg_stat_activity
+                WHERE datname = current_database() AND application_name LIKE 'flowforge-worker %'
+                """,
                 as: String.self)
             #expect(names == "flowforge-worker proc-a,flowforge-worker proc-b")
 

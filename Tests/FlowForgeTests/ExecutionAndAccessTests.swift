@@ -2,6 +2,7 @@ import FlowForgeShared
 import Foundation
 import PostgresNIO
 import Hummingbird
+import HummingbirdTesting
 import Testing
 
 @Suite("Executions, auth, health and preview routes")
@@ -104,6 +105,10 @@ struct ExecutionAndAccessTests {
             let health = try await api.call(.get, "/healthz", token: nil)
             #expect(health.status == .ok)
             #expect(health.body == ["status": "ok"])
+            // A connection first: opening one (SCRAM in a debug build, on a busy machine) can
+            // take longer than the readiness check's two seconds, which is about the database
+            // answering, not about how fast a cold pool connects.
+            _ = try await api.scalar("SELECT 1", as: Int32.self)
             let ready = try await api.call(.get, "/readyz", token: nil)
             #expect(ready.status == .ok)
             #expect(ready.body["database"] == "ok")
@@ -126,6 +131,35 @@ struct ExecutionAndAccessTests {
             #expect(body["error"] != nil)
             let (methodStatus, _) = try await api.call(.patch, "/api/workflows")
             #expect([404, 405].contains(methodStatus.code))
+        }
+    }
+
+    @Test("a route asked with a method it lacks answers 405 with Allow; OPTIONS lists the methods; HEAD follows GET")
+    func methodNotAllowed() async throws {
+        try await withAPI { api in
+            let headers: HTTPFields = [.authorization: "Bearer \(testToken)"]
+            let cases: [(HTTPRequest.Method, String, String)] = [
+                (.patch, "/api/workflows", "GET, HEAD, OPTIONS, POST"),
+                (.trace, "/healthz", "GET, HEAD, OPTIONS"),
+                (.post, "/api/workflows/available-upstream", "GET, HEAD, OPTIONS"),
+                (.get, "/api/workflows/1/run", "OPTIONS, POST"),
+                (.delete, "/api/executions/abc", "GET, HEAD, OPTIONS"),
+            ]
+            for (method, uri, allow) in cases {
+                let response = try await api.client.execute(uri: uri, method: method, headers: headers, body: nil)
+                #expect(response.status == .methodNotAllowed, "\(method) \(uri)")
+                #expect(response.headers[.allow] == allow, "\(method) \(uri)")
+                let body = try JSONValue.parse(Data(response.body.readableBytesView))
+                #expect(body["error"] == .string("\(uri) does not accept \(method.rawValue); it accepts \(allow)"))
+            }
+            let options = try await api.client.execute(uri: "/api/workflows/1", method: .options, headers: headers, body: nil)
+            #expect(options.status == .noContent)
+            #expect(options.headers[.allow] == "DELETE, GET, HEAD, OPTIONS, PUT")
+            let head = try await api.client.execute(uri: "/healthz", method: .head, headers: [:], body: nil)
+            #expect(head.status == .ok)
+            #expect(head.body.readableBytes == 0)
+            let (status, _) = try await api.call(.patch, "/api/nothing-here")
+            #expect(status == .notFound)
         }
     }
 

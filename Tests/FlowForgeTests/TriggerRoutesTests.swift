@@ -287,6 +287,35 @@ struct TriggerRoutesTests {
         }
     }
 
+    @Test("enable and disable racing the workflow's deletion answer 200 or 404, never a 500 or a crash")
+    func toggleRacingDelete() async throws {
+        try await withAPI { api in
+            for round in 0..<20 {
+                let id = try await api.workflow("race\(round)")
+                var paths: [String] = []
+                for minute in 0..<2 {
+                    let trigger = try await api.expect(
+                        .created, .post, "/api/workflows/\(id)/triggers", json: ["trigger_type": "scheduled", "cron_expression": .string("\(minute) * * * *")])
+                    paths.append("/api/workflows/\(id)/triggers/\(trigger["id"]!.intValue!)")
+                }
+                let statuses = try await withThrowingTaskGroup(of: (String, Int).self) { group in
+                    for index in 0..<12 {
+                        let path = paths[index % 2] + (index % 3 == 0 ? "/disable" : "/enable")
+                        group.addTask { ("PATCH \(path)", try await api.call(.patch, path).status.code) }
+                        if index == 4 { group.addTask { ("DELETE", try await api.call(.delete, "/api/workflows/\(id)").status.code) } }
+                    }
+                    var statuses: [(String, Int)] = []
+                    for try await status in group { statuses.append(status) }
+                    return statuses
+                }
+                for (request, status) in statuses {
+                    #expect(request == "DELETE" ? status == 204 : [200, 404].contains(status), "\(request) → \(status)")
+                }
+                #expect(try await api.scalar("SELECT count(*) FROM flowforge.workflow_triggers WHERE workflow_id = \(id)", as: Int64.self) == 0)
+            }
+        }
+    }
+
     @Test("deleting a trigger; another workflow's trigger id is not reachable through this workflow")
     func deleteTrigger() async throws {
         try await withAPI { api in

@@ -166,6 +166,36 @@ struct WorkflowRoutesTests {
         }
     }
 
+    @Test("a step's optional fields given as null count as omitted, so a step read back can be sent again")
+    func nullStepOptions() async throws {
+        try await withAPI { api in
+            let created = try await api.expect(
+                .created, .post, "/api/workflows",
+                json: [
+                    "name": "nulls",
+                    "steps": [
+                        ["name": "run", "kind": "shell", "command": ["true"], "env": nil, "working_directory": nil, "timeout_seconds": nil],
+                        ["name": "call", "kind": "http", "url": "http://127.0.0.1:9/", "method": nil, "headers": nil, "body": nil,
+                         "expect_status": nil, "timeout_seconds": nil],
+                        ["name": "wait", "kind": "noop", "sleep_ms": nil],
+                    ],
+                ])
+            let steps = created.list("steps")
+            #expect(steps[0]["env"] == [:])
+            #expect(steps[0]["timeout_seconds"] == 600)
+            #expect(steps[1]["method"] == "GET")
+            #expect(steps[1]["timeout_seconds"] == 30)
+            #expect(steps[2]["sleep_ms"] == 0)
+            let id = try #require(created["id"]?.intValue)
+            let again = try await api.expect(.ok, .put, "/api/workflows/\(id)", json: ["steps": .array(steps)])
+            #expect(again["steps"] == .array(steps))
+            let (status, body) = try await api.call(
+                .post, "/api/workflows", json: ["name": "x", "steps": [["name": "s", "kind": "shell", "command": nil]]])
+            #expect(status == .badRequest)
+            #expect(body["error"] == "steps[0].command is required for a shell step")
+        }
+    }
+
     @Test("ids that do not exist are 404s; ids that are not numbers are 400s")
     func missingAndMalformedIds() async throws {
         try await withAPI { api in

@@ -30,7 +30,9 @@ struct ExecutionsController {
         guard let execution = try await stores.executions.get(id: id) else {
             throw APIError(.notFound, "execution \(id) does not exist")
         }
-        return execution.json
+        guard execution.triggerType == .event, case .object(var fields) = execution.json else { return execution.json }
+        fields["event"] = try await stores.events.eventSummary(executionId: id) ?? .null
+        return .object(fields)
     }
 
     @Sendable func cancel(_ request: Request, context: BasicRequestContext) async throws -> JSONValue {

@@ -17,6 +17,7 @@ struct TriggersController {
         group.patch(":triggerId/enable") { request, context in try await setEnabled(true, request, context) }
         group.patch(":triggerId/disable") { request, context in try await setEnabled(false, request, context) }
         group.get(":triggerId/history", use: history)
+        group.post(":triggerId/rotate-secret", use: rotateSecret)
     }
 
     @Sendable func list(_ request: Request, context: BasicRequestContext) async throws -> JSONValue {
@@ -28,8 +29,10 @@ struct TriggersController {
         var request = request
         let workflowId = try await existingWorkflow(request, context)
         let body = try await request.jsonBody(context: context)
-        let definition = try TriggerInput.create(body)
-        let trigger = try await stores.triggers.create(definition, workflowId: workflowId, now: stores.clock())
+        var definition = try TriggerInput.create(body)
+        let secret = try stores.sealSecret(for: &definition)
+        var trigger = try await stores.triggers.create(definition, workflowId: workflowId, now: stores.clock())
+        trigger.newSecret = secret
         return trigger.json.response(status: .created)
     }
 
@@ -71,6 +74,26 @@ struct TriggersController {
         filter.triggerId = triggerId
         filter.workflowId = workflowId
         return ["executions": .array(try await stores.executions.list(filter).map(\.json))]
+    }
+
+    /// A new secret for a webhook trigger; the old ones keep working for `grace_seconds`
+    /// (default a day), so senders can switch without losing events.
+    @Sendable func rotateSecret(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        var request = request
+        let (workflowId, triggerId) = try ids(request, context)
+        var graceSeconds = 86_400
+        if request.headers[.contentLength].map({ $0 != "0" }) ?? false || request.headers[.transferEncoding] != nil {
+            var reader = try FieldReader(try await request.jsonBody(context: context))
+            if let grace = try reader.int("grace_seconds", in: 0...604_800) { graceSeconds = grace }
+            try reader.finish()
+        }
+        let (secret, sealed) = try stores.requireSecretBox().newSecret()
+        var (trigger, expires) = try await stores.triggers.rotateSecret(
+            workflowId: workflowId, triggerId: triggerId, sealed: sealed, graceSeconds: graceSeconds)
+        trigger.newSecret = secret
+        guard case .object(var fields) = trigger.json else { return trigger.json.response() }
+        fields["previous_secrets_expire_at"] = JSONValue(expires)
+        return JSONValue.object(fields).response()
     }
 
     @Sendable func preview(_ request: Request, context: BasicRequestContext) async throws -> JSONValue {

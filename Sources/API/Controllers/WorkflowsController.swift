@@ -32,11 +32,14 @@ struct WorkflowsController {
         let body = try await request.jsonBody(context: context)
         let (definition, triggerBodies) = try WorkflowInput.create(body)
         var triggers: [TriggerDefinition] = []
+        var secrets: [String] = []
         for (index, triggerBody) in triggerBodies.enumerated() {
-            triggers.append(try TriggerInput.create(triggerBody, path: "triggers[\(index)]."))
+            var trigger = try TriggerInput.create(triggerBody, path: "triggers[\(index)].")
+            if let secret = try stores.sealSecret(for: &trigger) { secrets.append(secret) }
+            triggers.append(trigger)
         }
         let summary = try await stores.workflows.create(definition, triggers: triggers, now: stores.clock())
-        return try await detail(summary).response(status: .created)
+        return try await detail(summary, newSecrets: secrets).response(status: .created)
     }
 
     @Sendable func get(_ request: Request, context: BasicRequestContext) async throws -> JSONValue {
@@ -81,10 +84,16 @@ struct WorkflowsController {
         ]
     }
 
-    /// The detail shape: the list entry plus its triggers.
-    private func detail(_ summary: WorkflowSummary) async throws -> JSONValue {
+    /// The detail shape: the list entry plus its triggers. `newSecrets` are the secrets of a
+    /// new workflow's webhook triggers, in the order they were created (which is id order).
+    private func detail(_ summary: WorkflowSummary, newSecrets: [String] = []) async throws -> JSONValue {
         guard case .object(var fields) = summary.json else { return summary.json }
-        fields["triggers"] = .array(try await stores.triggers.list(workflowId: summary.workflow.id).map(\.json))
+        var secrets = newSecrets[...]
+        var triggers = try await stores.triggers.list(workflowId: summary.workflow.id)
+        for index in triggers.indices where triggers[index].webhookPath != nil {
+            triggers[index].newSecret = secrets.popFirst()
+        }
+        fields["triggers"] = .array(triggers.map(\.json))
         return .object(fields)
     }
 

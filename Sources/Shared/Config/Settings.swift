@@ -19,6 +19,9 @@ public struct Settings: Sendable {
     public var metricsPort: Int?
     /// Finished executions older than this many days are deleted by the scheduler; 0 keeps them all.
     public var historyRetentionDays = 30
+    /// Seals webhook secrets in the database (`FLOWFORGE_SECRET_KEY`); the API needs it for
+    /// webhook triggers, and every API replica must have the same.
+    public var secretBox: SecretBox?
 
     public static func load(
         environment: [String: String] = ProcessInfo.processInfo.environment,
@@ -76,6 +79,7 @@ public struct Settings: Sendable {
             }
             settings.historyRetentionDays = days
         }
+        if let key = value("FLOWFORGE_SECRET_KEY") { settings.secretBox = try SecretBox(keyText: key) }
         return settings
     }
 

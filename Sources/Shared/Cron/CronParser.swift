@@ -50,10 +50,10 @@ enum CronParser {
             throw CronError("@every is not supported; use a step such as */15 in the minute field; \(supported)")
         }
         guard let expansion = macros[name] else {
-            throw CronError("unknown macro \"\(words[0])\"; the macros are @yearly, @annually, @monthly, @weekly, @daily, @midnight and @hourly")
+            throw CronError("unknown macro \(quoted(words[0])); the macros are @yearly, @annually, @monthly, @weekly, @daily, @midnight and @hourly")
         }
         guard words.count == 1 else {
-            throw CronError("\(words[0]) takes nothing after it; \(supported)")
+            throw CronError("\(clipped(words[0])) takes nothing after it; \(supported)")
         }
         return try parse(fields: expansion.split(separator: " "))
     }
@@ -87,11 +87,11 @@ enum CronParser {
     /// One list item: `*`, `a`, `a-b`, each optionally with `/step`.
     private static func parseItem(_ item: Substring, _ field: CronField, in text: Substring) throws(CronError) -> CronBits {
         if item.isEmpty {
-            throw CronError("\(field.name): empty item in the list \"\(text)\"")
+            throw CronError("\(field.name): empty item in the list \(quoted(text))")
         }
         let parts = item.split(separator: "/", omittingEmptySubsequences: false)
         if parts.count > 2 {
-            throw CronError("\(field.name): \"\(item)\" has more than one /")
+            throw CronError("\(field.name): \(quoted(item)) has more than one /")
         }
         var step = 1
         if parts.count == 2 {
@@ -102,11 +102,11 @@ enum CronParser {
         if base == "*" {
             range = field.wildcard
         } else if base.isEmpty {
-            throw CronError("\(field.name): \"\(item)\" needs a value or * before /")
+            throw CronError("\(field.name): \(quoted(item)) needs a value or * before /")
         } else if base.contains("-") {
             let ends = base.split(separator: "-", omittingEmptySubsequences: false)
             guard ends.count == 2, !ends[0].isEmpty, !ends[1].isEmpty else {
-                throw CronError("\(field.name): \"\(item)\" is not a valid range (write it as a-b)")
+                throw CronError("\(field.name): \(quoted(item)) is not a valid range (write it as a-b)")
             }
             let low = try parseValue(ends[0], field)
             var high = try parseValue(ends[1], field)
@@ -115,7 +115,7 @@ enum CronParser {
                 high = 7
             }
             guard low <= high else {
-                throw CronError("\(field.name): range \(ends[0])-\(ends[1]) is reversed")
+                throw CronError("\(field.name): range \(clipped(ends[0]))-\(clipped(ends[1])) is reversed")
             }
             range = low...high
         } else {
@@ -132,16 +132,16 @@ enum CronParser {
 
     private static func parseStep(_ text: Substring, _ field: CronField, item: Substring) throws(CronError) -> Int {
         guard !text.isEmpty else {
-            throw CronError("\(field.name): \"\(item)\" needs a step after /")
+            throw CronError("\(field.name): \(quoted(item)) needs a step after /")
         }
         guard let step = number(text) else {
-            throw CronError("\(field.name): step \"\(text)\" is not a number")
+            throw CronError("\(field.name): step \(quoted(text)) is not a number")
         }
         if step == 0 {
             throw CronError("\(field.name): step 0 is not allowed")
         }
         if step > field.maxStep {
-            throw CronError("\(field.name): step \(text) is too large; the field has \(field.maxStep) values")
+            throw CronError("\(field.name): step \(clipped(text)) is too large; the field has \(field.maxStep) values")
         }
         return step
     }
@@ -149,18 +149,18 @@ enum CronParser {
     private static func parseValue(_ text: Substring, _ field: CronField) throws(CronError) -> Int {
         if let value = number(text) {
             guard field.writable.contains(value) else {
-                throw CronError("\(field.name): \(text) is outside \(field.writable.lowerBound)-\(field.writable.upperBound)")
+                throw CronError("\(field.name): \(clipped(text)) is outside \(field.writable.lowerBound)-\(field.writable.upperBound)")
             }
             return value
         }
         if text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) {
             // All digits but too long to be a number: certainly out of range.
-            throw CronError("\(field.name): \(text) is outside \(field.writable.lowerBound)-\(field.writable.upperBound)")
+            throw CronError("\(field.name): \(clipped(text)) is outside \(field.writable.lowerBound)-\(field.writable.upperBound)")
         }
         if let value = field.value(ofName: Substring(text.uppercased())) {
             return value
         }
-        throw CronError("\(field.name): \"\(text)\" is not \(field.valueHint)")
+        throw CronError("\(field.name): \(quoted(text)) is not \(field.valueHint)")
     }
 
     /// ASCII digits only, at most 6 of them (anything longer is out of every range).
@@ -186,11 +186,11 @@ enum CronParser {
         }
         if upper.contains("W") {
             if upper.contains(",") || upper.contains("-") || upper.contains("/") || upper.contains("*") {
-                throw CronError("\(field.name): W cannot be used with a range, list or step (\"\(text)\"); write a single day such as 15W")
+                throw CronError("\(field.name): W cannot be used with a range, list or step (\(quoted(text))); write a single day such as 15W")
             }
             let day = upper.dropLast()
             guard upper.hasSuffix("W"), !day.isEmpty else {
-                throw CronError("\(field.name): \"\(text)\" is not valid; W follows a single day, as in 15W")
+                throw CronError("\(field.name): \(quoted(text)) is not valid; W follows a single day, as in 15W")
             }
             days.nearestWeekdayTo = try parseValue(day, field)
             return
@@ -221,18 +221,18 @@ enum CronParser {
                 let weekdayText = item[..<hash]
                 let occurrenceText = item[item.index(after: hash)...]
                 if weekdayText.isEmpty || weekdayText.contains(where: { "-/*,".contains($0) }) {
-                    throw CronError("\(field.name): # follows a single weekday, as in 5#3 for the third Friday; got \"\(item)\"")
+                    throw CronError("\(field.name): # follows a single weekday, as in 5#3 for the third Friday; got \(quoted(item))")
                 }
                 let weekday = try parseValue(weekdayText, field) % 7
                 guard occurrenceText.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }), !occurrenceText.isEmpty else {
-                    throw CronError("\(field.name): \"\(item)\" needs 1-5 after #, as in 5#3 for the third Friday")
+                    throw CronError("\(field.name): \(quoted(item)) needs 1-5 after #, as in 5#3 for the third Friday")
                 }
                 let occurrence = number(occurrenceText) ?? Int.max
                 if occurrence == 0 {
                     throw CronError("\(field.name): #0 — the occurrence counts from 1 (first) to 5 (fifth)")
                 }
                 if occurrence > 5 {
-                    throw CronError("\(field.name): #\(occurrenceText) — a month has at most 5 of any weekday")
+                    throw CronError("\(field.name): #\(clipped(occurrenceText)) — a month has at most 5 of any weekday")
                 }
                 days.nthWeekdays.insert(weekday * 8 + occurrence)
             } else if upper.hasSuffix("L") {
@@ -241,7 +241,7 @@ enum CronParser {
                     throw CronError("\(field.name): L needs a weekday before it, as in 5L for the last Friday of the month")
                 }
                 if weekdayText.contains(where: { "-/*".contains($0) }) {
-                    throw CronError("\(field.name): L follows a single weekday, as in 5L for the last Friday; got \"\(item)\"")
+                    throw CronError("\(field.name): L follows a single weekday, as in 5L for the last Friday; got \(quoted(item))")
                 }
                 days.lastWeekdays.insert(try parseValue(weekdayText, field) % 7)
             } else {
@@ -291,4 +291,15 @@ enum CronParser {
         }
         return false
     }
+}
+
+/// A piece of the user's input as an error sentence shows it: at most 40 characters, so a
+/// sentence stays a sentence whatever was typed.
+func clipped(_ text: some StringProtocol) -> String {
+    text.count > 40 ? String(text.prefix(40)) + "…" : String(text)
+}
+
+/// `clipped`, in quotes.
+func quoted(_ text: some StringProtocol) -> String {
+    "\"" + clipped(text) + "\""
 }

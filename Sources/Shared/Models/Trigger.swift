@@ -23,9 +23,15 @@ public struct Trigger: Sendable, Equatable {
     public var eventConfig: JSONValue?
     public var createdAt: Date
     public var updatedAt: Date
+    /// A webhook trigger's secret, only in the answer that created or rotated it; never stored
+    /// in the clear, never shown again.
+    public var newSecret: String? = nil
+
+    /// Where a webhook trigger receives its events, relative to the API's address.
+    public var webhookPath: String? { type == .event && eventType == .webhook ? "/api/hooks/\(id)" : nil }
 
     public var json: JSONValue {
-        [
+        var fields: [String: JSONValue] = [
             "id": .int(id),
             "workflow_id": .int(workflowId),
             "trigger_type": .string(type.rawValue),
@@ -45,7 +51,10 @@ public struct Trigger: Sendable, Equatable {
             "event_config": eventConfig ?? .null,
             "created_at": JSONValue(createdAt),
             "updated_at": JSONValue(updatedAt),
+            "webhook_path": JSONValue(webhookPath),
         ]
+        if let newSecret { fields["secret"] = .string(newSecret) }
+        return .object(fields)
     }
 
     /// The plain-English reading of the cron expression, for scheduled triggers.
@@ -69,6 +78,8 @@ public struct TriggerDefinition: Sendable, Equatable {
     public var delayMinutes: Int = 0
     public var eventType: EventType?
     public var eventConfig: JSONValue?
+    /// A new webhook trigger's secret, sealed by the API (`SecretBox`); written with the trigger.
+    public var sealedSecret: [UInt8]?
 
     public init(type: TriggerType) {
         self.type = type

@@ -413,12 +413,18 @@ public struct QueueStore: Sendable {
     /// Seconds until the next job not yet due becomes due, by the database's clock (so clock
     /// skew between hosts does not matter); nil when no such job waits. One lookup in each of
     /// the two claim indexes.
+    ///
+    /// A job that fell due in the last second counts too (the answer is then zero or less): it
+    /// may have come due between the worker's claim, which found it not yet due, and this
+    /// question, and would otherwise wait for the next poll. Older due jobs are left out: one
+    /// the worker could claim it just did, and one it could not (a limited workflow at its
+    /// limit) would keep the worker asking.
     public func secondsUntilNextJob() async throws -> Double? {
         let rows = try await client.query(
             """
             SELECT extract(epoch FROM least(
-                (SELECT min(run_at) FROM flowforge.jobs WHERE locked_by IS NULL AND NOT limited AND run_at > now()),
-                (SELECT min(run_at) FROM flowforge.jobs WHERE locked_by IS NULL AND limited AND run_at > now())
+                (SELECT min(run_at) FROM flowforge.jobs WHERE locked_by IS NULL AND NOT limited AND run_at > now() - interval '1 second'),
+                (SELECT min(run_at) FROM flowforge.jobs WHERE locked_by IS NULL AND limited AND run_at > now() - interval '1 second')
             ) - now())::float8
             """, logger: logger)
         for try await seconds in rows.decode(Double?.self) { return seconds }

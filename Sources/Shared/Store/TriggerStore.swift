@@ -115,15 +115,20 @@ public struct TriggerStore: Sendable {
             """
             INSERT INTO flowforge.workflow_triggers
                 (workflow_id, trigger_type, enabled, trigger_name, name_is_generated, cron_expression, timezone, next_run_at,
-                 misfire_policy, depends_on_workflow_id, dependency_condition, delay_minutes, event_type, event_config)
+                 misfire_policy, depends_on_workflow_id, dependency_condition, delay_minutes, event_type, event_config, files_since)
             VALUES (\(workflowId), \(definition.type.rawValue), \(definition.enabled), \(name), \(generatedName),
                 \(definition.cronExpression), \(definition.timezone), \(nextRunAt), \(definition.misfirePolicy.rawValue),
                 \(definition.dependsOnWorkflowId), \(definition.dependencyCondition?.rawValue), \(definition.delayMinutes),
-                \(definition.eventType?.rawValue), \(definition.eventConfig))
+                \(definition.eventType?.rawValue), \(definition.eventConfig),
+                CASE WHEN \(definition.eventType?.rawValue) = 'file_arrival' THEN clock_timestamp() END)
             RETURNING id
             """, logger: logger)
         var id: Int64 = 0
         for try await value in rows.decode(Int64.self) { id = value }
+        if let sealed = definition.sealedSecret {
+            try await connection.query(
+                "INSERT INTO flowforge.webhook_secrets (trigger_id, sealed) VALUES (\(id), \(ByteBuffer(bytes: sealed)))", logger: logger)
+        }
         try await notifyChanged(id, on: connection, logger: logger)
         return id
     }
@@ -211,6 +216,10 @@ public struct TriggerStore: Sendable {
             if scheduleChanged || !definition.enabled {
                 try await SchedulerStore.withdrawUpcomingRuns(triggerId: triggerId, on: connection, logger: logger)
             }
+            // A file-arrival trigger given a new folder or pattern, or turned back on, takes
+            // the files that arrive from now on (no surprise backfill).
+            let filesFromNow = definition.eventType == .fileArrival
+                && (definition.eventConfig != current.eventConfig || (definition.enabled && !current.enabled))
             try await connection.query(
                 """
                 UPDATE flowforge.workflow_triggers SET
@@ -218,7 +227,8 @@ public struct TriggerStore: Sendable {
                     cron_expression = \(definition.cronExpression), timezone = \(definition.timezone), next_run_at = \(nextRunAt),
                     misfire_policy = \(definition.misfirePolicy.rawValue), depends_on_workflow_id = \(definition.dependsOnWorkflowId),
                     dependency_condition = \(definition.dependencyCondition?.rawValue), delay_minutes = \(definition.delayMinutes),
-                    event_type = \(definition.eventType?.rawValue), event_config = \(definition.eventConfig), updated_at = now()
+                    event_type = \(definition.eventType?.rawValue), event_config = \(definition.eventConfig), updated_at = now(),
+                    files_since = CASE WHEN \(filesFromNow) THEN clock_timestamp() ELSE files_since END
                 WHERE id = \(triggerId)
                 """, logger: logger)
             try await Self.notifyChanged(triggerId, on: connection, logger: logger)
@@ -230,18 +240,30 @@ public struct TriggerStore: Sendable {
     /// fell due while it was off.
     public func setEnabled(_ enabled: Bool, workflowId: Int64, triggerId: Int64, now: Date) async throws -> Trigger {
         try await client.withTransaction(logger: logger) { connection in
-            guard let current = try await Self.get(workflowId: workflowId, triggerId: triggerId, on: connection, logger: logger) else {
+            // Locked first (as `update` does), so a workflow deleted meanwhile either waits for
+            // this or has already taken the trigger with it: then this is a 404, never a crash.
+            let locked = try await connection.query(
+                "SELECT 1 FROM flowforge.workflow_triggers WHERE workflow_id = \(workflowId) AND id = \(triggerId) FOR UPDATE",
+                logger: logger)
+            var exists = false
+            for try await _ in locked { exists = true }
+            guard exists, let current = try await Self.get(workflowId: workflowId, triggerId: triggerId, on: connection, logger: logger) else {
                 throw FlowForgeError.notFound("trigger \(triggerId) of workflow \(workflowId) does not exist")
             }
             let nextRunAt = enabled ? TriggerDefinition(current).nextRun(after: now) : nil
             if !enabled { try await SchedulerStore.withdrawUpcomingRuns(triggerId: triggerId, on: connection, logger: logger) }
             try await connection.query(
                 """
-                UPDATE flowforge.workflow_triggers SET enabled = \(enabled), next_run_at = \(nextRunAt), updated_at = now()
+                UPDATE flowforge.workflow_triggers SET enabled = \(enabled), next_run_at = \(nextRunAt), updated_at = now(),
+                    files_since = CASE WHEN \(enabled && !current.enabled) AND event_type = 'file_arrival' THEN clock_timestamp()
+                        ELSE files_since END
                 WHERE id = \(triggerId)
                 """, logger: logger)
             try await Self.notifyChanged(triggerId, on: connection, logger: logger)
-            return try await Self.get(workflowId: workflowId, triggerId: triggerId, on: connection, logger: logger)!
+            guard let trigger = try await Self.get(workflowId: workflowId, triggerId: triggerId, on: connection, logger: logger) else {
+                throw FlowForgeError.notFound("trigger \(triggerId) of workflow \(workflowId) does not exist")
+            }
+            return trigger
         }
     }
 
@@ -260,6 +282,32 @@ public struct TriggerStore: Sendable {
             for try await _ in rows { deleted = true }
             if deleted { try await Self.notifyChanged(triggerId, on: connection, logger: logger) }
             return deleted
+        }
+    }
+
+    /// Gives a webhook trigger a new secret. The secrets it had keep working for `grace`
+    /// seconds more (unless they expire sooner); returns when the old ones stop working.
+    public func rotateSecret(workflowId: Int64, triggerId: Int64, sealed: [UInt8], graceSeconds: Int) async throws -> (Trigger, Date) {
+        try await client.withTransaction(logger: logger) { connection in
+            guard let trigger = try await Self.get(workflowId: workflowId, triggerId: triggerId, on: connection, logger: logger) else {
+                throw FlowForgeError.notFound("trigger \(triggerId) of workflow \(workflowId) does not exist")
+            }
+            guard trigger.webhookPath != nil else {
+                throw FlowForgeError.invalid("trigger \(triggerId) is not a webhook trigger: only webhook triggers have a secret")
+            }
+            let rows = try await connection.query(
+                """
+                WITH old AS (
+                    UPDATE flowforge.webhook_secrets SET expires_at = least(coalesce(expires_at, 'infinity'), now() + make_interval(secs => \(graceSeconds)))
+                    WHERE trigger_id = \(triggerId) AND (expires_at IS NULL OR expires_at > now())
+                ), new AS (
+                    INSERT INTO flowforge.webhook_secrets (trigger_id, sealed) VALUES (\(triggerId), \(ByteBuffer(bytes: sealed)))
+                )
+                SELECT now() + make_interval(secs => \(graceSeconds))
+                """, logger: logger)
+            var expires = Date()
+            for try await date in rows.decode(Date.self) { expires = date }
+            return (trigger, expires)
         }
     }
 

@@ -15,6 +15,10 @@ public enum Limits {
     public static let cronLength = 200
     public static let eventConfigBytes = 16_384
     public static let pageSize = 200
+    /// A webhook's body; larger ones get 413.
+    public static let webhookBodyBytes = 1_048_576
+    /// A webhook's JSON is shown on its run up to this size; steps always get the whole body.
+    public static let eventJSONBytes = 65_536
     /// Seven days: longer-running steps belong outside a scheduler.
     public static let timeoutSeconds = 604_800
 }

@@ -83,7 +83,12 @@ public enum TriggerInput {
             }
             if definition.dependencyCondition == nil { definition.dependencyCondition = .onSuccess }
         case .event:
-            if let type = try reader.choice("event_type", EventType.self) { definition.eventType = type }
+            if let type = try reader.choice("event_type", EventType.self) {
+                if let current = definition.eventType, current != type {
+                    throw .invalid("event_type cannot be changed from \(current.rawValue) to \(type.rawValue); create a new trigger instead")
+                }
+                definition.eventType = type
+            }
             if let config = reader.value("event_config") {
                 switch config {
                 case .null: definition.eventConfig = nil
@@ -98,8 +103,12 @@ public enum TriggerInput {
                 default: throw .invalid("\(reader.name("event_config")) must be an object, not \(config.typeName)")
                 }
             }
-            guard definition.eventType != nil else {
+            guard let eventType = definition.eventType else {
                 throw .invalid("\(reader.name("event_type")) is required for an event trigger (\(EventType.choices))")
+            }
+            switch eventType {
+            case .webhook: _ = try WebhookConfig(definition.eventConfig, path: reader.name("event_config") + ".")
+            case .fileArrival: _ = try FileArrivalConfig(definition.eventConfig, path: reader.name("event_config") + ".")
             }
         }
     }

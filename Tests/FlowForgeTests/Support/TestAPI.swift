@@ -84,6 +84,27 @@ struct APIHarness: Sendable {
         return (response.status, value)
     }
 
+    /// Delivers a webhook: `body` as it is, signed with `secret` at `timestamp` unless
+    /// `signature` gives the header's exact value (nil: no header).
+    func hook(
+        _ triggerId: Int64, body: [UInt8], secret: String? = nil, timestamp: Date = testNow, signature: String?? = .none
+    ) async throws -> (status: HTTPResponse.Status, body: JSONValue) {
+        var headers: HTTPFields = [.contentType: "application/json"]
+        let header: String?
+        switch signature {
+        case .some(let given): header = given
+        case .none:
+            let t = Int64(timestamp.timeIntervalSince1970)
+            header = secret.map { "t=\(t),v1=\(WebhookSignature.sign(body: body, timestamp: t, secret: Array($0.utf8)))" }
+        }
+        if let header { headers.append(.init(name: .init("X-FlowForge-Signature")!, value: header)) }
+        let response = try await client.execute(uri: "/api/hooks/\(triggerId)", method: .post, headers: headers, body: ByteBuffer(bytes: body))
+        let data = Data(response.body.readableBytesView)
+        let value = data.isEmpty ? JSONValue.null : ((try? JSONValue.parse(data)) ?? .string(String(decoding: data, as: UTF8.self)))
+        if response.status.code >= 500 { Issue.record("hook \(triggerId) answered \(response.status.code): \(value)") }
+        return (response.status, value)
+    }
+
     /// Calls and requires `expected`, returning the body.
     @discardableResult
     func expect(
@@ -141,13 +162,14 @@ struct APIHarness: Sendable {
 func withAPI(
     clock: @escaping @Sendable () -> Date = { testNow },
     metrics: FlowForgeMetrics = FlowForgeMetrics(),
+    secretBox: SecretBox? = .random(),
     services: @Sendable (PostgresClient) -> [any Service] = { _ in [] },
     _ body: @Sendable (APIHarness) async throws -> Void
 ) async throws {
     try await TestDatabase.with { url in
         let postgres = PostgresClient(configuration: url.clientConfiguration(maximumConnections: 8), backgroundLogger: TestDatabase.logger)
         let app = buildApplication(
-            configuration: APIConfiguration(tokens: [testToken]), postgres: postgres, logger: TestDatabase.logger, clock: clock,
+            configuration: APIConfiguration(tokens: [testToken], secretBox: secretBox), postgres: postgres, logger: TestDatabase.logger, clock: clock,
             metrics: metrics, services: services(postgres))
         try await app.test(.router) { client in
             try await body(APIHarness(client: client, postgres: postgres))
