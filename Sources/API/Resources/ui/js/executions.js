@@ -1,0 +1,177 @@
+// The Executions monitor and the page of one run. Both follow changes by short polling of the
+// public API (every 2 s for the list, every second for an unfinished run) while the tab is visible.
+import { get, post, query } from './api.js';
+import { emptyState, errorState, loading, pageHeader, poll, statusBadge, toast } from './components.js';
+import { confirmDialog, formatDuration, formatTime, formatTimeWithSeconds, h, replace, runDuration } from './dom.js';
+import { icon, triggerIcon } from './icons.js';
+
+const STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled', 'skipped'];
+const TRIGGER_TYPES = ['manual', 'scheduled', 'dependency', 'event'];
+const FINISHED = new Set(['completed', 'failed', 'cancelled', 'skipped']);
+const PAGE = 50;
+
+export async function renderExecutions(main, params) {
+  const filters = { workflow_id: params.get('workflow_id') || '', status: params.get('status') || '', trigger_type: params.get('trigger_type') || '' };
+  let limit = PAGE;
+  const body = h('div', { class: 'card table-card' }, loading('Loading runs…'));
+  const workflowSelect = h('select', { id: 'filter-workflow' }, h('option', { value: '' }, 'All workflows'));
+  const statusSelect = select('filter-status', 'Any status', STATUSES, filters.status);
+  const typeSelect = select('filter-type', 'Any trigger', TRIGGER_TYPES, filters.trigger_type);
+  const live = h('span', { class: 'live', title: 'The list refreshes every 2 seconds while this tab is visible.' }, h('span', { class: 'live-dot', 'aria-hidden': 'true' }), 'Live');
+
+  replace(main,
+    pageHeader('Executions', 'Every run, newest first.', live),
+    h('div', { class: 'filters', role: 'search' },
+      h('div', { class: 'field' }, h('label', { for: 'filter-workflow' }, 'Workflow'), workflowSelect),
+      h('div', { class: 'field' }, h('label', { for: 'filter-status' }, 'Status'), statusSelect),
+      h('div', { class: 'field' }, h('label', { for: 'filter-type' }, 'Started by'), typeSelect)),
+    body);
+
+  get('/workflows?limit=200').then((answer) => {
+    workflowSelect.append(...answer.workflows.map((w) => h('option', { value: w.id }, w.name)));
+    workflowSelect.value = filters.workflow_id;
+  }).catch(() => {});
+
+  let shown = '';
+  async function refresh() {
+    let answer;
+    try {
+      answer = await get(`/executions${query({ ...filters, limit })}`);
+    } catch (error) {
+      replace(body, errorState(error, refresh));
+      shown = '';
+      throw error;
+    }
+    const signature = JSON.stringify(answer);
+    if (signature === shown) return;
+    shown = signature;
+    if (!answer.executions.length) {
+      const filtered = Object.values(filters).some(Boolean);
+      replace(body, emptyState(filtered ? 'No runs match these filters' : 'No runs yet',
+        filtered ? 'Change or clear the filters above.' : 'Runs appear here when someone presses “Run now” or a trigger fires.'));
+      return;
+    }
+    const more = answer.next_before_id && limit < 200
+      ? h('button', { type: 'button', class: 'secondary', onclick: () => { limit = Math.min(200, limit + PAGE); refresh(); } }, 'Show more')
+      : null;
+    replace(body, h('div', { class: 'table-scroll' }, h('table', { class: 'table executions-table' },
+      h('thead', null, h('tr', null, ['Run', 'Workflow', 'Status', 'Started by', 'Queued', 'Duration'].map((t) => h('th', { scope: 'col' }, t)))),
+      h('tbody', null, answer.executions.map(executionRow)))), more);
+  }
+
+  function changed() {
+    filters.workflow_id = workflowSelect.value;
+    filters.status = statusSelect.value;
+    filters.trigger_type = typeSelect.value;
+    limit = PAGE;
+    history.replaceState(null, '', `#/executions${query(filters)}`);
+    replace(body, loading('Loading runs…'));
+    shown = '';
+    refresh().catch(() => {});
+  }
+  for (const control of [workflowSelect, statusSelect, typeSelect]) control.addEventListener('change', changed);
+
+  return poll(refresh, 2000);
+}
+
+function select(id, anyLabel, values, selected) {
+  const el = h('select', { id }, h('option', { value: '' }, anyLabel), values.map((v) => h('option', { value: v }, v)));
+  el.value = selected;
+  return el;
+}
+
+function executionRow(e) {
+  return h('tr', { 'data-execution-id': e.id, 'data-status': e.status },
+    h('td', null, h('a', { href: `#/executions/${e.id}`, class: 'strong' }, `#${e.id}`)),
+    h('td', null, h('a', { href: `#/workflows/${e.workflow_id}` }, e.workflow_name)),
+    h('td', null, statusBadge(e.status)),
+    h('td', null, startedBy(e)),
+    h('td', null, h('time', { datetime: e.queued_at }, formatTime(e.scheduled_for || e.queued_at))),
+    h('td', null, runDuration(e)));
+}
+
+/** The trigger-type icon and trigger name, and for a dependency run the run that started it. */
+function startedBy(e) {
+  return h('span', { class: 'started-by', 'data-trigger-type': e.trigger_type },
+    triggerIcon(e.trigger_type), ' ', e.trigger_name || e.trigger_type,
+    e.upstream_execution_id ? [' · ', h('a', { href: `#/executions/${e.upstream_execution_id}`, class: 'small' }, `after #${e.upstream_execution_id}`)] : null);
+}
+
+// ---------------------------------------------------------------- one run
+
+let primed = null;
+
+/** "Run now" hands over the run it just created, so its page opens at once, showing it queued. */
+export function primeExecution(execution) { primed = execution; }
+
+export async function renderExecution(main, id) {
+  let execution = primed && primed.id === id ? primed : null;
+  primed = null;
+  if (!execution) {
+    replace(main, loading('Loading run…'));
+    execution = await get(`/executions/${id}`);
+  }
+  const container = h('div');
+  replace(main, container);
+
+  let shown = '';
+  function render() {
+    const signature = JSON.stringify(execution);
+    if (signature === shown) return;
+    shown = signature;
+    const cancel = FINISHED.has(execution.status) ? null : h('button', {
+      type: 'button', class: 'secondary danger-text', onclick: async () => {
+        if (!(await confirmDialog(`Cancel run #${execution.id}?`, 'A running step is stopped (its whole process group); a queued run leaves the queue.', 'Cancel run'))) return;
+        try {
+          execution = await post(`/executions/${execution.id}/cancel`);
+          toast(`Run #${execution.id} cancelled.`, 'success');
+          render();
+        } catch (error) {
+          toast(error.message, 'error');
+        }
+      },
+    }, icon('x'), 'Cancel');
+    replace(container,
+      h('p', { class: 'breadcrumb' }, h('a', { href: '#/executions' }, 'Executions'), ' / ', h('a', { href: `#/workflows/${execution.workflow_id}` }, execution.workflow_name), ' /'),
+      pageHeader(h('span', null, `Run #${execution.id} `, h('span', { class: 'run-status', 'data-testid': 'run-status' }, statusBadge(execution.status))), null, cancel),
+      h('dl', { class: 'facts' },
+        h('div', null, h('dt', null, 'Workflow'), h('dd', null, h('a', { href: `#/workflows/${execution.workflow_id}` }, execution.workflow_name))),
+        h('div', null, h('dt', null, 'Started by'), h('dd', null, startedBy(execution))),
+        execution.scheduled_for ? h('div', null, h('dt', null, 'Scheduled for'), h('dd', null, formatTime(execution.scheduled_for, undefined, true))) : null,
+        h('div', null, h('dt', null, 'Attempt'), h('dd', null, String(execution.attempt))),
+        h('div', null, h('dt', null, 'Duration'), h('dd', null, runDuration(execution))),
+        execution.worker_id ? h('div', null, h('dt', null, 'Worker'), h('dd', { class: 'mono small' }, execution.worker_id)) : null),
+      timeline(execution),
+      execution.error ? h('div', { class: 'error-state', role: 'alert' }, h('p', null, execution.error)) : null,
+      h('h2', null, 'Steps'),
+      steps(execution));
+  }
+  render();
+  const stop = poll(async () => {
+    if (FINISHED.has(execution.status)) return;
+    execution = await get(`/executions/${id}`);
+    render();
+  }, 1000);
+  return stop;
+}
+
+function timeline(e) {
+  const entries = [['queued', 'Queued', e.queued_at], ['running', 'Started', e.started_at], [e.status, 'Finished', e.finished_at]];
+  return h('ol', { class: 'timeline', 'aria-label': 'Timeline' }, entries.map(([status, label, at]) => h('li', { class: at ? `done status-${status}` : 'pending' },
+    h('span', { class: 'timeline-dot', 'aria-hidden': 'true' }), h('span', { class: 'strong' }, label === 'Finished' && at ? e.status : label),
+    h('span', { class: 'muted small' }, at ? ` ${formatTimeWithSeconds(at)}` : ' —'))));
+}
+
+function steps(e) {
+  if (!e.steps.length) {
+    return emptyState(FINISHED.has(e.status) ? 'No step ran' : 'Waiting for a worker', FINISHED.has(e.status) ? null : 'Step results appear as the worker records them.');
+  }
+  return h('ol', { class: 'step-results' }, e.steps.map((step) => {
+    const ms = step.started_at && step.finished_at ? new Date(step.finished_at) - new Date(step.started_at) : null;
+    return h('li', { class: 'card' },
+      h('div', { class: 'step-head' }, h('span', { class: 'strong' }, step.name), statusBadge(step.status),
+        step.exit_code !== null && step.exit_code !== undefined ? h('span', { class: 'muted small' }, `exit ${step.exit_code}`) : null,
+        h('span', { class: 'muted small' }, ms !== null ? formatDuration(ms) : '')),
+      step.output ? h('pre', { class: 'output', tabindex: 0, 'aria-label': `Output of ${step.name}` }, step.output) : h('p', { class: 'muted small' }, 'No output'));
+  }));
+}

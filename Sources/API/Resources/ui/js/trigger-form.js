@@ -1,0 +1,265 @@
+// The configuration forms of a trigger — schedule, dependency, event — shared by the add-trigger
+// dialog and the create-workflow dialog's "Initial Trigger (Optional)". Each form checks its input
+// against the API as the user types and reports whether it is acceptable through `onChange`.
+import { ApiError, get, query } from './api.js';
+import { fieldMessage, setMessage } from './components.js';
+import { debounce, formatTime, h, replace, viewerZone } from './dom.js';
+
+export const CRON_PRESETS = [
+  { id: 'every15', label: 'Every 15 minutes', cron: '*/15 * * * *' },
+  { id: 'hourly', label: 'Hourly', cron: '0 * * * *' },
+  { id: 'daily', label: 'Daily at 02:00', cron: '0 2 * * *' },
+  { id: 'mondays', label: 'Mondays at 09:00', cron: '0 9 * * 1' },
+  { id: 'weekdays', label: 'Weekdays at 09:00', cron: '0 9 * * 1-5' },
+  { id: 'custom', label: 'Custom', cron: null },
+];
+
+export const CONDITIONS = [
+  { id: 'on_success', label: 'On success', explain: (up) => `Runs each time ${up} completes successfully.` },
+  { id: 'on_failure', label: 'On failure', explain: (up) => `Runs when ${up} fails after its last attempt — for alerts and clean-up.` },
+  { id: 'on_completion', label: 'On completion', explain: (up) => `Runs each time ${up} finishes, whether it succeeded or failed.` },
+];
+
+const ALL_ZONES = (() => {
+  const zones = typeof Intl.supportedValuesOf === 'function' ? Intl.supportedValuesOf('timeZone') : [];
+  return ['UTC', ...zones.filter((zone) => zone !== 'UTC')];
+})();
+
+let zoneListId = null;
+/** One shared <datalist> of every IANA zone the browser knows, searched as the user types. */
+function zoneList() {
+  if (!zoneListId || !document.getElementById(zoneListId)) {
+    zoneListId = 'iana-zones';
+    document.body.append(h('datalist', { id: zoneListId }, ALL_ZONES.map((zone) => h('option', { value: zone }))));
+  }
+  return zoneListId;
+}
+
+/** A group of pressable cards or chips where exactly one is chosen (a radio group). */
+export function choiceGroup(label, options, selected, onSelect, className = 'chips') {
+  const group = h('div', { class: className, role: 'radiogroup', 'aria-label': label });
+  const buttons = options.map((option) => h('button', {
+    type: 'button', role: 'radio', class: 'chip', 'data-choice': option.id, 'aria-checked': String(option.id === selected),
+    onclick: () => select(option.id, true),
+  }, option.content || option.label));
+  function select(id, notify) {
+    for (const button of buttons) button.setAttribute('aria-checked', String(button.dataset.choice === id));
+    if (notify) onSelect(id);
+  }
+  group.addEventListener('keydown', (event) => {  // arrow keys move between choices, as in a radio group
+    const index = buttons.indexOf(document.activeElement);
+    if (index < 0 || !['ArrowRight', 'ArrowDown', 'ArrowLeft', 'ArrowUp'].includes(event.key)) return;
+    event.preventDefault();
+    const next = buttons[(index + (event.key === 'ArrowRight' || event.key === 'ArrowDown' ? 1 : buttons.length - 1)) % buttons.length];
+    next.focus();
+    next.click();
+  });
+  group.append(...buttons);
+  group.select = (id) => select(id, false);
+  return group;
+}
+
+// ---------------------------------------------------------------- schedule
+
+/** Cron presets, a time-zone search and the live preview of the next 5 runs. */
+export function scheduledForm(prefix, onChange) {
+  const state = { cron: '0 2 * * *', timezone: viewerZone, valid: false, misfire: 'run_once' };
+  const cronInput = h('input', { id: `${prefix}-cron`, class: 'mono', value: state.cron, spellcheck: 'false', autocomplete: 'off', 'aria-describedby': `${prefix}-cron-msg` });
+  const zoneInput = h('input', { id: `${prefix}-tz`, value: state.timezone, list: zoneList(), autocomplete: 'off', spellcheck: 'false', 'aria-describedby': `${prefix}-cron-msg` });
+  const misfire = h('select', { id: `${prefix}-misfire` },
+    h('option', { value: 'run_once' }, 'Run once for the latest missed time'),
+    h('option', { value: 'skip' }, 'Skip missed times'),
+    h('option', { value: 'run_all' }, 'Run every missed time (at most 100)'));
+  const message = fieldMessage(`${prefix}-cron-msg`);
+  const preview = h('div', { class: 'preview', 'aria-live': 'polite', 'data-testid': 'schedule-preview' });
+  const presets = choiceGroup('Schedule preset', CRON_PRESETS, 'daily', (id) => {
+    const preset = CRON_PRESETS.find((p) => p.id === id);
+    if (preset.cron) cronInput.value = preset.cron;
+    else cronInput.focus();
+    changed();
+  });
+
+  let sequence = 0;
+  const check = debounce(async () => {
+    const mine = ++sequence;
+    try {
+      const answer = await get(`/schedule/preview${query({ cron: state.cron, timezone: state.timezone, count: 5 })}`);
+      if (mine !== sequence) return;
+      state.valid = true;
+      setMessage(message, '');
+      showPreview(preview, answer);
+    } catch (error) {
+      if (mine !== sequence) return;
+      state.valid = false;
+      setMessage(message, error instanceof ApiError ? error.message : String(error));
+      replace(preview);
+    }
+    onChange();
+  }, 250);
+
+  function changed() {
+    state.cron = cronInput.value.trim();
+    state.timezone = zoneInput.value.trim();
+    const preset = CRON_PRESETS.find((p) => p.cron === state.cron);
+    presets.select(preset ? preset.id : 'custom');
+    state.valid = false;
+    onChange();
+    if (!state.cron) { setMessage(message, 'Enter a cron expression, such as 0 2 * * *.'); replace(preview); return; }
+    if (!state.timezone) { setMessage(message, 'Choose a time zone, such as Europe/Berlin or UTC.'); replace(preview); return; }
+    check();
+  }
+  cronInput.addEventListener('input', changed);
+  zoneInput.addEventListener('input', changed);
+  misfire.addEventListener('change', () => { state.misfire = misfire.value; });
+
+  const element = h('div', { class: 'trigger-form' },
+    h('span', { class: 'label' }, 'Schedule'), presets,
+    h('div', { class: 'row' },
+      h('div', { class: 'field grow' }, h('label', { for: cronInput.id }, 'Cron expression'), cronInput),
+      h('div', { class: 'field grow' }, h('label', { for: zoneInput.id }, 'Time zone'), zoneInput)),
+    message,
+    preview,
+    h('details', { class: 'advanced' }, h('summary', null, 'If the scheduler was down'),
+      h('div', { class: 'field' }, h('label', { for: misfire.id }, 'Missed runs'), misfire)));
+  changed();
+  return {
+    element,
+    get valid() { return state.valid; },
+    value: () => ({ trigger_type: 'scheduled', cron_expression: state.cron, timezone: state.timezone, misfire_policy: state.misfire }),
+  };
+}
+
+/** The description and next runs, in the trigger's zone, with the viewer's time beside them. */
+function showPreview(container, answer) {
+  let previousOffset = null;
+  const items = answer.next_runs.map((run) => {
+    const offset = run.local.slice(19).replace(/^\.\d+/, '') || 'Z';
+    const marks = [];
+    if (run.dst_adjusted) marks.push(h('span', { class: 'badge dst', title: 'This wall time does not exist on that day (clocks go forward); the run happens right after the gap.' }, 'DST: moved past the gap'));
+    if (previousOffset !== null && offset !== previousOffset) marks.push(h('span', { class: 'badge dst', title: 'The zone changes its UTC offset before this run.' }, `clocks change: UTC${offset}`));
+    previousOffset = offset;
+    const local = formatTime(run.utc, answer.timezone);
+    const mine = answer.timezone !== viewerZone ? h('span', { class: 'muted' }, ` · ${formatTime(run.utc)} your time`) : null;
+    return h('li', { 'data-dst': String(run.dst_adjusted) }, h('time', { datetime: run.utc }, local), ` (UTC${offset === 'Z' ? '' : offset})`, mine, ...marks);
+  });
+  replace(container,
+    h('p', { class: 'description' }, answer.description),
+    h('p', { class: 'label' }, `Next ${answer.next_runs.length} runs (${answer.timezone})`),
+    h('ol', { class: 'next-runs' }, items));
+}
+
+// ---------------------------------------------------------------- dependency
+
+/** The upstream picker (cycles marked), the condition with what it means, and the delay. */
+export function dependencyForm(prefix, workflowId, onChange) {
+  const state = { upstream: null, condition: 'on_success', delay: 0, candidates: [], valid: false };
+  const select = h('select', { id: `${prefix}-upstream`, 'aria-describedby': `${prefix}-upstream-msg` });
+  const message = fieldMessage(`${prefix}-upstream-msg`);
+  const explain = h('p', { class: 'hint', id: `${prefix}-condition-explain` });
+  const delay = h('input', { id: `${prefix}-delay`, type: 'number', min: 0, max: 60, step: 1, value: 0, inputmode: 'numeric', 'aria-describedby': `${prefix}-delay-msg` });
+  const delayMessage = fieldMessage(`${prefix}-delay-msg`);
+  const conditions = choiceGroup('Condition', CONDITIONS, 'on_success', (id) => { state.condition = id; update(); });
+
+  function upstreamName() {
+    const found = state.candidates.find((c) => c.id === state.upstream);
+    return found ? `“${found.name}”` : 'the upstream workflow';
+  }
+
+  function update() {
+    const found = state.candidates.find((c) => c.id === state.upstream);
+    const delayValue = delay.value.trim();
+    const delayOK = /^\d+$/.test(delayValue) && Number(delayValue) <= 60;
+    state.delay = delayOK ? Number(delayValue) : null;
+    setMessage(delayMessage, delayOK ? '' : 'delay_minutes must be a whole number from 0 to 60');
+    if (!found) setMessage(message, state.candidates.length ? 'Choose the workflow this one runs after.' : '', 'hint');
+    else if (found.creates_cycle) setMessage(message, `circular dependency: ${found.cycle.map((w) => w.name).join(' → ')} — choose another upstream.`);
+    else setMessage(message, '');
+    const condition = CONDITIONS.find((c) => c.id === state.condition);
+    const suffix = state.delay ? `, ${state.delay} minute${state.delay === 1 ? '' : 's'} later` : '';
+    replace(explain, condition.explain(upstreamName()).replace(/\.$/, `${suffix}.`));
+    state.valid = Boolean(found && !found.creates_cycle && delayOK);
+    onChange();
+  }
+
+  select.addEventListener('change', () => { state.upstream = select.value ? Number(select.value) : null; update(); });
+  delay.addEventListener('input', update);
+
+  const element = h('div', { class: 'trigger-form' },
+    h('div', { class: 'field' }, h('label', { for: select.id }, 'Runs after'), select, message),
+    h('span', { class: 'label' }, 'Condition'), conditions, explain,
+    h('div', { class: 'field narrow' }, h('label', { for: delay.id }, 'Delay (minutes, 0–60)'), delay, delayMessage));
+
+  (async () => {
+    replace(select, h('option', { value: '' }, 'Loading workflows…'));
+    try {
+      const answer = await get(`/workflows/available-upstream${query({ workflow_id: workflowId })}`);
+      state.candidates = answer.workflows;
+      replace(select, h('option', { value: '' }, state.candidates.length ? 'Choose a workflow…' : 'No other workflows yet'),
+        state.candidates.map((c) => h('option', { value: c.id, 'data-cycle': String(c.creates_cycle) },
+          c.creates_cycle ? `${c.name} — would create a cycle` : c.name)));
+      if (!state.candidates.length) setMessage(message, 'There is no other workflow to depend on yet: create the upstream workflow first.', 'hint');
+    } catch (error) {
+      setMessage(message, error.message);
+    }
+    update();
+  })();
+
+  return {
+    element,
+    get valid() { return state.valid; },
+    value: () => ({ trigger_type: 'dependency', depends_on_workflow_id: state.upstream, dependency_condition: state.condition, delay_minutes: state.delay }),
+  };
+}
+
+// ---------------------------------------------------------------- event
+
+/** A webhook or a file arrival, with optional JSON settings. */
+export function eventForm(prefix, onChange) {
+  const state = { type: 'webhook', config: null, valid: true };
+  const types = choiceGroup('Event type', [{ id: 'webhook', label: 'Webhook' }, { id: 'file_arrival', label: 'File arrival' }], 'webhook', (id) => {
+    state.type = id;
+    config.placeholder = id === 'webhook' ? '{}' : '{"path": "/data/incoming", "pattern": "*.csv"}';
+    explain.textContent = EXPLAIN[id];
+    update();
+  });
+  const EXPLAIN = {
+    webhook: 'Another system starts this workflow by POSTing to the trigger’s URL, signed with its secret (shown once, after adding).',
+    file_arrival: 'Runs when a file appears where the settings say.',
+  };
+  const explain = h('p', { class: 'hint' }, EXPLAIN.webhook);
+  const config = h('textarea', { id: `${prefix}-event-config`, class: 'mono', rows: 3, placeholder: '{}', spellcheck: 'false', 'aria-describedby': `${prefix}-event-msg` });
+  const message = fieldMessage(`${prefix}-event-msg`);
+  function update() {
+    const text = config.value.trim();
+    state.valid = true;
+    state.config = null;
+    setMessage(message, '');
+    if (text) {
+      try {
+        const parsed = JSON.parse(text);
+        if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('event_config must be a JSON object');
+        state.config = parsed;
+      } catch (error) {
+        state.valid = false;
+        setMessage(message, `event_config: ${error.message}`);
+      }
+    }
+    onChange();
+  }
+  config.addEventListener('input', update);
+  const element = h('div', { class: 'trigger-form' },
+    h('span', { class: 'label' }, 'Event'), types, explain,
+    h('div', { class: 'field' }, h('label', { for: config.id }, 'Settings (JSON, optional)'), config, message));
+  return {
+    element,
+    get valid() { return state.valid; },
+    value: () => ({ trigger_type: 'event', event_type: state.type, event_config: state.config }),
+  };
+}
+
+/** The form for a trigger type. */
+export function triggerForm(type, prefix, workflowId, onChange) {
+  if (type === 'scheduled') return scheduledForm(prefix, onChange);
+  if (type === 'dependency') return dependencyForm(prefix, workflowId, onChange);
+  return eventForm(prefix, onChange);
+}

@@ -1,0 +1,418 @@
+"""The web UI in a real browser, as a new user would use it: the seed's three flows (no trigger,
+scheduled, dependency), a refused cycle, toggling and deleting triggers, "Run now" watched from
+queued to completed, cancel, executions, the graph, and a narrow screen.
+
+Run through Tests/ui/run.sh, which starts FlowForge and sets FLOWFORGE_UI_URL, FLOWFORGE_UI_TOKEN
+and FLOWFORGE_UI_OUTPUT. The tests run in order and build on each other; the first failure stops
+them, with a screenshot of the moment. Waiting is Playwright's auto-waiting, never a sleep.
+"""
+
+import json
+import os
+import re
+import signal
+import sys
+import time
+import traceback
+import urllib.request
+
+from playwright.sync_api import Page, expect, sync_playwright
+
+BASE = os.environ["FLOWFORGE_UI_URL"]
+TOKEN = os.environ["FLOWFORGE_UI_TOKEN"]
+OUT = os.environ.get("FLOWFORGE_UI_OUTPUT", "test-output/ui")
+HEADED = bool(os.environ.get("FLOWFORGE_UI_HEADED"))
+WAIT = 30_000  # ms; generous for a slow 2-core machine
+VIEWER_ZONE = "Europe/Berlin"
+
+expect.set_options(timeout=WAIT)
+
+
+def api(method, path, body=None):
+    """The public API directly, for setup the test is not about."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(f"{BASE}/api{path}", data=data, method=method, headers={
+        "Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request) as response:
+        text = response.read()
+        return json.loads(text) if text else None
+
+
+def shot(page: Page, name: str, toasts=False):
+    if not toasts:  # toasts that stayed from earlier steps would hide the page
+        page.evaluate("document.querySelectorAll('.toast').forEach((t) => t.remove())")
+    page.screenshot(path=os.path.join(OUT, f"{name}.png"), full_page=True)
+
+
+def dialog(page: Page):
+    return page.locator("dialog[open]")
+
+
+def workflow_row(page: Page, name: str):
+    return page.locator("tbody tr").filter(has=page.get_by_role("link", name=name, exact=True))
+
+
+# ---------------------------------------------------------------- tests
+
+def test_sign_in(page: Page, context):
+    """No token: the prompt; a wrong token comes back with a reason; the right one signs in."""
+    page.goto(f"{BASE}/")
+    expect(dialog(page).get_by_role("heading", name="Sign in to FlowForge")).to_be_visible()
+    shot(page, "01-sign-in")
+    page.get_by_label("API token").fill("not-the-token-at-all")
+    page.get_by_role("button", name="Sign in").click()
+    expect(dialog(page)).to_contain_text("not accepted")
+    page.get_by_label("API token").fill(TOKEN)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text("No workflows yet")).to_be_visible()
+    shot(page, "02-workflows-empty")
+
+    # The link `flowforge dev` prints signs a new tab in directly and drops the token from view.
+    other = context.new_page()
+    other.goto(f"{BASE}/#token={TOKEN}")
+    expect(other.get_by_role("heading", name="Workflows")).to_be_visible()
+    expect(other).to_have_url(re.compile(r"#/workflows$"))
+    assert TOKEN not in other.url
+    other.close()
+
+
+def test_flow_no_trigger(page: Page):
+    """Seed flow 1: a workflow without a trigger; the cards toggle on and off; "Manual only"."""
+    page.get_by_role("button", name="New workflow").click()
+    form = dialog(page)
+    expect(form.get_by_role("heading", name="New workflow")).to_be_visible()
+    form.get_by_label("Name").fill("extract")
+    form.get_by_label("Steps").fill(json.dumps([
+        {"name": "pull", "kind": "shell", "command": ["sh", "-c", "echo pulled rows; sleep 1"]}]))
+    scheduled = form.locator('[data-trigger-card="scheduled"]')
+    expect(form.locator('[data-trigger-card="none"]')).to_have_count(0)  # no "None" option
+    scheduled.click()
+    expect(scheduled).to_have_attribute("aria-pressed", "true")
+    expect(form.get_by_label("Cron expression")).to_be_visible()
+    scheduled.click()  # again: deselected, manual only
+    expect(scheduled).to_have_attribute("aria-pressed", "false")
+    expect(form.get_by_label("Cron expression")).to_have_count(0)
+
+    # Steps the API refuses: its sentence shows under the field and nothing is created.
+    form.get_by_label("Steps").fill('[{"name": "s", "kind": "shell", "command": "ls"}]')
+    form.get_by_role("button", name="Create workflow").click()
+    expect(form.locator("#wf-steps-msg")).to_contain_text("steps[0].command must be a non-empty array")
+    form.get_by_label("Steps").fill('[{"name": "s", "kind": "shell", ')
+    expect(form.locator("#wf-steps-msg")).to_contain_text("not valid JSON")
+    expect(form.get_by_role("button", name="Create workflow")).to_be_disabled()
+    form.get_by_label("Steps").fill(json.dumps([
+        {"name": "pull", "kind": "shell", "command": ["sh", "-c", "echo pulled rows; sleep 1"]}]))
+    form.get_by_role("button", name="Create workflow").click()
+
+    expect(page.get_by_role("heading", name="extract", level=1)).to_be_visible()
+    expect(page.get_by_text("No triggers")).to_be_visible()
+    page.get_by_role("link", name="Workflows", exact=True).first.click()
+    expect(workflow_row(page, "extract").locator(".next-run")).to_have_text("Manual only")
+
+
+def test_flow_scheduled(page: Page):
+    """Seed flow 2: a scheduled initial trigger: presets, zone search, live preview, errors, Next Run."""
+    page.get_by_role("button", name="New workflow").click()
+    form = dialog(page)
+    form.get_by_label("Name").fill("report")
+    form.get_by_label("Description").fill("Weekday report for the New York office.")
+    form.get_by_label("Steps").fill(json.dumps([{"name": "render", "kind": "noop", "sleep_ms": 200}]))
+    form.locator('[data-trigger-card="scheduled"]').click()
+
+    preview = form.get_by_test_id("schedule-preview")
+    expect(preview.locator("li")).to_have_count(5)  # the default preset, in the viewer's zone
+    expect(form.get_by_label("Time zone")).to_have_value(VIEWER_ZONE)
+    form.get_by_role("radio", name="Weekdays at 09:00").click()
+    expect(form.get_by_label("Cron expression")).to_have_value("0 9 * * 1-5")
+    form.get_by_label("Time zone").fill("America/New_York")
+    expect(preview).to_contain_text("At 09:00, Monday through Friday")
+    expect(preview).to_contain_text("America/New_York")
+    expect(preview.locator("li")).to_have_count(5)
+    shot(page, "03-create-workflow-scheduled")
+
+    # As-you-type errors come from the API, and block creating.
+    form.get_by_label("Cron expression").fill("0 0 30 2 *")
+    expect(form.get_by_role("radio", name="Custom")).to_have_attribute("aria-checked", "true")
+    expect(form.locator("#init-cron-msg")).to_contain_text("never fires")
+    expect(form.get_by_role("button", name="Create workflow")).to_be_disabled()
+    form.get_by_role("radio", name="Weekdays at 09:00").click()
+    form.get_by_label("Time zone").fill("Mars/Olympus")
+    expect(form.locator("#init-cron-msg")).to_contain_text("Mars/Olympus")
+    expect(form.get_by_role("button", name="Create workflow")).to_be_disabled()
+    form.get_by_label("Time zone").fill("America/New_York")
+    expect(preview.locator("li")).to_have_count(5)
+    expect(form.get_by_role("button", name="Create workflow")).to_be_enabled()
+    form.get_by_role("button", name="Create workflow").click()
+
+    card = page.locator('.trigger-card[data-trigger-type="scheduled"]')
+    expect(card).to_contain_text("0 9 * * 1-5")
+    expect(card).to_contain_text("At 09:00, Monday through Friday")
+    expect(card.locator(".next-run time")).to_be_visible()
+    shot(page, "04-workflow-detail-scheduled")
+
+    page.get_by_role("link", name="Workflows", exact=True).first.click()
+    next_run = workflow_row(page, "report").locator(".next-run")
+    expect(next_run.locator("time")).to_be_visible()
+    expect(next_run.locator("[title]")).to_have_attribute("title", re.compile(r"America/New_York"))
+    shot(page, "05-workflows-next-run")
+
+
+def test_flow_dependency_and_cycle(page: Page):
+    """Seed flow 3: a dependency initial trigger; then the reverse edge is refused with its path."""
+    page.get_by_role("button", name="New workflow").click()
+    form = dialog(page)
+    form.get_by_label("Name").fill("load")
+    form.get_by_label("Steps").fill(json.dumps([{"name": "copy", "kind": "shell", "command": ["sh", "-c", "echo loaded"]}]))
+    form.locator('[data-trigger-card="dependency"]').click()
+    form.get_by_label("Runs after").select_option(label="extract")
+    form.get_by_role("radio", name="On completion").click()
+    expect(form).to_contain_text("whether it succeeded or failed")
+    form.get_by_role("radio", name="On success").click()
+    expect(form).to_contain_text("Runs each time “extract” completes successfully.")
+    form.get_by_label("Delay (minutes, 0–60)").fill("61")
+    expect(form.locator("#init-delay-msg")).to_contain_text("0 to 60")
+    expect(form.get_by_role("button", name="Create workflow")).to_be_disabled()
+    form.get_by_label("Delay (minutes, 0–60)").fill("0")
+    shot(page, "06-create-workflow-dependency")
+    form.get_by_role("button", name="Create workflow").click()
+
+    card = page.locator('.trigger-card[data-trigger-type="dependency"]')
+    expect(card).to_contain_text("After extract")
+    expect(card).to_contain_text("on success")
+
+    # extract after load would close a loop: the picker marks it and the dialog refuses it.
+    page.get_by_role("link", name="extract").first.click()
+    expect(page.get_by_role("heading", name="extract", level=1)).to_be_visible()
+    expect(page.locator(".downstream")).to_contain_text("load")
+    page.get_by_role("button", name="Add trigger").first.click()
+    add = dialog(page)
+    expect(add.locator('[data-trigger-card="scheduled"]')).to_have_attribute("aria-checked", "true")
+    expect(add.get_by_test_id("schedule-preview").locator("li")).to_have_count(5)
+    shot(page, "07-add-trigger-scheduled-preview")
+    add.locator('[data-trigger-card="dependency"]').click()
+    upstream = add.get_by_label("Runs after")
+    expect(upstream.locator("option", has_text="would create a cycle")).to_have_text("load — would create a cycle")
+    upstream.select_option(label="load — would create a cycle")
+    expect(add.locator("#add-upstream-msg")).to_contain_text("circular dependency: load → extract → load")
+    expect(add.get_by_role("button", name="Add trigger")).to_be_disabled()
+    shot(page, "08-add-trigger-cycle-refused")
+    add.get_by_role("button", name="Cancel").click()
+    expect(dialog(page)).to_have_count(0)
+    expect(page.get_by_text("No triggers")).to_be_visible()
+
+
+def test_add_toggle_delete_trigger(page: Page):
+    """Add a second schedule in the dialog, toggle one off and on, delete one after confirming."""
+    page.get_by_role("link", name="Workflows", exact=True).first.click()
+    page.get_by_role("link", name="report", exact=True).click()
+    page.get_by_role("button", name="Add trigger").first.click()
+    add = dialog(page)
+    add.get_by_role("radio", name="Every 15 minutes").click()
+    expect(add.get_by_test_id("schedule-preview")).to_contain_text("Every 15 minutes")
+    add.get_by_label("Time zone").fill("UTC")
+    expect(add.get_by_test_id("schedule-preview")).to_contain_text("(UTC)")
+    add.get_by_label("Name").fill("Quarter-hourly check")
+    add.get_by_role("button", name="Add trigger").click()
+    expect(page.locator(".trigger-card")).to_have_count(2)
+    quarter = page.locator(".trigger-card", has_text="Quarter-hourly check")
+
+    # DST markers: the preview asked from a fixed date (the request goes on to the real API),
+    # where New York's spring-forward gap moves 02:30 to 03:00.
+    page.route(re.compile(r"/api/schedule/preview\?"), lambda route: route.continue_(url=route.request.url + "&after=2026-03-07T12%3A00%3A00Z"))
+    page.get_by_role("button", name="Add trigger").first.click()
+    add = dialog(page)
+    add.get_by_role("radio", name="Custom").click()
+    add.get_by_label("Cron expression").fill("30 2 * * *")
+    add.get_by_label("Time zone").fill("America/New_York")
+    preview = add.get_by_test_id("schedule-preview")
+    expect(preview.locator('li[data-dst="true"]')).to_have_count(1)
+    expect(preview.locator('li[data-dst="true"]')).to_contain_text("DST: moved past the gap")
+    expect(preview.locator("li").first).to_contain_text("03:00 (UTC-04:00)")
+    shot(page, "10-add-trigger-dst-preview")
+    page.keyboard.press("Escape")
+    expect(dialog(page)).to_have_count(0)
+    page.unroute(re.compile(r"/api/schedule/preview\?"))
+    expect(quarter).to_contain_text("*/15 * * * *")
+
+    weekdays = page.locator(".trigger-card", has_text="0 9 * * 1-5")
+    switch = weekdays.get_by_role("switch")
+    expect(switch).to_have_attribute("aria-checked", "true")
+    switch.click()
+    expect(weekdays.get_by_role("switch")).to_have_attribute("aria-checked", "false")
+    expect(weekdays).to_have_class(re.compile(r"\bdisabled\b"))
+    expect(weekdays).to_contain_text("Paused while disabled")
+    expect(page.locator(".toast", has_text="disabled")).to_be_visible()
+    shot(page, "09-trigger-disabled", toasts=True)
+    weekdays.get_by_role("switch").click()
+    expect(weekdays.get_by_role("switch")).to_have_attribute("aria-checked", "true")
+    expect(weekdays.locator(".next-run time")).to_be_visible()
+
+    quarter.get_by_role("button", name="Delete trigger Quarter-hourly check").click()
+    confirm = dialog(page)
+    expect(confirm).to_contain_text("Delete this trigger?")
+    shot(page, "11-delete-trigger-confirm")
+    confirm.get_by_role("button", name="Delete").click()
+    expect(page.locator(".trigger-card")).to_have_count(1)
+
+
+def test_run_now(page: Page):
+    """Run now: the run page shows it queued, then running, then completed, with its trigger icon;
+    the dependency run it starts shows in Executions with a link to its upstream."""
+    page.get_by_role("link", name="Workflows", exact=True).first.click()
+    page.get_by_role("link", name="extract", exact=True).click()
+    expect(page.get_by_role("heading", name="extract", level=1)).to_be_visible()
+    # Record every status the run page shows, in order, as it changes.
+    page.evaluate("""() => {
+      window.__seen = [];
+      new MutationObserver(() => {
+        const el = document.querySelector('[data-testid="run-status"] [data-status]');
+        const status = el && el.dataset.status;
+        if (status && window.__seen[window.__seen.length - 1] !== status) window.__seen.push(status);
+      }).observe(document.getElementById('main'), { childList: true, subtree: true, attributes: true });
+    }""")
+    page.get_by_role("button", name="Run now").click()
+    expect(page.get_by_test_id("run-status")).to_have_text("completed")
+    seen = page.evaluate("window.__seen")
+    assert seen[0] == "queued" and seen[-1] == "completed", f"statuses seen: {seen}"
+    expect(page.locator(".started-by[data-trigger-type=manual]").first).to_contain_text("Run now")
+    expect(page.locator('.started-by[data-trigger-type=manual] svg[aria-label="Manual"]').first).to_be_visible()
+    expect(page.locator(".output")).to_contain_text("pulled rows")
+    expect(page.locator(".timeline")).to_contain_text("Queued")
+    expect(page.get_by_role("button", name="Cancel")).to_have_count(0)
+    shot(page, "12-run-completed")
+
+    page.get_by_role("link", name="Executions", exact=True).first.click()
+    dependency_run = page.locator('tbody tr', has=page.locator('.started-by[data-trigger-type=dependency]')).first
+    expect(dependency_run).to_contain_text("load")
+    expect(dependency_run).to_contain_text("After extract succeeds")
+    expect(dependency_run.get_by_role("link", name=re.compile(r"after #\d+"))).to_be_visible()
+    expect(dependency_run.locator("[data-status]")).to_have_text("completed")
+    manual_run = page.locator('tbody tr', has=page.locator('.started-by[data-trigger-type=manual]')).first
+    expect(manual_run.locator("[data-status]")).to_have_text("completed")
+
+    page.get_by_label("Started by").select_option("dependency")
+    expect(page.locator("tbody tr")).to_have_count(1)
+    expect(page).to_have_url(re.compile(r"trigger_type=dependency"))
+    shot(page, "13-executions-filtered")
+    page.get_by_label("Started by").select_option("")
+    expect(page.locator("tbody tr")).to_have_count(2)
+    shot(page, "14-executions")
+
+
+def test_cancel(page: Page):
+    """A long run is cancelled from its page."""
+    api("POST", "/workflows", {"name": "slow", "steps": [{"name": "wait", "kind": "shell", "command": ["sleep", "60"]}]})
+    page.get_by_role("link", name="Workflows", exact=True).first.click()
+    page.get_by_role("link", name="slow", exact=True).click()
+    page.get_by_role("button", name="Run now").click()
+    expect(page.get_by_test_id("run-status")).to_have_text("running")
+    page.get_by_role("button", name="Cancel").click()
+    dialog(page).get_by_role("button", name="Cancel run").click()
+    expect(page.get_by_test_id("run-status")).to_have_text("cancelled")
+    expect(page.get_by_role("button", name="Cancel")).to_have_count(0)
+
+
+def test_graph(page: Page):
+    """The graph: extract → load with its condition, coloured by last status; a disabled trigger is
+    dashed; a node opens its workflow."""
+    page.get_by_role("link", name="Graph", exact=True).first.click()
+    graph = page.locator("svg.graph")
+    expect(graph).to_be_visible()
+    edge = graph.locator("g.edge")
+    expect(edge).to_have_count(1)
+    expect(edge).to_contain_text("on success")
+    expect(graph.locator("a.node", has_text="extract")).to_have_class(re.compile(r"node-completed"))
+    expect(graph.locator("a.node", has_text="slow")).to_have_class(re.compile(r"node-cancelled"))
+    expect(graph.locator("a.node", has_text="report")).to_have_class(re.compile(r"node-none"))
+    shot(page, "15-graph")
+
+    graph.locator("a.node", has_text="load").click()
+    expect(page.get_by_role("heading", name="load", level=1)).to_be_visible()
+    page.locator('.trigger-card[data-trigger-type="dependency"]').get_by_role("switch").click()
+    expect(page.locator('.trigger-card[data-trigger-type="dependency"]').get_by_role("switch")).to_have_attribute("aria-checked", "false")
+    page.get_by_role("link", name="Graph", exact=True).first.click()
+    expect(page.locator("svg.graph g.edge")).to_have_class(re.compile(r"\bdisabled\b"))
+    shot(page, "16-graph-disabled-edge")
+
+
+def test_keyboard(page: Page):
+    """The main actions work from the keyboard: open and close the create dialog, toggle a card."""
+    page.get_by_role("link", name="Workflows", exact=True).first.click()
+    expect(workflow_row(page, "extract")).to_be_visible()
+    button = page.get_by_role("button", name="New workflow")
+    button.focus()
+    page.keyboard.press("Enter")
+    expect(dialog(page)).to_be_visible()
+    expect(page.get_by_label("Name")).to_be_focused()
+    card = dialog(page).locator('[data-trigger-card="dependency"]')
+    card.focus()
+    page.keyboard.press("Space")
+    expect(card).to_have_attribute("aria-pressed", "true")
+    page.keyboard.press("Escape")
+    expect(dialog(page)).to_have_count(0)
+    expect(button).to_be_focused()
+
+
+def test_narrow_screen(page: Page):
+    """Readable on a phone-sized screen."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.get_by_role("link", name="Workflows", exact=True).first.click()
+    expect(workflow_row(page, "report")).to_be_visible()
+    shot(page, "17-narrow-workflows")
+    page.get_by_role("link", name="report", exact=True).click()
+    expect(page.locator(".trigger-card")).to_have_count(1)
+    shot(page, "18-narrow-workflow-detail")
+    page.get_by_role("button", name="Add trigger").first.click()
+    expect(dialog(page).get_by_test_id("schedule-preview").locator("li")).to_have_count(5)
+    shot(page, "19-narrow-add-trigger")
+    page.keyboard.press("Escape")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the page scrolls sideways on a narrow screen ({width}px)"
+    page.set_viewport_size({"width": 1280, "height": 800})
+
+
+TESTS = [test_sign_in, test_flow_no_trigger, test_flow_scheduled, test_flow_dependency_and_cycle,
+         test_add_toggle_delete_trigger, test_run_now, test_cancel, test_graph, test_keyboard, test_narrow_screen]
+
+
+def main():
+    # run.sh stops the tests with SIGTERM; leaving through SystemExit closes the browser on the way.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    os.makedirs(OUT, exist_ok=True)
+    problems = []
+    started = time.monotonic()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=not HEADED,
+                                    args=["--no-sandbox", "--disable-dev-shm-usage"])
+        context = browser.new_context(viewport={"width": 1280, "height": 800}, timezone_id=VIEWER_ZONE, locale="en-GB")
+        page = context.new_page()
+        page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+        page.on("console", lambda message: problems.append(f"console: {message.text}")
+                if message.type == "error" and "Content Security Policy" in message.text else None)
+        failed = None
+        for test in TESTS:
+            t0 = time.monotonic()
+            try:
+                test(page, context) if test is test_sign_in else test(page)
+                print(f"ok    {test.__name__} ({time.monotonic() - t0:.1f} s)", flush=True)
+            except Exception:
+                failed = test.__name__
+                print(f"FAIL  {test.__name__} ({time.monotonic() - t0:.1f} s)", flush=True)
+                traceback.print_exc()
+                try:
+                    shot(page, f"FAILED-{test.__name__}")
+                except Exception:
+                    pass
+                break
+        browser.close()
+    for problem in problems:
+        print(f"FAIL  {problem}")
+    total = time.monotonic() - started
+    if failed or problems:
+        print(f"web UI tests failed after {total:.0f} s; screenshots in {OUT}")
+        sys.exit(1)
+    print(f"web UI: {len(TESTS)} tests passed in {total:.0f} s; screenshots in {OUT}")
+
+
+if __name__ == "__main__":
+    main()
