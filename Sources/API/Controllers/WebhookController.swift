@@ -6,9 +6,15 @@ import Hummingbird
 /// `X-FlowForge-Signature` HMAC of the body under the trigger's secret, not by an API token.
 struct WebhookController {
     let stores: Stores
-    /// Stands in for a missing trigger's secret, so that an unknown id costs the same HMAC work
-    /// as a known one and ids cannot be told apart by timing.
-    private static let decoySecret = Array("flowforge-decoy-secret-for-unknown-triggers".utf8)
+    /// Stands in for a missing trigger's sealed secret, so that an unknown or disabled id costs
+    /// the same work (one query, one AES-GCM open, one HMAC) as a known one, and ids cannot be
+    /// told apart by timing.
+    private let decoy: [UInt8]?
+
+    init(stores: Stores) {
+        self.stores = stores
+        decoy = stores.secretBox?.seal("whsec_" + String(repeating: "0", count: 64))
+    }
 
     func addRoutes(to group: RouterGroup<BasicRequestContext>) {
         group.post(":triggerId", use: receive)
@@ -33,11 +39,12 @@ struct WebhookController {
         guard signature.isFresh(now: stores.clock()) else { throw Self.rejected(.stale) }
 
         let target = try await stores.events.webhookTarget(triggerId: triggerId)
-        let box = try? stores.requireSecretBox()
-        let secrets = target.secrets.compactMap { box?.open($0) }
-        let verified = signature.matches(body: body, secrets: target.active && !secrets.isEmpty ? secrets : [Self.decoySecret])
+        let real = target.active && !target.secrets.isEmpty
+        let sealed = real ? target.secrets : decoy.map { [$0] } ?? []
+        let secrets = sealed.compactMap { stores.secretBox?.open($0) }
+        let verified = signature.matches(body: body, secrets: secrets)
         guard target.active else { throw Self.unknown(text) }
-        guard verified, !secrets.isEmpty else { throw Self.rejected(.badSignature) }
+        guard real, verified else { throw Self.rejected(.badSignature) }
 
         // The JSON, when the body is JSON: for the filter, and (when small) to show on the run.
         let json = body.isEmpty ? nil : try? JSONValue.parse(body)
