@@ -312,6 +312,24 @@ def test_cancel(page: Page):
     expect(page.get_by_role("button", name="Cancel")).to_have_count(0)
 
 
+def test_webhook_secret_shown_once(page: Page):
+    """A workflow created with a webhook as its initial trigger shows the hook's URL and secret,
+    this once; the trigger card shows the URL, never the secret."""
+    page.get_by_role("link", name="Workflows", exact=True).first.click()
+    page.get_by_role("button", name="New workflow").first.click()
+    dialog(page).get_by_label("Name").first.fill("on-release")
+    dialog(page).get_by_text("Event", exact=False).first.click()
+    dialog(page).get_by_role("button", name="Create workflow").click()
+    secret = page.locator("#hook-secret")
+    expect(secret).to_have_value(re.compile(r"^whsec_[0-9a-f]{64}$"))
+    expect(page.locator("#hook-url")).to_have_value(re.compile(r"/api/hooks/[0-9]+$"))
+    shot(page, "20-webhook-secret")
+    value = secret.input_value()
+    dialog(page).get_by_role("button", name="I copied it").click()
+    expect(page.get_by_text("/api/hooks/", exact=False).first).to_be_visible()
+    assert value not in page.content(), "the secret is still on the page"
+
+
 def test_graph(page: Page):
     """The graph: extract → load with its condition, coloured by last status; a disabled trigger is
     dashed; a node opens its workflow."""
@@ -372,7 +390,8 @@ def test_narrow_screen(page: Page):
 
 
 TESTS = [test_sign_in, test_flow_no_trigger, test_flow_scheduled, test_flow_dependency_and_cycle,
-         test_add_toggle_delete_trigger, test_run_now, test_cancel, test_graph, test_keyboard, test_narrow_screen]
+         test_add_toggle_delete_trigger, test_run_now, test_cancel, test_graph, test_keyboard, test_narrow_screen,
+         test_webhook_secret_shown_once]
 
 
 def main():
