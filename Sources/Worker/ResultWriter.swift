@@ -93,9 +93,15 @@ actor ResultWriter {
     private func store(_ outcomes: [RunOutcome], claimLimit: Int) async -> [ClaimedRun] {
         let deadline = ContinuousClock.now + giveUpAfter
         var pause = Duration.milliseconds(100)
+        let queue = queue, workerID = workerID, leaseSeconds = leaseSeconds
         while true {
             do {
-                return try await queue.finish(outcomes, workerID: workerID, thenClaim: claimLimit, leaseSeconds: leaseSeconds)
+                // A write stuck on a dead connection is abandoned at the deadline; the results
+                // it carried are then left to lease rescue, like any write that keeps failing.
+                let remaining = max(.milliseconds(100), deadline - ContinuousClock.now)
+                return try await abandoning(after: remaining) {
+                    try await queue.finish(outcomes, workerID: workerID, thenClaim: claimLimit, leaseSeconds: leaseSeconds)
+                }
             } catch {
                 guard ContinuousClock.now + pause < deadline else {
                     // Nothing is lost: the leases run out and maintenance requeues these runs.

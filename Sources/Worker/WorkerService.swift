@@ -122,7 +122,10 @@ public struct WorkerService: Service {
             guard free > 0 else { return false }
             let claimed: [ClaimedRun]
             do {
-                claimed = try await queue.claim(workerID: config.workerID, limit: free, leaseSeconds: config.leaseSeconds)
+                let workerID = config.workerID, leaseSeconds = config.leaseSeconds
+                claimed = try await abandoning(after: .seconds(leaseSeconds)) {
+                    try await queue.claim(workerID: workerID, limit: free, leaseSeconds: leaseSeconds)
+                }
             } catch {
                 await running.complete(finished: [], reserved: free, started: [])
                 if !Task.isCancelled { logger.warning("cannot claim jobs", metadata: ["error": "\(String(reflecting: error))"]) }
@@ -162,7 +165,10 @@ public struct WorkerService: Service {
             let attempts = await running.attempts
             guard !attempts.isEmpty else { continue }
             do {
-                let held = try await queue.renewLeases(workerID: config.workerID, attempts: attempts, leaseSeconds: config.leaseSeconds)
+                let workerID = config.workerID, leaseSeconds = config.leaseSeconds
+                let held = try await abandoning(after: .seconds(leaseSeconds)) {
+                    try await queue.renewLeases(workerID: workerID, attempts: attempts, leaseSeconds: leaseSeconds)
+                }
                 for lost in attempts where !held.contains(lost) {
                     if await running.cancel(lost) {
                         logger.notice(

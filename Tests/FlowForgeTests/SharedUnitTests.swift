@@ -121,3 +121,24 @@ struct MigrationSplitTests {
         ])
     }
 }
+
+@Suite("Deadlines on database calls")
+struct DeadlineTests {
+    @Test("an answer in time is returned; a call that never answers is abandoned at its deadline")
+    func abandonsHungCalls() async throws {
+        #expect(try await abandoning(after: .seconds(5)) { 42 } == 42)
+        await #expect(throws: CancellationError.self) {
+            try await abandoning(after: .seconds(5)) { throw CancellationError() }
+        }
+        // A call stuck for good, deaf to cancellation, as on a connection that died without closing.
+        let began = ContinuousClock.now
+        await #expect(throws: DeadlineExceeded.self) {
+            try await abandoning(after: .milliseconds(300)) {
+                await withUnsafeContinuation { (_: UnsafeContinuation<Void, Never>) in }
+                return 0
+            }
+        }
+        let waited = ContinuousClock.now - began
+        #expect(waited >= .milliseconds(300) && waited < .seconds(5))
+    }
+}

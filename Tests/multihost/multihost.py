@@ -431,6 +431,16 @@ class Scenario:
             if pending == 0 and uncascaded == 0:
                 return
             time.sleep(0.5)
+        # What is stuck, and who holds it, for whoever reads the failure.
+        for row in self.c.sql(
+                "SELECT e.id, w.name, e.status, e.attempt, coalesce(e.worker_id, '-'), coalesce(j.locked_by, '-'), "
+                "coalesce(to_char(j.lease_expires_at - now(), 'SS.MS'), '-'), coalesce(to_char(now() - j.run_at, 'MI:SS'), '-'), "
+                "j.limited, coalesce(e.error, '') FROM flowforge.jobs j JOIN flowforge.executions e ON e.id = j.execution_id "
+                "JOIN flowforge.workflows w ON w.id = e.workflow_id ORDER BY e.id LIMIT 30"):
+            log("pending: id={} workflow={} status={} attempt={} worker={} locked_by={} lease_left={} due_for={} limited={} error={}".format(*row))
+        for row in self.c.sql("SELECT application_name, host(client_addr), state, left(query, 60), to_char(now() - state_change, 'MI:SS') "
+                              "FROM pg_stat_activity WHERE datname = 'flowforge' ORDER BY 1"):
+            log("connection: " + " | ".join(row))
         raise AssertionError(f"runs still pending 120 s after the load ended: {pending} queued or running, {uncascaded} not cascaded")
 
     def check(self):
@@ -530,6 +540,15 @@ class Scenario:
                             f"WHERE e.scheduled_for IS NULL OR e.scheduled_for <= {last}")) == 0, "jobs left in the queue")
         print(f"missed minutes {missing_minutes}, upstream runs without their cascade {orphans}, "
               f"running without a live lease {running_unleased}, results not from the last attempt {len(wrong_attempt)}")
+        # How often a process gave up on a database call that did not answer (a connection left
+        # hanging by the cut link or the restart): it then leaves the work to lease rescue.
+        abandoned = {}
+        for name, path in c.logs.items():
+            with open(path, errors="replace") as f:
+                count = sum(1 for line in f if "no answer from the database within" in line)
+            if count:
+                abandoned[name] = count
+        print("database calls abandoned at their deadline: " + (", ".join(f"{n} {k}" for n, k in sorted(abandoned.items())) or "none"))
         print("reconnected within: " + ", ".join(f"{p} {s:.1f} s" if s is not None else f"{p} never" for p, s in sorted(self.reconnect.items())))
         return failures
 
