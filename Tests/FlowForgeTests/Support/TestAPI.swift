@@ -76,18 +76,14 @@ struct APIHarness: Sendable {
         if let raw { body = ByteBuffer(string: raw) }
         if body != nil { headers[.contentType] = "application/json" }
         let response = try await client.execute(uri: uri, method: method, headers: headers, body: body)
-        let data = Data(response.body.readableBytesView)
-        let value = data.isEmpty ? JSONValue.null : ((try? JSONValue.parse(data)) ?? .string(String(decoding: data, as: UTF8.self)))
-        if response.status.code >= 500 {
-            Issue.record("\(method) \(uri) answered \(response.status.code): \(value)", sourceLocation: sourceLocation)
-        }
-        return (response.status, value)
+        return Self.answer(response, "\(method) \(uri)", sourceLocation: sourceLocation)
     }
 
     /// Delivers a webhook: `body` as it is, signed with `secret` at `timestamp` unless
     /// `signature` gives the header's exact value (nil: no header).
     func hook(
-        _ triggerId: Int64, body: [UInt8], secret: String? = nil, timestamp: Date = testNow, signature: String?? = .none
+        _ triggerId: Int64, body: [UInt8], secret: String? = nil, timestamp: Date = testNow, signature: String?? = .none,
+        sourceLocation: SourceLocation = #_sourceLocation
     ) async throws -> (status: HTTPResponse.Status, body: JSONValue) {
         var headers: HTTPFields = [.contentType: "application/json"]
         let header: String?
@@ -99,9 +95,18 @@ struct APIHarness: Sendable {
         }
         if let header { headers.append(.init(name: .init("X-FlowForge-Signature")!, value: header)) }
         let response = try await client.execute(uri: "/api/hooks/\(triggerId)", method: .post, headers: headers, body: ByteBuffer(bytes: body))
+        return Self.answer(response, "hook \(triggerId)", sourceLocation: sourceLocation)
+    }
+
+    /// A response's status and body (JSON, or the text when it is not JSON); a 5xx is a test failure.
+    private static func answer(
+        _ response: TestResponse, _ request: String, sourceLocation: SourceLocation
+    ) -> (status: HTTPResponse.Status, body: JSONValue) {
         let data = Data(response.body.readableBytesView)
         let value = data.isEmpty ? JSONValue.null : ((try? JSONValue.parse(data)) ?? .string(String(decoding: data, as: UTF8.self)))
-        if response.status.code >= 500 { Issue.record("hook \(triggerId) answered \(response.status.code): \(value)") }
+        if response.status.code >= 500 {
+            Issue.record("\(request) answered \(response.status.code): \(value)", sourceLocation: sourceLocation)
+        }
         return (response.status, value)
     }
 
