@@ -10,7 +10,12 @@ struct RunExecutor: Sendable {
     var loadEvent: @Sendable (_ executionId: Int64) async throws -> EventStore.EventData? = { _ in nil }
 
     func execute(_ run: ClaimedRun) async -> RunOutcome {
-        var context = contextEnvironment(for: run)
+        // Only a child process or a request sees the context; a run of noop steps skips building it.
+        let needsContext = run.steps.contains { step in
+            if case .noop = step.action { return false }
+            return true
+        }
+        var context = needsContext ? contextEnvironment(for: run) : [:]
         // A webhook's body reaches the steps as a file, byte for byte, named by
         // FLOWFORGE_EVENT_PAYLOAD_FILE: never on a command line, never in the environment.
         var payloadFile: String?

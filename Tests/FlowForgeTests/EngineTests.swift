@@ -99,12 +99,12 @@ struct EngineTests {
             // 3: cancelled 40 days ago (goes); 4: finished 10 days ago (stays); 5: still queued (stays).
             try await api.postgres.query(
                 """
-                INSERT INTO flowforge.executions (workflow_id, workflow_name, trigger_type, status, finished_at, cascaded_at)
-                VALUES (\(workflow), 'old', 'manual', 'completed', now() - interval '40 days', now() - interval '40 days'),
-                       (\(workflow), 'old', 'manual', 'failed', now() - interval '40 days', NULL),
-                       (\(workflow), 'old', 'manual', 'cancelled', now() - interval '40 days', now() - interval '40 days'),
-                       (\(workflow), 'old', 'manual', 'completed', now() - interval '10 days', now() - interval '10 days'),
-                       (\(workflow), 'old', 'manual', 'queued', NULL, NULL)
+                INSERT INTO flowforge.executions (workflow_id, workflow_name, trigger_type, status, queued_at, finished_at, cascaded_at)
+                VALUES (\(workflow), 'old', 'manual', 'completed', now() - interval '41 days', now() - interval '40 days', now() - interval '40 days'),
+                       (\(workflow), 'old', 'manual', 'failed', now() - interval '41 days', now() - interval '40 days', NULL),
+                       (\(workflow), 'old', 'manual', 'cancelled', now() - interval '41 days', now() - interval '40 days', now() - interval '40 days'),
+                       (\(workflow), 'old', 'manual', 'completed', now() - interval '11 days', now() - interval '10 days', now() - interval '10 days'),
+                       (\(workflow), 'old', 'manual', 'queued', now() - interval '41 days', NULL, NULL)
                 """)
             let store = SchedulerStore(client: api.postgres, logger: TestDatabase.logger)
             #expect(try await store.pruneHistory(olderThanDays: 30) == 2)

@@ -24,7 +24,8 @@ struct QueryPlanTests {
             name: "complete", worker: true, types: "(jsonb, text)", values: #"('[{"id": 5, "attempt": 1, "ok": true, "error": null, "steps": []}]', 'w')"#,
             sql: QueueStore.RecordResults.sql),
         Statement(name: "tick", worker: false, types: "(timestamptz, int)", values: "(now(), 500)", sql: SchedulerStore.dueTriggersSQL),
-        Statement(name: "cascade", worker: false, types: "(int)", values: "(500)", sql: SchedulerStore.cascadeSQL),
+        // The cascader runs with the worker's planner settings (SchedulerStore.queuePlannerSettingsSQL).
+        Statement(name: "cascade", worker: true, types: "(int)", values: "(500)", sql: SchedulerStore.cascadeSQL),
     ]
 
     @Test("claim, complete, tick and cascade use indexes at 100,000 runs: no sequential scan of jobs or executions")
@@ -55,6 +56,62 @@ struct QueryPlanTests {
                             }
                         }
                     }
+                }
+            }
+        }
+    }
+
+    @Test("no index of executions names a column a worker writes, so a run's start and end are HOT updates")
+    func runRowsUpdateInPlace() async throws {
+        try await TestDatabase.with { url in
+            try await PostgresClient.withClient(url.clientConfiguration(maximumConnections: 1, queueWorker: true), logger: TestDatabase.logger) {
+                client in
+                try await client.withConnection { connection in
+                    let indexed = try await Self.lines(
+                        """
+                        SELECT i.indexrelid::regclass::text || ' ' || a.attname FROM pg_index i, pg_attribute a
+                        WHERE i.indrelid = 'flowforge.executions'::regclass AND a.attrelid = i.indrelid
+                          AND a.attname IN ('status', 'started_at', 'worker_id', 'attempt', 'finished_at', 'error', 'steps', 'cascaded_at')
+                          AND (a.attnum = ANY(i.indkey)
+                               OR coalesce(pg_get_expr(i.indpred, i.indrelid), '') ~ ('\\m' || a.attname || '\\M')
+                               OR coalesce(pg_get_expr(i.indexprs, i.indrelid), '') ~ ('\\m' || a.attname || '\\M'))
+                        """, on: connection)
+                    #expect(indexed == [])
+
+                    try await Self.loadDefinitions(connection)
+                    // A run of workflow 1, which workflow 2 depends on, and one of workflow 2, which nothing depends on.
+                    try await Self.run(
+                        """
+                        WITH runs AS (
+                            INSERT INTO flowforge.executions (workflow_id, workflow_name, trigger_type, trigger_name)
+                            VALUES (1, 'w1', 'manual', 'Run now'), (2, 'w2', 'manual', 'Run now') RETURNING id, workflow_id
+                        )
+                        INSERT INTO flowforge.jobs (execution_id, workflow_id, limited) SELECT id, workflow_id, false FROM runs
+                        """, on: connection)
+                    let hotUpdates = """
+                        SELECT pg_stat_get_xact_tuples_updated('flowforge.executions'::regclass) || ' '
+                            || pg_stat_get_xact_tuples_hot_updated('flowforge.executions'::regclass)
+                        """
+                    try await Self.run("BEGIN", on: connection)
+                    let claim = QueueStore.ClaimUnlimited.sql.replacingOccurrences(of: "$1", with: "'w'")
+                        .replacingOccurrences(of: "$2", with: "30").replacingOccurrences(of: "$3", with: "10")
+                    #expect(try await Self.count(claim, on: connection) == 2)
+                    let started = try await Self.lines(hotUpdates, on: connection)
+                    #expect(started == ["2 2"])
+                    try await Self.run("COMMIT", on: connection)
+                    // The counters just read are flushed when the session goes idle after this.
+                    try await Self.run("SELECT pg_stat_force_next_flush()", on: connection)
+
+                    try await Self.run("BEGIN", on: connection)
+                    let outcomes = #"[{"id": 1, "attempt": 1, "ok": true, "error": null, "steps": []}, {"id": 2, "attempt": 1, "ok": true, "error": null, "steps": []}]"#
+                    let complete = QueueStore.RecordResults.sql.replacingOccurrences(of: "$1", with: "'\(outcomes)'")
+                        .replacingOccurrences(of: "$2", with: "'w'")
+                    #expect(try await Self.count(complete, on: connection) == 2)
+                    let ended = try await Self.lines(hotUpdates, on: connection)
+                    #expect(ended == ["2 2"])
+                    try await Self.run("COMMIT", on: connection)
+                    // Only the run with a downstream waits for the cascader.
+                    #expect(try await Self.lines("SELECT string_agg(execution_id::text, ',') FROM flowforge.cascade_backlog", on: connection) == ["1"])
                 }
             }
         }
@@ -103,12 +160,23 @@ struct QueryPlanTests {
                 CASE WHEN id % 10 = 0 THEN 'w' END, CASE WHEN id % 10 = 0 THEN now() + interval '30 seconds' END
             FROM runs WHERE status = 'queued'
             """, on: connection)
+        try await run(
+            """
+            INSERT INTO flowforge.cascade_backlog (execution_id, finished_at)
+            SELECT id, finished_at FROM flowforge.executions WHERE finished_at IS NOT NULL AND cascaded_at IS NULL
+            """, on: connection)
         #expect(try await lines("SELECT count(*)::text FROM flowforge.executions", on: connection) == ["\(rows)"])
         #expect(try await lines("SELECT count(*)::text FROM flowforge.jobs", on: connection) == ["\(half)"])
     }
 
     static func run(_ sql: String, on connection: PostgresConnection) async throws {
         try await connection.query(PostgresQuery(unsafeSQL: sql), logger: TestDatabase.logger)
+    }
+
+    static func count(_ sql: String, on connection: PostgresConnection) async throws -> Int {
+        var count = 0
+        for try await _ in try await connection.query(PostgresQuery(unsafeSQL: sql), logger: TestDatabase.logger) { count += 1 }
+        return count
     }
 
     static func lines(_ sql: String, on connection: PostgresConnection) async throws -> [String] {

@@ -63,8 +63,13 @@ struct SchedulerTests {
     static func finishedRun(_ api: APIHarness, workflow: Int64, status: String) async throws -> Int64 {
         let rows = try await api.postgres.query(
             """
-            INSERT INTO flowforge.executions (workflow_id, workflow_name, trigger_type, status, started_at, finished_at)
-            VALUES (\(workflow), 'A', 'manual', \(status), now(), now()) RETURNING id
+            WITH run AS (
+                INSERT INTO flowforge.executions (workflow_id, workflow_name, trigger_type, status, started_at, finished_at)
+                VALUES (\(workflow), 'A', 'manual', \(status), now(), now()) RETURNING id, finished_at
+            ), backlog AS (
+                INSERT INTO flowforge.cascade_backlog (execution_id, finished_at) SELECT id, finished_at FROM run
+            )
+            SELECT id FROM run
             """)
         for try await id in rows.decode(Int64.self) { return id }
         throw FlowForgeError.conflict("no row")

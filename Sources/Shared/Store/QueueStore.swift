@@ -277,12 +277,7 @@ public struct QueueStore: Sendable {
         _ outcomes: [RunOutcome], workerID: String, thenClaim claimLimit: Int = 0, leaseSeconds: Int = 30
     ) async throws -> [ClaimedRun] {
         guard !outcomes.isEmpty else { return try await claim(workerID: workerID, limit: claimLimit, leaseSeconds: leaseSeconds) }
-        let batch = JSONValue.array(outcomes.map { outcome in
-            .object([
-                "id": .int(outcome.executionId), "attempt": .int(Int64(outcome.attempt)), "ok": .bool(outcome.succeeded),
-                "error": outcome.error.map(JSONValue.string) ?? .null, "steps": outcome.steps,
-            ])
-        })
+        let batch = Self.outcomesJSON(outcomes)
         let outcomesTable = Self.outcomesTable
         guard claimLimit > 0 || outcomes.contains(where: { !$0.succeeded }) else {
             // Only final results and no claim: one statement, its own transaction.
@@ -332,6 +327,27 @@ public struct QueueStore: Sendable {
         return claimed
     }
 
+    /// The outcomes as the JSON array `outcomesTable` reads:
+    /// `[{"id":…,"attempt":…,"ok":…,"error":…,"steps":[…]},…]`.
+    static func outcomesJSON(_ outcomes: [RunOutcome]) -> RawJSON {
+        var out: [UInt8] = [UInt8(ascii: "[")]
+        out.reserveCapacity(outcomes.count * 320)
+        for (index, outcome) in outcomes.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: #"{"id":"#.utf8)
+            out.append(contentsOf: String(outcome.executionId).utf8)
+            out.append(contentsOf: #","attempt":"#.utf8)
+            out.append(contentsOf: String(outcome.attempt).utf8)
+            out.append(contentsOf: (outcome.succeeded ? #","ok":true,"error":"# : #","ok":false,"error":"#).utf8)
+            if let error = outcome.error { JSONValue.writeString(error, into: &out) } else { out.append(contentsOf: "null".utf8) }
+            out.append(contentsOf: #","steps":"#.utf8)
+            outcome.steps.write(into: &out)
+            out.append(UInt8(ascii: "}"))
+        }
+        out.append(UInt8(ascii: "]"))
+        return RawJSON(bytes: out)
+    }
+
     /// Counts finished runs by "status trigger_type".
     private func countFinished(_ counts: [String: Int]) {
         for (key, count) in counts {
@@ -351,7 +367,9 @@ public struct QueueStore: Sendable {
     /// A run of a workflow that no enabled dependency trigger follows is marked cascaded here:
     /// the cascader would only mark it, with a second write of the row, and at a burst of
     /// 10,000 scheduled runs that marking was the largest cost in the database. Whether a
-    /// downstream run follows is thus decided when the upstream finishes.
+    /// downstream run follows is thus decided when the upstream finishes; a run that may have
+    /// one joins the cascader's backlog. No index names a column written here, so the row is
+    /// updated in place (see sql/005_hot_finish.sql).
     struct RecordResults: PostgresPreparedStatement {
         static let sql = """
             WITH o AS (SELECT * FROM \(outcomesTable)), job AS (
@@ -368,12 +386,15 @@ public struct QueueStore: Sendable {
                     ) THEN NULL ELSE clock_timestamp() END
                 FROM job JOIN o ON o.id = job.execution_id
                 WHERE e.id = job.execution_id AND e.status = 'running'
-                RETURNING e.id, e.status, e.trigger_type
+                RETURNING e.id, e.status, e.trigger_type, e.finished_at, e.cascaded_at IS NULL AS cascades
+            ), backlog AS (
+                INSERT INTO flowforge.cascade_backlog (execution_id, finished_at)
+                SELECT id, finished_at FROM done WHERE cascades
             )
             SELECT status, trigger_type, pg_notify('flowforge_execution_finished', id::text)::text FROM done
             """
         typealias Row = (String, String)
-        let outcomes: JSONValue
+        let outcomes: RawJSON
         let workerID: String
 
         func makeBindings() throws -> PostgresBindings {
@@ -438,33 +459,35 @@ struct ClaimedRunDecoder {
     /// Whether the statement saw a limited workflow's job due.
     private(set) var limitedDue = false
 
-    /// The run in a claim's row; nil for the row that only carries `limited_due`.
+    /// The run in a claim's row; nil for the row that only carries `limited_due`. Columns are
+    /// read by position, in the order of `QueueStore.leaseSQL`'s `RETURNING` (a name lookup
+    /// per column was a tenth of a busy worker's time).
     mutating func decode(_ postgresRow: PostgresRow) throws -> ClaimedRun? {
         let row = postgresRow.makeRandomAccess()
-        if try row.column("limited_due", as: Bool.self) { limitedDue = true }
-        guard let workflowId = try row.column("workflow_id", as: Int64?.self) else { return nil }
+        if try row[14].decode(Bool.self) { limitedDue = true }
+        guard let workflowId = try row[2].decode(Int64?.self) else { return nil }
         let workflowSteps: [Step]
         if let known = steps[workflowId] {
             workflowSteps = known
         } else {
-            let json = try row.column("steps", as: JSONValue.self)
+            let json = try row[13].decode(JSONValue.self)
             workflowSteps = try (json.arrayValue ?? []).map { value throws(FlowForgeError) in try Step(stored: value) }
             steps[workflowId] = workflowSteps
         }
         return ClaimedRun(
-            executionId: try row.column("id"),
+            executionId: try row[0].decode(Int64.self),
             workflowId: workflowId,
-            workflowName: try row.column("workflow_name"),
-            triggerId: try row.column("trigger_id"),
-            triggerType: ExecutionTriggerType(rawValue: try row.column("trigger_type")) ?? .manual,
-            scheduledFor: try row.column("scheduled_for"),
-            attempt: try row.column("attempt"),
-            maxAttempts: try row.column("max_attempts"),
-            retryBackoffSeconds: try row.column("retry_backoff_seconds"),
-            timeoutSeconds: try row.column("timeout_seconds"),
-            upstreamExecutionId: try row.column("upstream_execution_id"),
-            upstreamStatus: try row.column("upstream_status"),
+            workflowName: try row[3].decode(String.self),
+            triggerId: try row[4].decode(Int64?.self),
+            triggerType: ExecutionTriggerType(rawValue: try row[5].decode(String.self)) ?? .manual,
+            scheduledFor: try row[6].decode(Date?.self),
+            attempt: try row[7].decode(Int.self),
+            maxAttempts: try row[10].decode(Int.self),
+            retryBackoffSeconds: try row[11].decode(Int.self),
+            timeoutSeconds: try row[12].decode(Int.self),
+            upstreamExecutionId: try row[8].decode(Int64?.self),
+            upstreamStatus: try row[9].decode(String?.self),
             steps: workflowSteps,
-            waitedSeconds: try row.column("waited"))
+            waitedSeconds: try row[1].decode(Double.self))
     }
 }

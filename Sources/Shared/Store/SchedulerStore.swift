@@ -174,16 +174,22 @@ public struct SchedulerStore: Sendable {
             """, logger: logger)
     }
 
+    /// `DatabaseURL.queueWorkerPlannerSettings` for the rest of the transaction.
+    static let queuePlannerSettingsSQL = "SELECT "
+        + DatabaseURL.queueWorkerPlannerSettings.map { "set_config('\($0.0)', '\($0.1)', true)" }.joined(separator: ", ")
+
     /// The cascade of up to $1 finished runs (see `cascade`).
     static let cascadeSQL = """
-        WITH finished AS (
-            SELECT id, workflow_id, status, finished_at FROM flowforge.executions
-            WHERE cascaded_at IS NULL AND finished_at IS NOT NULL AND status IN ('completed', 'failed')
-            ORDER BY finished_at
-            LIMIT $1
-            FOR UPDATE SKIP LOCKED
+        WITH taken AS (
+            DELETE FROM flowforge.cascade_backlog b
+            WHERE b.execution_id = ANY(ARRAY(
+                SELECT execution_id FROM flowforge.cascade_backlog ORDER BY finished_at LIMIT $1 FOR UPDATE SKIP LOCKED))
+            RETURNING b.execution_id
+        ), finished AS (
+            SELECT e.id, e.workflow_id, e.status, e.finished_at FROM flowforge.executions e
+            WHERE e.id = ANY(ARRAY(SELECT execution_id FROM taken)) AND e.status IN ('completed', 'failed')
         ), marked AS (
-            UPDATE flowforge.executions e SET cascaded_at = now() FROM finished f WHERE e.id = f.id
+            UPDATE flowforge.executions e SET cascaded_at = now() WHERE e.id = ANY(ARRAY(SELECT execution_id FROM taken))
         ), downstream AS (
             INSERT INTO flowforge.executions
                 (workflow_id, workflow_name, trigger_id, trigger_type, trigger_name, upstream_execution_id, scheduled_for)
@@ -211,6 +217,9 @@ public struct SchedulerStore: Sendable {
     /// transaction. Returns how many downstream runs it created.
     public func cascade(limit: Int = 500) async throws -> Int {
         let created = try await client.withTransaction(logger: logger) { connection in
+            // The worker's planner settings, for this transaction: the backlog and the runs are
+            // found by index whatever the (often stale) statistics of a queue's tables say.
+            try await connection.query(PostgresQuery(unsafeSQL: Self.queuePlannerSettingsSQL), logger: logger)
             var query = PostgresQuery(unsafeSQL: Self.cascadeSQL)
             query.binds.append(limit)
             let rows = try await connection.query(query, logger: logger)
@@ -260,11 +269,15 @@ public struct SchedulerStore: Sendable {
                 ), job AS (
                     DELETE FROM flowforge.jobs j WHERE j.execution_id = ANY(ARRAY(SELECT execution_id FROM expired))
                     RETURNING j.execution_id
+                ), lost AS (
+                    UPDATE flowforge.executions e
+                    SET status = 'failed', finished_at = clock_timestamp(), error = 'worker lost: its lease expired and no attempts remain'
+                    FROM job WHERE e.id = job.execution_id AND e.status = 'running'
+                    RETURNING e.id, e.trigger_type, e.finished_at
+                ), backlog AS (
+                    INSERT INTO flowforge.cascade_backlog (execution_id, finished_at) SELECT id, finished_at FROM lost
                 )
-                UPDATE flowforge.executions e
-                SET status = 'failed', finished_at = clock_timestamp(), error = 'worker lost: its lease expired and no attempts remain'
-                FROM job WHERE e.id = job.execution_id AND e.status = 'running'
-                RETURNING e.id, e.trigger_type
+                SELECT id, trigger_type FROM lost
                 """, logger: logger)
             var failedRuns: [(Int64, ExecutionTriggerType)] = []
             for try await (id, type) in failed.decode((Int64, String).self) {
@@ -280,17 +293,20 @@ public struct SchedulerStore: Sendable {
         return (requeued, failed.count)
     }
 
-    /// Deletes finished executions older than `days` (by `finished_at`), oldest first, at most
-    /// `limit` per call, and only those the cascader is done with. Returns how many it deleted.
+    /// Deletes finished executions older than `days` (by `finished_at`), at most `limit` per
+    /// call, oldest queued first, and only those the cascader is done with. The index on
+    /// `queued_at` bounds the search: a run finished before the cutoff was queued before it.
+    /// Returns how many it deleted.
     public func pruneHistory(olderThanDays days: Int, limit: Int = 1_000) async throws -> Int {
         let rows = try await client.query(
             """
             DELETE FROM flowforge.executions WHERE id IN (
                 SELECT id FROM flowforge.executions
-                WHERE finished_at < now() - make_interval(days => \(days)::int)
+                WHERE queued_at < now() - make_interval(days => \(days)::int)
+                  AND finished_at < now() - make_interval(days => \(days)::int)
                   AND status IN ('completed', 'failed', 'cancelled', 'skipped')
                   AND cascaded_at IS NOT NULL
-                ORDER BY finished_at
+                ORDER BY queued_at
                 LIMIT \(limit)
                 FOR UPDATE SKIP LOCKED
             )
