@@ -54,7 +54,8 @@ public struct SchedulerService: Service {
                 }
                 group.addTask {
                     await FileArrivalWatcher(
-                        interval: config.fileScanInterval, store: EventStore(client: postgres, logger: logger, metrics: metrics), logger: logger
+                        interval: config.fileScanInterval, store: EventStore(client: postgres, logger: logger, metrics: metrics), postgres: postgres,
+                        logger: logger
                     ).run()
                 }
                 group.addTask {

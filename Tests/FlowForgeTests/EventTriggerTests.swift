@@ -293,7 +293,8 @@ struct FileArrivalTests {
                 try Data("row \(index)\n".utf8).write(to: URL(fileURLWithPath: "\(directory)/part-\(index).csv"))
             }
             try Data("ignored".utf8).write(to: URL(fileURLWithPath: "\(directory)/notes.txt"))
-            #expect(try await Self.waitFor(api, runs: 200) == 200)
+            let started = try await Self.waitFor(api, runs: 200)
+            #expect(started == 200)
             // Give both schedulers another few scans: still 200.
             try await Task.sleep(for: .seconds(1))
             #expect(try await api.scalar("SELECT count(*) FROM flowforge.executions", as: Int64.self) == 200)

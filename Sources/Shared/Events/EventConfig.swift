@@ -57,8 +57,10 @@ public struct FileArrivalConfig: Sendable, Equatable {
     /// A glob for file names in the directory (`*`, `?`, `[…]`); not for subfolders.
     public var pattern = "*"
     /// A file is taken once it has not been modified for this long, so a file still being
-    /// written is not.
-    public var minQuietSeconds = 0
+    /// written is not. The default, 2 s, keeps a file that a scan catches between its creation
+    /// and its first write (empty, then written) from counting as two files; 0 takes files at
+    /// once.
+    public var minQuietSeconds = 2
     /// Also take files that were there before the trigger was created or enabled.
     public var includeExisting = false
 
