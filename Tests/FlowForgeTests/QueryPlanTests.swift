@@ -23,6 +23,10 @@ struct QueryPlanTests {
         Statement(
             name: "complete", worker: true, types: "(jsonb, text)", values: #"('[{"id": 5, "attempt": 1, "ok": true, "error": null, "steps": []}]', 'w')"#,
             sql: QueueStore.RecordResults.sql),
+        Statement(
+            name: "complete_and_claim", worker: true, types: "(jsonb, text, int, int)",
+            values: #"('[{"id": 5, "attempt": 1, "ok": true, "error": null, "steps": []}]', 'w', 30, 64)"#,
+            sql: QueueStore.RecordResultsAndClaim.sql),
         Statement(name: "tick", worker: false, types: "(timestamptz, int)", values: "(now(), 500)", sql: SchedulerStore.dueTriggersSQL),
         // The cascader runs with the worker's planner settings (SchedulerStore.queuePlannerSettingsSQL).
         Statement(name: "cascade", worker: true, types: "(int)", values: "(500)", sql: SchedulerStore.cascadeSQL),

@@ -196,15 +196,24 @@ public struct QueueStore: Sendable {
     /// claimed one: 0.5 s per claim at 5,000 jobs).
     static func leaseSQL(due: String) -> String {
         """
-        WITH leased AS (
+        WITH \(leaseCTEs(due: due, worker: "$1", lease: "$2"))
+        SELECT claimed.*, \(limitedDueSQL) AS limited_due
+        FROM (SELECT) AS always LEFT JOIN claimed ON true
+        """
+    }
+
+    /// The `leased` and `claimed` CTEs of `leaseSQL`, with the parameters named.
+    static func leaseCTEs(due: String, worker: String, lease: String) -> String {
+        """
+        leased AS (
             UPDATE flowforge.jobs j
-            SET locked_by = $1, lease_expires_at = now() + make_interval(secs => $2)
+            SET locked_by = \(worker), lease_expires_at = now() + make_interval(secs => \(lease))
             WHERE j.execution_id = ANY(ARRAY(\(due)))
             RETURNING j.execution_id, j.attempt, j.run_at
         )
         , claimed AS (
             UPDATE flowforge.executions e
-            SET status = 'running', started_at = clock_timestamp(), worker_id = $1, attempt = leased.attempt
+            SET status = 'running', started_at = clock_timestamp(), worker_id = \(worker), attempt = leased.attempt
             FROM leased, flowforge.workflows w
             WHERE e.id = leased.execution_id AND w.id = e.workflow_id
             RETURNING e.id, extract(epoch FROM e.started_at - leased.run_at)::float8 AS waited, e.workflow_id, e.workflow_name,
@@ -212,23 +221,26 @@ public struct QueueStore: Sendable {
                 (SELECT u.status FROM flowforge.executions u WHERE u.id = e.upstream_execution_id) AS upstream_status,
                 w.max_attempts, w.retry_backoff_seconds, w.timeout_seconds, w.steps
         )
-        SELECT claimed.*,
-            EXISTS (SELECT 1 FROM flowforge.jobs WHERE locked_by IS NULL AND limited AND run_at <= now()) AS limited_due
-        FROM (SELECT) AS always LEFT JOIN claimed ON true
+        """
+    }
+
+    static let limitedDueSQL = "EXISTS (SELECT 1 FROM flowforge.jobs WHERE locked_by IS NULL AND limited AND run_at <= now())"
+
+    /// The unlimited claim's choice of jobs, oldest first, with the batch size parameter named.
+    static func unlimitedDue(limit: String) -> String {
+        """
+        SELECT execution_id FROM flowforge.jobs
+        WHERE locked_by IS NULL AND NOT limited AND run_at <= now()
+        ORDER BY run_at, execution_id
+        LIMIT \(limit)
+        FOR UPDATE SKIP LOCKED
         """
     }
 
     /// The busy path's claim, prepared once per connection: workflows without a limit, oldest
     /// first, one table and one index ($3 is the batch size).
     struct ClaimUnlimited: PostgresPreparedStatement {
-        static let sql = leaseSQL(
-            due: """
-                SELECT execution_id FROM flowforge.jobs
-                WHERE locked_by IS NULL AND NOT limited AND run_at <= now()
-                ORDER BY run_at, execution_id
-                LIMIT $3
-                FOR UPDATE SKIP LOCKED
-                """)
+        static let sql = leaseSQL(due: unlimitedDue(limit: "$3"))
         typealias Row = PostgresRow
         let workerID: String
         let leaseSeconds: Int
@@ -287,6 +299,31 @@ public struct QueueStore: Sendable {
             }
             countFinished(counts)
             return []
+        }
+        if !outcomes.contains(where: { !$0.succeeded }) {
+            // Only final results, and a claim: one statement.
+            var decoder = ClaimedRunDecoder()
+            var claimed: [ClaimedRun] = []
+            var counts: [String: Int] = [:]
+            var first = true
+            let rows = try await client.execute(
+                RecordResultsAndClaim(outcomes: batch, workerID: workerID, leaseSeconds: leaseSeconds, limit: claimLimit), logger: logger)
+            for try await row in rows {
+                if first {
+                    first = false
+                    let random = row.makeRandomAccess()
+                    let kinds = try random[15].decode([String]?.self) ?? [], numbers = try random[16].decode([Int64]?.self) ?? []
+                    for (kind, number) in zip(kinds, numbers) { counts[kind, default: 0] += Int(number) }
+                }
+                if let run = try decoder.decode(row) { claimed.append(run) }
+            }
+            countFinished(counts)
+            guard claimed.count < claimLimit, decoder.limitedDue else { return claimed }
+            // A limited workflow's job is due: its claim takes the overlap lock, in a transaction of its own.
+            let remaining = claimLimit - claimed.count
+            return claimed + (try await client.withTransaction(logger: logger) { connection in
+                try await claimLimited(workerID: workerID, limit: remaining, leaseSeconds: leaseSeconds, on: connection)
+            })
         }
         let (claimed, counts) = try await client.withTransaction(logger: logger) { connection in
             // Retries first: their jobs are unlocked here, so the final statement below no longer sees them.
@@ -372,25 +409,7 @@ public struct QueueStore: Sendable {
     /// updated in place (see sql/005_hot_finish.sql).
     struct RecordResults: PostgresPreparedStatement {
         static let sql = """
-            WITH o AS (SELECT * FROM \(outcomesTable)), job AS (
-                DELETE FROM flowforge.jobs j USING o
-                WHERE j.execution_id = ANY(ARRAY(SELECT id FROM o)) AND j.execution_id = o.id AND j.attempt = o.attempt AND j.locked_by = $2
-                RETURNING j.execution_id
-            ), done AS (
-                UPDATE flowforge.executions e
-                SET status = CASE WHEN o.ok THEN 'completed' ELSE 'failed' END,
-                    finished_at = clock_timestamp(), error = o.error, steps = o.steps,
-                    cascaded_at = CASE WHEN EXISTS (
-                        SELECT 1 FROM flowforge.workflow_triggers t
-                        WHERE t.depends_on_workflow_id = e.workflow_id AND t.trigger_type = 'dependency' AND t.enabled
-                    ) THEN NULL ELSE clock_timestamp() END
-                FROM job JOIN o ON o.id = job.execution_id
-                WHERE e.id = job.execution_id AND e.status = 'running'
-                RETURNING e.id, e.status, e.trigger_type, e.finished_at, e.cascaded_at IS NULL AS cascades
-            ), backlog AS (
-                INSERT INTO flowforge.cascade_backlog (execution_id, finished_at)
-                SELECT id, finished_at FROM done WHERE cascades
-            )
+            WITH \(recordCTEs)
             SELECT status, trigger_type, pg_notify('flowforge_execution_finished', id::text)::text FROM done
             """
         typealias Row = (String, String)
@@ -408,6 +427,65 @@ public struct QueueStore: Sendable {
             let (status, type, _) = try row.decode((String, String, String?).self)
             return (status, type)
         }
+    }
+
+    /// The CTEs of `RecordResults` ($1 the outcomes, $2 the worker), ending in `done`: the runs
+    /// whose results counted.
+    static let recordCTEs = """
+        o AS (SELECT * FROM \(outcomesTable)), job AS (
+            DELETE FROM flowforge.jobs j USING o
+            WHERE j.execution_id = ANY(ARRAY(SELECT id FROM o)) AND j.execution_id = o.id AND j.attempt = o.attempt AND j.locked_by = $2
+            RETURNING j.execution_id
+        ), done AS (
+            UPDATE flowforge.executions e
+            SET status = CASE WHEN o.ok THEN 'completed' ELSE 'failed' END,
+                finished_at = clock_timestamp(), error = o.error, steps = o.steps,
+                cascaded_at = CASE WHEN EXISTS (
+                    SELECT 1 FROM flowforge.workflow_triggers t
+                    WHERE t.depends_on_workflow_id = e.workflow_id AND t.trigger_type = 'dependency' AND t.enabled
+                ) THEN NULL ELSE clock_timestamp() END
+            FROM job JOIN o ON o.id = job.execution_id
+            WHERE e.id = job.execution_id AND e.status = 'running'
+            RETURNING e.id, e.status, e.trigger_type, e.finished_at, e.cascaded_at IS NULL AS cascades
+        ), backlog AS (
+            INSERT INTO flowforge.cascade_backlog (execution_id, finished_at)
+            SELECT id, finished_at FROM done WHERE cascades
+        )
+        """
+
+    /// A busy worker's one statement per batch: `RecordResults` ($1 the outcomes, $2 the
+    /// worker) and `ClaimUnlimited` ($3 the lease, $4 the batch size) together, so that
+    /// writing a batch of results and taking the next batch is one round trip and one commit
+    /// (a transaction around the two statements took four round trips). The rows are the
+    /// claim's; each also carries what the results counted, by "status trigger_type". The two
+    /// halves touch different rows: the claim takes only unleased jobs, and these results'
+    /// jobs are leased to this worker until the statement ends.
+    struct RecordResultsAndClaim: PostgresPreparedStatement {
+        static let sql = """
+            WITH \(recordCTEs), recorded AS (
+                SELECT status || ' ' || trigger_type AS kind, pg_notify('flowforge_execution_finished', id::text) FROM done
+            ), tally AS (
+                SELECT array_agg(kind) AS kinds, array_agg(n) AS counts FROM (SELECT kind, count(*) AS n FROM recorded GROUP BY kind) k
+            ), \(leaseCTEs(due: unlimitedDue(limit: "$4"), worker: "$2", lease: "$3"))
+            SELECT claimed.*, \(limitedDueSQL) AS limited_due, tally.kinds, tally.counts
+            FROM tally LEFT JOIN claimed ON true
+            """
+        typealias Row = PostgresRow
+        let outcomes: RawJSON
+        let workerID: String
+        let leaseSeconds: Int
+        let limit: Int
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings()
+            try bindings.append(outcomes)
+            bindings.append(workerID)
+            bindings.append(leaseSeconds)
+            bindings.append(limit)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> PostgresRow { row }
     }
 
     /// Gives claimed jobs back without spending an attempt (a worker shutting down).
