@@ -5,7 +5,9 @@ public struct Workflow: Sendable, Equatable {
     public var id: Int64
     public var name: String
     public var description: String
-    public var steps: [Step]
+    /// The steps as stored: the JSON that `Step.json` wrote when they were validated, shown as
+    /// it is (reading a page of workflows does not parse every step again).
+    public var stepsJSON: JSONValue
     public var timeoutSeconds: Int
     public var maxAttempts: Int
     public var retryBackoffSeconds: Int
@@ -16,12 +18,17 @@ public struct Workflow: Sendable, Equatable {
 
     public var ref: WorkflowRef { WorkflowRef(id: id, name: name) }
 
+    /// The steps, read from `stepsJSON`.
+    public func steps() throws(FlowForgeError) -> [Step] {
+        try (stepsJSON.arrayValue ?? []).map { value throws(FlowForgeError) in try Step(stored: value) }
+    }
+
     public var json: JSONValue {
         [
             "id": .int(id),
             "name": .string(name),
             "description": .string(description),
-            "steps": .array(steps.map(\.json)),
+            "steps": stepsJSON,
             "timeout_seconds": .int(Int64(timeoutSeconds)),
             "max_attempts": .int(Int64(maxAttempts)),
             "retry_backoff_seconds": .int(Int64(retryBackoffSeconds)),
@@ -49,10 +56,10 @@ public struct WorkflowDefinition: Sendable, Equatable {
         self.steps = steps
     }
 
-    public init(_ workflow: Workflow) {
+    public init(_ workflow: Workflow) throws(FlowForgeError) {
         name = workflow.name
         description = workflow.description
-        steps = workflow.steps
+        steps = try workflow.steps()
         timeoutSeconds = workflow.timeoutSeconds
         maxAttempts = workflow.maxAttempts
         retryBackoffSeconds = workflow.retryBackoffSeconds

@@ -35,13 +35,11 @@ public struct WorkflowStore: Sendable {
         """
 
     static func workflow(from row: PostgresRandomAccessRow) throws -> Workflow {
-        let stepsJSON = try row.column("steps", as: JSONValue.self)
-        let steps = try (stepsJSON.arrayValue ?? []).map { value throws(FlowForgeError) in try Step(stored: value) }
         return Workflow(
             id: try row.column("id"),
             name: try row.column("name"),
             description: try row.column("description"),
-            steps: steps,
+            stepsJSON: try row.column("steps", as: JSONValue.self),
             timeoutSeconds: try row.column("timeout_seconds"),
             maxAttempts: try row.column("max_attempts"),
             retryBackoffSeconds: try row.column("retry_backoff_seconds"),

@@ -25,7 +25,7 @@ public enum WorkflowInput {
     /// A PUT body: only the fields given change.
     public static func update(_ body: JSONValue, of current: Workflow) throws(FlowForgeError) -> WorkflowDefinition {
         var reader = try FieldReader(body)
-        var definition = WorkflowDefinition(current)
+        var definition = try WorkflowDefinition(current)
         try apply(&reader, to: &definition)
         try reader.finish()
         return definition
