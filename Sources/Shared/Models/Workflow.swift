@@ -20,7 +20,7 @@ public struct Workflow: Sendable, Equatable {
 
     /// The steps, read from `stepsJSON`.
     public func steps() throws(FlowForgeError) -> [Step] {
-        try (stepsJSON.arrayValue ?? []).map { value throws(FlowForgeError) in try Step(stored: value) }
+        try Step.list(stored: stepsJSON)
     }
 
     public var json: JSONValue {

@@ -291,16 +291,13 @@ public struct QueueStore: Sendable {
         guard !outcomes.isEmpty else { return try await claim(workerID: workerID, limit: claimLimit, leaseSeconds: leaseSeconds) }
         let batch = Self.outcomesJSON(outcomes)
         let outcomesTable = Self.outcomesTable
-        guard claimLimit > 0 || outcomes.contains(where: { !$0.succeeded }) else {
+        let anyFailed = outcomes.contains { !$0.succeeded }
+        if !anyFailed, claimLimit == 0 {
             // Only final results and no claim: one statement, its own transaction.
-            var counts: [String: Int] = [:]
-            for try await (status, type) in try await client.execute(RecordResults(outcomes: batch, workerID: workerID), logger: logger) {
-                counts["\(status) \(type)", default: 0] += 1
-            }
-            countFinished(counts)
+            countFinished(try await Self.tally(client.execute(RecordResults(outcomes: batch, workerID: workerID), logger: logger)))
             return []
         }
-        if !outcomes.contains(where: { !$0.succeeded }) {
+        if !anyFailed {
             // Only final results, and a claim: one statement.
             var decoder = ClaimedRunDecoder()
             var claimed: [ClaimedRun] = []
@@ -347,16 +344,11 @@ public struct QueueStore: Sendable {
                     """)
             try retriedQuery.binds.append(batch)
             retriedQuery.binds.append(workerID)
-            if outcomes.contains(where: { !$0.succeeded }) {
-                var retried = 0
-                for try await _ in try await connection.query(retriedQuery, logger: logger) { retried += 1 }
-                if retried > 0 { try await connection.query("SELECT pg_notify('flowforge_jobs', 'retry')", logger: logger) }
-            }
+            var retried = 0
+            for try await _ in try await connection.query(retriedQuery, logger: logger) { retried += 1 }
+            if retried > 0 { try await connection.query("SELECT pg_notify('flowforge_jobs', 'retry')", logger: logger) }
 
-            var counts: [String: Int] = [:]
-            for try await (status, type) in try await connection.execute(RecordResults(outcomes: batch, workerID: workerID), logger: logger) {
-                counts["\(status) \(type)", default: 0] += 1
-            }
+            let counts = try await Self.tally(connection.execute(RecordResults(outcomes: batch, workerID: workerID), logger: logger))
             let claimed = try await claim(workerID: workerID, limit: claimLimit, leaseSeconds: leaseSeconds, on: connection)
             return (claimed, counts)
         }
@@ -383,6 +375,13 @@ public struct QueueStore: Sendable {
         }
         out.append(UInt8(ascii: "]"))
         return RawJSON(bytes: out)
+    }
+
+    /// `RecordResults`' rows counted by "status trigger_type".
+    private static func tally<Rows: AsyncSequence>(_ rows: Rows) async throws -> [String: Int] where Rows.Element == (String, String) {
+        var counts: [String: Int] = [:]
+        for try await (status, type) in rows { counts["\(status) \(type)", default: 0] += 1 }
+        return counts
     }
 
     /// Counts finished runs by "status trigger_type".
@@ -548,8 +547,7 @@ struct ClaimedRunDecoder {
         if let known = steps[workflowId] {
             workflowSteps = known
         } else {
-            let json = try row[13].decode(JSONValue.self)
-            workflowSteps = try (json.arrayValue ?? []).map { value throws(FlowForgeError) in try Step(stored: value) }
+            workflowSteps = try Step.list(stored: row[13].decode(JSONValue.self))
             steps[workflowId] = workflowSteps
         }
         return ClaimedRun(

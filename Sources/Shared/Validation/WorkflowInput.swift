@@ -171,6 +171,11 @@ extension Step {
         let steps = try WorkflowInput.steps(.array([value.strippingNulls]))
         self = steps[0]
     }
+
+    /// Reads a workflow's stored steps, the JSON array in `workflows.steps`.
+    public static func list(stored value: JSONValue) throws(FlowForgeError) -> [Step] {
+        try (value.arrayValue ?? []).map { step throws(FlowForgeError) in try Step(stored: step) }
+    }
 }
 
 extension JSONValue {
