@@ -65,7 +65,7 @@ struct QueryPlanTests {
         }
     }
 
-    @Test("no index of executions names a column a worker writes, so a run's start and end are HOT updates")
+    @Test("no index of executions or jobs names a column a worker writes, so a claim and a result are HOT updates")
     func runRowsUpdateInPlace() async throws {
         try await TestDatabase.with { url in
             try await PostgresClient.withClient(url.clientConfiguration(maximumConnections: 1, queueWorker: true), logger: TestDatabase.logger) {
@@ -74,8 +74,10 @@ struct QueryPlanTests {
                     let indexed = try await Self.lines(
                         """
                         SELECT i.indexrelid::regclass::text || ' ' || a.attname FROM pg_index i, pg_attribute a
-                        WHERE i.indrelid = 'flowforge.executions'::regclass AND a.attrelid = i.indrelid
-                          AND a.attname IN ('status', 'started_at', 'worker_id', 'attempt', 'finished_at', 'error', 'steps', 'cascaded_at')
+                        WHERE a.attrelid = i.indrelid
+                          AND ((i.indrelid = 'flowforge.executions'::regclass
+                                AND a.attname IN ('status', 'started_at', 'worker_id', 'attempt', 'finished_at', 'error', 'steps', 'cascaded_at'))
+                               OR (i.indrelid = 'flowforge.jobs'::regclass AND a.attname IN ('locked_by', 'lease_expires_at')))
                           AND (a.attnum = ANY(i.indkey)
                                OR coalesce(pg_get_expr(i.indpred, i.indrelid), '') ~ ('\\m' || a.attname || '\\M')
                                OR coalesce(pg_get_expr(i.indexprs, i.indrelid), '') ~ ('\\m' || a.attname || '\\M'))
@@ -94,14 +96,17 @@ struct QueryPlanTests {
                         """, on: connection)
                     let hotUpdates = """
                         SELECT pg_stat_get_xact_tuples_updated('flowforge.executions'::regclass) || ' '
-                            || pg_stat_get_xact_tuples_hot_updated('flowforge.executions'::regclass)
+                            || pg_stat_get_xact_tuples_hot_updated('flowforge.executions'::regclass) || ' '
+                            || pg_stat_get_xact_tuples_updated('flowforge.jobs'::regclass) || ' '
+                            || pg_stat_get_xact_tuples_hot_updated('flowforge.jobs'::regclass)
                         """
                     try await Self.run("BEGIN", on: connection)
                     let claim = QueueStore.ClaimUnlimited.sql.replacingOccurrences(of: "$1", with: "'w'")
                         .replacingOccurrences(of: "$2", with: "30").replacingOccurrences(of: "$3", with: "10")
                     #expect(try await Self.count(claim, on: connection) == 2)
                     let started = try await Self.lines(hotUpdates, on: connection)
-                    #expect(started == ["2 2"])
+                    // Both runs' rows and both jobs' leases, in place.
+                    #expect(started == ["2 2 2 2"])
                     try await Self.run("COMMIT", on: connection)
                     // The counters just read are flushed when the session goes idle after this.
                     try await Self.run("SELECT pg_stat_force_next_flush()", on: connection)
@@ -112,7 +117,8 @@ struct QueryPlanTests {
                         .replacingOccurrences(of: "$2", with: "'w'")
                     #expect(try await Self.count(complete, on: connection) == 2)
                     let ended = try await Self.lines(hotUpdates, on: connection)
-                    #expect(ended == ["2 2"])
+                    // The jobs are deleted, not updated.
+                    #expect(ended == ["2 2 0 0"])
                     try await Self.run("COMMIT", on: connection)
                     // Only the run with a downstream waits for the cascader.
                     #expect(try await Self.lines("SELECT string_agg(execution_id::text, ',') FROM flowforge.cascade_backlog", on: connection) == ["1"])

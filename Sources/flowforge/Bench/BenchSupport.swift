@@ -147,10 +147,22 @@ struct BenchProgress {
     let total: Int
     private let terminal = isatty(STDOUT_FILENO) == 1
     private var lastLine = ContinuousClock.now
+    private var lastFigure: ContinuousClock.Instant?
 
     init(_ label: String, total: Int) {
         self.label = label
         self.total = total
+    }
+
+    /// Whether a new figure would be shown now (twice a second on a terminal, every 5 s in
+    /// plain lines); for figures that are costly to get. Asking counts as getting one.
+    var wantsFigure: Bool {
+        mutating get {
+            let now = ContinuousClock.now
+            if let last = lastFigure, now - last < (terminal ? .milliseconds(500) : .seconds(5)) { return false }
+            lastFigure = now
+            return true
+        }
     }
 
     mutating func update(_ done: Int) {

@@ -1,0 +1,32 @@
+-- FlowForge schema, version 6: a job's lease is written in place.
+--
+-- A claim writes the job's row (locked_by, lease_expires_at). Until now two indexes named
+-- those columns: the claim index, whose predicate was `locked_by IS NULL`, and the lease
+-- rescue index on lease_expires_at. So every claim was a full update of the row: a new row
+-- version plus an entry in each index that covered it (the primary key's and the lease
+-- index's). Now no index of jobs names a column a claim, a lease renewal or a release
+-- changes, and those updates are HOT: the new version goes on the same page and no index is
+-- touched. Measured on a replay of a drain of 20,000 no-op runs in batches of 256 with one
+-- batch always leased: 47-48 µs of PostgreSQL CPU per run, against 57-76 µs before.
+--
+-- What it costs:
+-- - The claim index also holds leased jobs, and a claim steps over them (a look at each
+--   row, no lock). They are the jobs running right now, at most the slots of all workers.
+-- - Lease rescue reads the whole queue table, every few seconds, instead of an index. The
+--   table holds only jobs waiting or running; a backlog of a million jobs is a read of about
+--   a tenth of a second.
+DROP INDEX flowforge.jobs_leases;
+DROP INDEX flowforge.jobs_claimable;
+DROP INDEX flowforge.jobs_claimable_limited;
+CREATE INDEX jobs_claimable ON flowforge.jobs (run_at, execution_id) WHERE NOT limited;
+CREATE INDEX jobs_claimable_limited ON flowforge.jobs (run_at, execution_id) WHERE limited;
+
+-- A HOT update needs room on the row's page: fill queue pages to half at insert.
+ALTER TABLE flowforge.jobs SET (fillfactor = 50);
+
+-- A run's row is written twice after its insert, and the third version is the largest
+-- (it holds the steps' results). At fillfactor 50 only 64 % of those updates found room on
+-- the page; at 20 all of them do (the same replay: 40,000 of 40,000 HOT). It takes no more
+-- space in the end: the finished rows fill the pages, and non-HOT versions at 50 spilled onto
+-- new ones (20,000 finished runs: 10 MB at 20, 12 MB at 50).
+ALTER TABLE flowforge.executions SET (fillfactor = 20);
