@@ -184,6 +184,38 @@ struct SchedulerTests {
         }
     }
 
+    @Test("every run a worker finishes is announced on flowforge_execution_finished, whichever statement records it")
+    func finishedRunsAreAnnounced() async throws {
+        try await withAPI { api in
+            let id = try await api.workflow("announced", extra: ["max_attempts": 1, "overlap_policy": "allow"])
+            var runs: [Int64] = []
+            for _ in 0..<3 { runs.append(try #require(try await api.expect(.created, .post, "/api/workflows/\(id)/run")["id"]?.intValue)) }
+            let heard = Heard()
+            let listener = Task {
+                await listen(
+                    ["flowforge_execution_finished"], postgres: api.postgres, logger: TestDatabase.logger,
+                    onSubscribed: { heard.subscribed() }, onNotification: { _, payload in heard.add(payload) })
+            }
+            defer { listener.cancel() }
+            try await heard.waitFor { $0.subscribed }
+
+            let queue = QueueStore(client: api.postgres, logger: TestDatabase.logger)
+            let claimed = try await queue.claim(workerID: "w", limit: 2, leaseSeconds: 30).map(\.key)
+            #expect(claimed.map(\.executionId) == Array(runs[0..<2]))
+            func outcome(_ run: Int64, _ succeeded: Bool) -> RunOutcome {
+                RunOutcome(executionId: run, attempt: 1, succeeded: succeeded, error: succeeded ? nil : "boom", steps: .array([]))
+            }
+            // Results with the next claim in one statement, results alone, and a failure.
+            let next = try await queue.finish([outcome(runs[0], true)], workerID: "w", thenClaim: 1)
+            #expect(next.map(\.key.executionId) == [runs[2]])
+            _ = try await queue.finish([outcome(runs[1], true)], workerID: "w")
+            _ = try await queue.finish([outcome(runs[2], false)], workerID: "w")
+
+            try await heard.waitFor { $0.payloads.count >= 3 }
+            #expect(heard.state.payloads.sorted() == runs.map(String.init).sorted())
+        }
+    }
+
     @Test("end to end: Run now on the upstream, the worker runs it, the cascader starts the downstream")
     func endToEnd() async throws {
         let services: @Sendable (PostgresClient) -> [any Service] = { postgres in
@@ -300,6 +332,32 @@ struct SchedulerTests {
             let runs = try await api.expect(.ok, .get, "/api/executions?workflow_id=\(id)").list("executions")
             #expect(runs.map { $0["scheduled_for"] } == ["2026-01-15T10:35:00Z", "2026-01-15T10:30:00Z"])
             #expect(try await api.scalar("SELECT next_run_at FROM flowforge.workflow_triggers", as: Date.self) == Self.minute(40))
+        }
+    }
+}
+
+/// Notifications a test listened for.
+final class Heard: @unchecked Sendable {
+    struct State {
+        var subscribed = false
+        var payloads: [String] = []
+    }
+    private let lock = NSLock()
+    private var current = State()
+
+    var state: State { lock.withLock { current } }
+    func subscribed() { lock.withLock { current.subscribed = true } }
+    func add(_ payload: String) { lock.withLock { current.payloads.append(payload) } }
+
+    /// Waits up to 10 s for `condition`, and fails the test if it never holds.
+    func waitFor(_ condition: (State) -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !condition(state) {
+            guard ContinuousClock.now < deadline else {
+                Issue.record("not heard in 10 s: \(state)")
+                return
+            }
+            try await Task.sleep(for: .milliseconds(20))
         }
     }
 }

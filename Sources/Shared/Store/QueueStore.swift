@@ -462,7 +462,7 @@ public struct QueueStore: Sendable {
     struct RecordResultsAndClaim: PostgresPreparedStatement {
         static let sql = """
             WITH \(recordCTEs), recorded AS (
-                SELECT status || ' ' || trigger_type AS kind, id FROM done
+                SELECT status || ' ' || trigger_type AS kind, pg_notify('flowforge_execution_finished', id::text) FROM done
             ), tally AS (
                 SELECT array_agg(kind) AS kinds, array_agg(n) AS counts FROM (SELECT kind, count(*) AS n FROM recorded GROUP BY kind) k
             ), \(leaseCTEs(due: unlimitedDue(limit: "$4"), worker: "$2", lease: "$3"))
