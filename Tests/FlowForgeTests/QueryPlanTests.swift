@@ -32,6 +32,19 @@ struct QueryPlanTests {
         Statement(name: "cascade", worker: true, types: "(int)", values: "(500)", sql: SchedulerStore.cascadeSQL),
     ]
 
+    @Test("prepared statements have names of their own within PostgreSQL's 63 bytes (a longer name is cut, and two could meet)")
+    func preparedStatementNames() {
+        let names = [
+            QueueStore.ClaimUnlimited.name, QueueStore.RecordResults.name, QueueStore.RecordResultsAndClaim.name,
+            PreparedRead<WorkflowStore.ByID>.name, PreparedRead<WorkflowStore.SummaryByID>.name,
+            PreparedRead<WorkflowStore.SummaryPage>.name, PreparedRead<WorkflowStore.Count>.name,
+            PreparedRead<TriggerStore.OfWorkflow>.name, PreparedRead<ExecutionStore.ByID>.name,
+        ]
+        #expect(names.filter { $0.utf8.count > 63 } == [])
+        #expect(Set(names).count == names.count)
+        #expect(PreparedRead<WorkflowStore.SummaryPage>.name == "FlowForgeShared.WorkflowStore.SummaryPage")
+    }
+
     @Test("claim, complete, tick and cascade use indexes at 100,000 runs: no sequential scan of jobs or executions")
     func noSequentialScans() async throws {
         try await TestDatabase.with { url in

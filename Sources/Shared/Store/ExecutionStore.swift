@@ -66,9 +66,10 @@ public struct ExecutionStore: Sendable {
         return execution
     }
 
+    enum ByID: PreparedReadText { static let sql = "\(select) WHERE id = $1" }
+
     public func get(id: Int64) async throws -> Execution? {
-        let rows = try await client.query("\(unescaped: Self.select) WHERE id = \(id)", logger: logger)
-        return try await rows.collectRows(Self.execution).first
+        try await client.read(PreparedRead<ByID> { $0.append(id) }, logger: logger, Self.execution).first
     }
 
     static func get(id: Int64, on connection: PostgresConnection, logger: Logger) async throws -> Execution? {

@@ -1,3 +1,4 @@
+import Logging
 import PostgresNIO
 
 extension PostgresRandomAccessRow {
@@ -12,6 +13,46 @@ extension PostgresRowSequence {
     func collectRows<T>(_ transform: (PostgresRandomAccessRow) throws -> T) async throws -> [T] {
         var result: [T] = []
         for try await row in self { result.append(try transform(row.makeRandomAccess())) }
+        return result
+    }
+}
+
+/// The text of a read that `PreparedRead` runs: static, with its parameters as $1, $2, ….
+protocol PreparedReadText {
+    static var sql: String { get }
+}
+
+/// A read the API makes on most requests, prepared once per connection and run by name
+/// after that. PostgreSQL then plans it once per connection instead of at every request: an
+/// unnamed statement is planned each time it runs, and planning the workflow and trigger
+/// reads (their correlated subqueries reach into executions' indexes) took 0.5–1 ms each
+/// under `bench api`, longer than most of them took to run.
+struct PreparedRead<Text: PreparedReadText>: PostgresPreparedStatement {
+    /// The text type's name, e.g. "FlowForgeShared.WorkflowStore.SummaryPage". (The default,
+    /// this type's own name, passes PostgreSQL's 63 bytes and two statements' names would be
+    /// cut to the same.)
+    static var name: String { String(reflecting: Text.self) }
+    static var sql: String { Text.sql }
+    typealias Row = PostgresRandomAccessRow
+    private let bindings: PostgresBindings
+
+    init(_ build: (inout PostgresBindings) -> Void = { _ in }) {
+        var bindings = PostgresBindings()
+        build(&bindings)
+        self.bindings = bindings
+    }
+
+    func makeBindings() throws -> PostgresBindings { bindings }
+    func decodeRow(_ row: PostgresRow) throws -> PostgresRandomAccessRow { row.makeRandomAccess() }
+}
+
+extension PostgresClient {
+    /// Runs a prepared read and maps its rows.
+    func read<Text: PreparedReadText, T>(
+        _ statement: PreparedRead<Text>, logger: Logger, _ transform: (PostgresRandomAccessRow) throws -> T
+    ) async throws -> [T] {
+        var result: [T] = []
+        for try await row in try await execute(statement, logger: logger) { result.append(try transform(row)) }
         return result
     }
 }

@@ -64,9 +64,10 @@ public struct TriggerStore: Sendable {
             updatedAt: try row.column("updated_at"))
     }
 
+    enum OfWorkflow: PreparedReadText { static let sql = "\(select) WHERE t.workflow_id = $1 ORDER BY t.id" }
+
     public func list(workflowId: Int64) async throws -> [Trigger] {
-        let rows = try await client.query("\(unescaped: Self.select) WHERE t.workflow_id = \(workflowId) ORDER BY t.id", logger: logger)
-        return try await rows.collectRows(Self.trigger)
+        try await client.read(PreparedRead<OfWorkflow> { $0.append(workflowId) }, logger: logger, Self.trigger)
     }
 
     public func get(workflowId: Int64, triggerId: Int64) async throws -> Trigger? {

@@ -103,26 +103,29 @@ public struct WorkflowStore: Sendable {
         }
     }
 
+    enum ByID: PreparedReadText { static let sql = "SELECT \(columns) FROM flowforge.workflows w WHERE w.id = $1" }
+    enum SummaryByID: PreparedReadText { static let sql = "\(summarySelect) WHERE w.id = $1" }
+    enum SummaryPage: PreparedReadText { static let sql = "\(summarySelect) ORDER BY w.name, w.id LIMIT $1 OFFSET $2" }
+    enum Count: PreparedReadText { static let sql = "SELECT count(*) AS total FROM flowforge.workflows" }
+
     public func get(id: Int64) async throws -> Workflow? {
-        let rows = try await client.query("SELECT \(unescaped: Self.columns) FROM flowforge.workflows w WHERE w.id = \(id)", logger: logger)
-        return try await rows.collectRows(Self.workflow).first
+        try await client.read(PreparedRead<ByID> { $0.append(id) }, logger: logger, Self.workflow).first
     }
 
     public func summary(id: Int64) async throws -> WorkflowSummary? {
-        let rows = try await client.query("\(unescaped: Self.summarySelect) WHERE w.id = \(id)", logger: logger)
-        return try await rows.collectRows(Self.summary).first
+        try await client.read(PreparedRead<SummaryByID> { $0.append(id) }, logger: logger, Self.summary).first
     }
 
     /// A page of workflows ordered by name (all of them when `limit` is nil), and how many
     /// there are in all.
     public func list(limit: Int?, offset: Int = 0) async throws -> (items: [WorkflowSummary], total: Int) {
-        let rows = try await client.query(
-            "\(unescaped: Self.summarySelect) ORDER BY w.name, w.id LIMIT \(limit) OFFSET \(offset)", logger: logger)
-        let items = try await rows.collectRows(Self.summary)
-        let countRows = try await client.query("SELECT count(*) FROM flowforge.workflows", logger: logger)
-        var total: Int64 = 0
-        for try await count in countRows.decode(Int64.self) { total = count }
-        return (items, Int(total))
+        let items = try await client.read(
+            PreparedRead<SummaryPage> {
+                if let limit { $0.append(limit) } else { $0.appendNull() }
+                $0.append(offset)
+            }, logger: logger, Self.summary)
+        let total = try await client.read(PreparedRead<Count>(), logger: logger) { try $0.column("total", as: Int64.self) }
+        return (items, Int(total.first ?? 0))
     }
 
     public func update(id: Int64, with definition: WorkflowDefinition) async throws -> WorkflowSummary {
