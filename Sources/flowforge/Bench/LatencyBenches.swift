@@ -424,32 +424,7 @@ struct APIBench: AsyncParsableCommand {
                 "/api/executions?workflow_id=9&limit=20", "/api/workflows/42/triggers",
             ]
             let deadline = ContinuousClock.now + .seconds(seconds)
-            let results = await withTaskGroup(of: (latencies: [Double], errors: Int).self) { group in
-                for lane in 0..<connections {
-                    group.addTask {
-                        var latencies: [Double] = []
-                        var errors = 0
-                        var index = lane
-                        while ContinuousClock.now < deadline {
-                            var request = URLRequest(url: URL(string: base + paths[index % paths.count])!)
-                            request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
-                            index += 1
-                            let start = ContinuousClock.now
-                            let status = (try? await session.data(for: request)).flatMap { ($0.1 as? HTTPURLResponse)?.statusCode }
-                            let elapsed = ContinuousClock.now - start
-                            latencies.append(elapsed.seconds * 1000)
-                            if status != 200 { errors += 1 }
-                        }
-                        return (latencies, errors)
-                    }
-                }
-                var all: (latencies: [Double], errors: Int) = ([], 0)
-                for await result in group {
-                    all.latencies += result.latencies
-                    all.errors += result.errors
-                }
-                return all
-            }
+            let results = await LoadClient(port: port, token: token, paths: paths).run(lanes: connections, until: deadline)
             for process in cluster.processes.all { process.usage() }
             BenchProcess.report(cluster.processes.all)
             let requests = results.latencies.count
