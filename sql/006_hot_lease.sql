@@ -9,6 +9,10 @@
 -- touched. Measured on a replay of a drain of 20,000 no-op runs in batches of 256 with one
 -- batch always leased: 47-48 µs of PostgreSQL CPU per run, against 57-76 µs before.
 --
+-- (Filling executions' pages to a fifth, so that both of a run's updates always find room,
+-- made every update HOT in the same replay, but in `bench cascade` it doubled the p99 latency
+-- (59-85 ms against 30-45 ms in alternating runs), so executions keeps fillfactor 50.)
+--
 -- What it costs:
 -- - The claim index also holds leased jobs, and a claim steps over them (a look at each
 --   row, no lock). They are the jobs running right now, at most the slots of all workers.
@@ -23,10 +27,3 @@ CREATE INDEX jobs_claimable_limited ON flowforge.jobs (run_at, execution_id) WHE
 
 -- A HOT update needs room on the row's page: fill queue pages to half at insert.
 ALTER TABLE flowforge.jobs SET (fillfactor = 50);
-
--- A run's row is written twice after its insert, and the third version is the largest
--- (it holds the steps' results). At fillfactor 50 only 64 % of those updates found room on
--- the page; at 20 all of them do (the same replay: 40,000 of 40,000 HOT). It takes no more
--- space in the end: the finished rows fill the pages, and non-HOT versions at 50 spilled onto
--- new ones (20,000 finished runs: 10 MB at 20, 12 MB at 50).
-ALTER TABLE flowforge.executions SET (fillfactor = 20);
