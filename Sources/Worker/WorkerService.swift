@@ -151,7 +151,9 @@ public struct WorkerService: Service {
     /// and at least 10 ms (a job that just fell due, but that this worker may not take, is
     /// asked about again for a second; see `secondsUntilNextJob`).
     private func untilNextJob(_ queue: QueueStore) async -> Duration {
-        guard let seconds = try? await queue.secondsUntilNextJob() else { return config.pollInterval }
+        guard let seconds = try? await abandoning(after: .seconds(config.leaseSeconds), { try await queue.secondsUntilNextJob() }) else {
+            return config.pollInterval
+        }
         return min(config.pollInterval, .milliseconds(max(10, Int64((seconds * 1000).rounded(.up)))))
     }
 
@@ -193,7 +195,8 @@ public struct WorkerService: Service {
         guard !remaining.isEmpty else { return }
         logger.notice("grace period over; releasing runs back to the queue", metadata: ["count": "\(remaining.count)"])
         // Release first, then stop: a stopped run's result then no longer holds the lease and is ignored.
-        try? await queue.release(remaining, workerID: config.workerID)
+        let workerID = config.workerID
+        _ = try? await abandoning(after: .seconds(config.leaseSeconds)) { try await queue.release(remaining, workerID: workerID) }
         for attempt in remaining { await running.cancel(attempt) }
     }
 }

@@ -271,6 +271,7 @@ class Scenario:
         self.held = {}             # fault -> [(execution id, attempt)] held by the stalled worker
         self.reconnect = {}        # process -> seconds after PostgreSQL was back
         self.events = []
+        self.diagnosis = []        # what was stuck, printed last on a failure (CI shows the end of the output)
 
     def note(self, text):
         self.events.append((time.monotonic(), text))
@@ -437,10 +438,15 @@ class Scenario:
                 "coalesce(to_char(j.lease_expires_at - now(), 'SS.MS'), '-'), coalesce(to_char(now() - j.run_at, 'MI:SS'), '-'), "
                 "j.limited, coalesce(e.error, '') FROM flowforge.jobs j JOIN flowforge.executions e ON e.id = j.execution_id "
                 "JOIN flowforge.workflows w ON w.id = e.workflow_id ORDER BY e.id LIMIT 30"):
-            log("pending: id={} workflow={} status={} attempt={} worker={} locked_by={} lease_left={} due_for={} limited={} error={}".format(*row))
+            self.diagnosis.append("pending: id={} workflow={} status={} attempt={} worker={} locked_by={} lease_left={} due_for={} limited={} error={}".format(*row))
+        for row in self.c.sql(
+                "SELECT e.status, e.finished_at IS NOT NULL, EXISTS (SELECT 1 FROM flowforge.cascade_backlog b WHERE b.execution_id = e.id), "
+                "count(*), min(e.id), coalesce(min(e.error), '') FROM flowforge.executions e JOIN flowforge.workflows w ON w.id = e.workflow_id "
+                "WHERE w.name LIKE 'up-%' AND (e.cascaded_at IS NULL OR e.finished_at IS NULL) GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"):
+            self.diagnosis.append("not cascaded: status={} finished={} in_backlog={} count={} first_id={} error={}".format(*row))
         for row in self.c.sql("SELECT application_name, host(client_addr), state, left(query, 60), to_char(now() - state_change, 'MI:SS') "
                               "FROM pg_stat_activity WHERE datname = 'flowforge' ORDER BY 1"):
-            log("connection: " + " | ".join(row))
+            self.diagnosis.append("connection: " + " | ".join(row))
         raise AssertionError(f"runs still pending 120 s after the load ended: {pending} queued or running, {uncascaded} not cascaded")
 
     def check(self):
@@ -568,6 +574,7 @@ def main():
     signal.signal(signal.SIGTERM, interrupted)
     started = time.monotonic()
     failures = ["did not finish"]
+    scenario = None
     try:
         cluster.build_network()
         cluster.start_postgres()
@@ -587,10 +594,15 @@ def main():
         if failures:
             for name, path in cluster.logs.items():
                 try:
-                    tail = open(path).read().splitlines()[-8:]
+                    lines = open(path, errors="replace").read().splitlines()
                 except OSError:
-                    tail = []
+                    lines = []
+                tail = lines[-8:]
+                warnings = [line for line in lines if " warning " in line or " error " in line or " critical " in line][-5:]
+                print(f"--- {name} (last warnings) ---\n" + "\n".join(warnings))
                 print(f"--- {name} (last lines) ---\n" + "\n".join(tail))
+            for line in scenario.diagnosis if scenario else []:
+                log(line)
         cluster.close()
     if failures:
         for failure in failures:

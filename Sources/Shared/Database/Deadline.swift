@@ -6,37 +6,52 @@ public struct DeadlineExceeded: Error, Sendable, CustomStringConvertible {
     public var description: String { "no answer from the database within \(seconds) s; the call was abandoned" }
 }
 
+/// How long a loop that runs in the background (each part of the scheduler, a worker waiting
+/// for work) waits for one database call before it abandons the call and goes round again.
+/// A call on a connection the server closed is caught sooner, by `whileOpen`; this is the
+/// bound for anything else that leaves a call unanswered, so that no loop stops for good.
+public let backgroundCallLimit: Duration = .seconds(60)
+
 /// Runs `operation` and returns its result, or throws `DeadlineExceeded` once `limit` has
 /// passed, whichever comes first. An operation still running then is cancelled and left to
 /// finish on its own, its result dropped: a query stuck on a connection that died without
 /// closing (a cut network link, a server that vanished mid-commit) must not stall the caller
 /// forever. Use it where dropping the result is safe, as with leases, which run out.
+///
+/// The operation runs in a task of its own, so the caller's cancellation reaches it only
+/// with `cancelWithCaller` (a loop that stops on cancellation wants that; a worker writing
+/// its last results while it shuts down does not).
 public func abandoning<T: Sendable>(
-    after limit: Duration, _ operation: @escaping @Sendable () async throws -> T
+    after limit: Duration, cancelWithCaller: Bool = false, _ operation: @escaping @Sendable () async throws -> T
 ) async throws -> T {
     let once = ResumeOnce()
-    return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-        let timer = Task {
-            try await Task.sleep(for: limit)
-            if once.claim() {
-                once.work?.cancel()
-                let seconds = Double(limit.components.seconds) + Double(limit.components.attoseconds) / 1e18
-                continuation.resume(throwing: DeadlineExceeded(seconds: seconds))
+    return try await withTaskCancellationHandler {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            let timer = Task {
+                try await Task.sleep(for: limit)
+                if once.claim() {
+                    once.work?.cancel()
+                    let seconds = Double(limit.components.seconds) + Double(limit.components.attoseconds) / 1e18
+                    continuation.resume(throwing: DeadlineExceeded(seconds: seconds))
+                }
             }
-        }
-        once.work = Task {
-            let result: Result<T, any Error>
-            do { result = .success(try await operation()) } catch { result = .failure(error) }
-            if once.claim() {
-                timer.cancel()  // no sleeping timer is left behind for each call answered in time
-                continuation.resume(with: result)
+            once.work = Task {
+                let result: Result<T, any Error>
+                do { result = .success(try await operation()) } catch { result = .failure(error) }
+                if once.claim() {
+                    timer.cancel()  // no sleeping timer is left behind for each call answered in time
+                    continuation.resume(with: result)
+                }
             }
+            if cancelWithCaller && Task.isCancelled { once.work?.cancel() }  // cancelled before the handler could see the work
         }
+    } onCancel: {
+        if cancelWithCaller { once.work?.cancel() }
     }
 }
 
 /// True for the first caller only; holds the work, so the timer can cancel it.
-private final class ResumeOnce: @unchecked Sendable {
+final class ResumeOnce: @unchecked Sendable {
     private let lock = NSLock()
     private var done = false
     private var _work: Task<Void, Never>?

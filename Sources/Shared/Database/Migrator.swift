@@ -70,7 +70,7 @@ public struct Migrator: Sendable {
     /// Applies what is missing; returns the names it applied (empty when up to date).
     @discardableResult
     public func migrate(client: PostgresClient, logger: Logger) async throws -> [String] {
-        try await client.withTransaction(logger: logger) { connection in
+        try await client.withOpenTransaction(logger: logger) { connection in
             try await connection.query("SELECT pg_advisory_xact_lock(\(Self.lockKey))", logger: logger)
             try await connection.query("CREATE SCHEMA IF NOT EXISTS flowforge", logger: logger)
             try await connection.query(

@@ -13,7 +13,7 @@ public func listen(
 ) async {
     while !Task.isCancelled {
         do {
-            try await postgres.withConnection { connection in
+            try await postgres.withOpenConnection { connection in
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for channel in channels {
                         group.addTask {

@@ -56,7 +56,7 @@ public struct EventStore: Sendable {
     public func accept(
         triggerId: Int64, replayKey: [UInt8], payload: [UInt8], payloadJSON: JSONValue?, matched: Bool
     ) async throws -> Delivery {
-        let delivery: Delivery = try await client.withTransaction(logger: logger) { connection in
+        let delivery: Delivery = try await client.withOpenTransaction(logger: logger) { connection in
             let recorded = try await connection.query(
                 """
                 INSERT INTO flowforge.webhook_deliveries (trigger_id, signed_digest)

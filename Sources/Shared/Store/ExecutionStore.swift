@@ -114,7 +114,7 @@ public struct ExecutionStore: Sendable {
     /// before the execution row, the order every queue statement uses, so a cancel racing a
     /// worker's result cannot deadlock with it; whichever commits first decides.
     public func cancel(id: Int64) async throws -> Execution {
-        let (execution, cancelled) = try await client.withTransaction(logger: logger) { connection in
+        let (execution, cancelled) = try await client.withOpenTransaction(logger: logger) { connection in
             // The sub-select makes the job's DELETE (and its row lock) happen before the UPDATE.
             let rows = try await connection.query(
                 """

@@ -90,7 +90,7 @@ public struct QueueStore: Sendable {
             client.execute(ClaimUnlimited(workerID: workerID, leaseSeconds: leaseSeconds, limit: limit), logger: logger))
         guard claimed.count < limit, limitedDue else { return claimed }
         let remaining = limit - claimed.count
-        return try await client.withTransaction(logger: logger) { connection in
+        return try await client.withOpenTransaction(logger: logger) { connection in
             claimed + (try await claimLimited(workerID: workerID, limit: remaining, leaseSeconds: leaseSeconds, on: connection))
         }
     }
@@ -318,11 +318,11 @@ public struct QueueStore: Sendable {
             guard claimed.count < claimLimit, decoder.limitedDue else { return claimed }
             // A limited workflow's job is due: its claim takes the overlap lock, in a transaction of its own.
             let remaining = claimLimit - claimed.count
-            return claimed + (try await client.withTransaction(logger: logger) { connection in
+            return claimed + (try await client.withOpenTransaction(logger: logger) { connection in
                 try await claimLimited(workerID: workerID, limit: remaining, leaseSeconds: leaseSeconds, on: connection)
             })
         }
-        let (claimed, counts) = try await client.withTransaction(logger: logger) { connection in
+        let (claimed, counts) = try await client.withOpenTransaction(logger: logger) { connection in
             // Retries first: their jobs are unlocked here, so the final statement below no longer sees them.
             var retriedQuery = PostgresQuery(
                 unsafeSQL: """
@@ -491,7 +491,7 @@ public struct QueueStore: Sendable {
     public func release(_ attempts: [RunAttempt], workerID: String) async throws {
         guard !attempts.isEmpty else { return }
         let ids = attempts.map(\.executionId), numbers = attempts.map(\.attempt)
-        try await client.withTransaction(logger: logger) { connection in
+        try await client.withOpenTransaction(logger: logger) { connection in
             try await connection.query(
                 """
                 WITH job AS (

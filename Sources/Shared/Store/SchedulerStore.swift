@@ -46,7 +46,7 @@ public struct SchedulerStore: Sendable {
     /// are created on time, each with its own `scheduled_for`.
     public func fireDueTriggers(now: Date, lookahead: TimeInterval = 0, limit: Int = 500) async throws -> Int {
         let horizon = now.addingTimeInterval(max(0, lookahead))
-        let created = try await client.withTransaction(logger: logger) { connection in
+        let created = try await client.withOpenTransaction(logger: logger) { connection in
             var dueQuery = PostgresQuery(unsafeSQL: Self.dueTriggersSQL)
             dueQuery.binds.append(horizon)
             dueQuery.binds.append(limit)
@@ -216,7 +216,7 @@ public struct SchedulerStore: Sendable {
     /// `run_at = finished_at + delay`, and the upstream is marked cascaded in the same
     /// transaction. Returns how many downstream runs it created.
     public func cascade(limit: Int = 500) async throws -> Int {
-        let created = try await client.withTransaction(logger: logger) { connection in
+        let created = try await client.withOpenTransaction(logger: logger) { connection in
             // The worker's planner settings, for this transaction: the backlog and the runs are
             // found by index whatever the (often stale) statistics of a queue's tables say.
             try await connection.query(PostgresQuery(unsafeSQL: Self.queuePlannerSettingsSQL), logger: logger)
@@ -235,7 +235,7 @@ public struct SchedulerStore: Sendable {
     /// Jobs whose worker stopped renewing its lease: back to the queue when attempts remain,
     /// otherwise failed with "worker lost". Returns (requeued, failed).
     public func rescueExpiredLeases(limit: Int = 500) async throws -> (requeued: Int, failed: Int) {
-        let (requeued, failed) = try await client.withTransaction(logger: logger) { connection in
+        let (requeued, failed) = try await client.withOpenTransaction(logger: logger) { connection in
             let requeued = try await connection.query(
                 """
                 WITH expired AS (

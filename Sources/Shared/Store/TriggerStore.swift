@@ -83,7 +83,7 @@ public struct TriggerStore: Sendable {
     }
 
     public func create(_ definition: TriggerDefinition, workflowId: Int64, now: Date) async throws -> Trigger {
-        try await client.withTransaction(logger: logger) { connection in
+        try await client.withOpenTransaction(logger: logger) { connection in
             try await Self.lockGraphIfNeeded(for: definition, on: connection, logger: logger)
             // Locking the workflow row keeps a concurrent delete from racing the insert, and
             // counts of its triggers exact; NO KEY UPDATE leaves dependents free to reference it.
@@ -185,7 +185,7 @@ public struct TriggerStore: Sendable {
     public func update(
         workflowId: Int64, triggerId: Int64, body: JSONValue, now: Date
     ) async throws -> Trigger {
-        try await client.withTransaction(logger: logger) { connection in
+        try await client.withOpenTransaction(logger: logger) { connection in
             // Which type the trigger has is known only after reading it; a dependency trigger's
             // update takes the graph lock first, like every other graph writer.
             let typeRows = try await connection.query(
@@ -240,7 +240,7 @@ public struct TriggerStore: Sendable {
     /// Turns a trigger on or off. Enabling computes `next_run_at` from now: no backfill of what
     /// fell due while it was off.
     public func setEnabled(_ enabled: Bool, workflowId: Int64, triggerId: Int64, now: Date) async throws -> Trigger {
-        try await client.withTransaction(logger: logger) { connection in
+        try await client.withOpenTransaction(logger: logger) { connection in
             // Locked first (as `update` does), so a workflow deleted meanwhile either waits for
             // this or has already taken the trigger with it: then this is a 404, never a crash.
             let locked = try await connection.query(
@@ -269,7 +269,7 @@ public struct TriggerStore: Sendable {
     }
 
     public func delete(workflowId: Int64, triggerId: Int64) async throws -> Bool {
-        try await client.withTransaction(logger: logger) { connection in
+        try await client.withOpenTransaction(logger: logger) { connection in
             let owned = try await connection.query(
                 "SELECT 1 FROM flowforge.workflow_triggers WHERE workflow_id = \(workflowId) AND id = \(triggerId) FOR UPDATE", logger: logger)
             var exists = false
@@ -289,7 +289,7 @@ public struct TriggerStore: Sendable {
     /// Gives a webhook trigger a new secret. The secrets it had keep working for `grace`
     /// seconds more (unless they expire sooner); returns when the old ones stop working.
     public func rotateSecret(workflowId: Int64, triggerId: Int64, sealed: [UInt8], graceSeconds: Int) async throws -> (Trigger, Date) {
-        try await client.withTransaction(logger: logger) { connection in
+        try await client.withOpenTransaction(logger: logger) { connection in
             guard let trigger = try await Self.get(workflowId: workflowId, triggerId: triggerId, on: connection, logger: logger) else {
                 throw FlowForgeError.notFound("trigger \(triggerId) of workflow \(workflowId) does not exist")
             }
@@ -321,7 +321,7 @@ public struct TriggerStore: Sendable {
     /// Every dependency edge, enabled or not: a disabled trigger can be enabled again, so it
     /// still counts for cycles.
     public func dependencyGraph() async throws -> DependencyGraph {
-        try await client.withConnection { connection in try await Self.dependencyGraph(on: connection, logger: logger) }
+        try await client.withOpenConnection { connection in try await Self.dependencyGraph(on: connection, logger: logger) }
     }
 
     static func dependencyGraph(on connection: PostgresConnection, logger: Logger) async throws -> DependencyGraph {
@@ -381,7 +381,7 @@ public struct TriggerStore: Sendable {
 
     /// Would `upstream → workflowId` close a cycle? The cycle's workflows when it would.
     public func cycle(adding upstream: Int64, to workflowId: Int64) async throws -> [WorkflowRef]? {
-        try await client.withConnection { connection in
+        try await client.withOpenConnection { connection in
             let graph = try await Self.dependencyGraph(on: connection, logger: logger)
             guard let cycle = graph.cycle(adding: upstream, to: workflowId) else { return nil }
             let names = try await Self.workflowNames(Set(cycle), on: connection, logger: logger)

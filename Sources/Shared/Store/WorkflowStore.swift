@@ -71,7 +71,7 @@ public struct WorkflowStore: Sendable {
     public func create(
         _ definition: WorkflowDefinition, triggers: [TriggerDefinition] = [], now: Date
     ) async throws -> WorkflowSummary {
-        let id = try await client.withTransaction(logger: logger) { connection in
+        let id = try await client.withOpenTransaction(logger: logger) { connection in
             if let dependency = triggers.first(where: { $0.type == .dependency }) {
                 try await TriggerStore.lockGraphIfNeeded(for: dependency, on: connection, logger: logger)
             }
@@ -161,7 +161,7 @@ public struct WorkflowStore: Sendable {
     /// Deletes the workflow; its triggers and every dependency trigger pointing at it go with it
     /// (foreign keys), its queued runs are cancelled, and its past executions stay readable.
     public func delete(id: Int64) async throws -> Bool {
-        try await client.withTransaction(logger: logger) { connection in
+        try await client.withOpenTransaction(logger: logger) { connection in
             let rows = try await connection.query("DELETE FROM flowforge.workflows WHERE id = \(id) RETURNING id", logger: logger)
             var deleted = false
             for try await _ in rows { deleted = true }

@@ -48,7 +48,7 @@ struct ThroughputBench: AsyncParsableCommand {
     }
 
     private func enqueue(client: PostgresClient, logger: Logger) async throws {
-        try await client.withTransaction(logger: logger) { connection in
+        try await client.withOpenTransaction(logger: logger) { connection in
             let rows = try await connection.query(
                 """
                 INSERT INTO flowforge.workflows (name, steps, overlap_policy, max_concurrent_runs)
