@@ -76,10 +76,38 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         case let error as any HTTPResponseError where error.status.code < 500:
             if error.status == .contentTooLarge { return .bodyTooLarge }
             return APIError(error.status, error.status.reasonPhrase)
+        case _ where isDatabaseUnavailable(error):
+            context.logger.warning(
+                "database unavailable", metadata: ["error": "\(String(reflecting: error))", "path": "\(request.uri.path)"])
+            return APIError(.serviceUnavailable, "the database could not be reached or dropped the connection; try again shortly")
         default:
             context.logger.error(
                 "request failed", metadata: ["error": "\(String(reflecting: error))", "path": "\(request.uri.path)"])
             return APIError(.internalServerError, "internal error; the server log has the details")
+        }
+    }
+
+    /// The database was down, restarting or unreachable, or closed the connection: nothing
+    /// is wrong with the request, and the same request can succeed in a moment.
+    static func isDatabaseUnavailable(_ error: any Error) -> Bool {
+        switch error {
+        case is ConnectionClosed, is DeadlineExceeded:
+            return true
+        case let error as PSQLError:
+            switch error.code {
+            case .serverClosedConnection, .clientClosedConnection, .connectionError, .uncleanShutdown, .poolClosed:
+                return true
+            case .server:
+                // Class 08, connection exception; 57P01–57P03, shutting down or starting up.
+                let state = error.serverInfo?[.sqlState] ?? ""
+                return state.hasPrefix("08") || ["57P01", "57P02", "57P03"].contains(state)
+            default:
+                return false
+            }
+        case let error as PostgresTransactionError:
+            return [error.beginError, error.closureError, error.commitError].contains { $0.map(isDatabaseUnavailable) ?? false }
+        default:
+            return false
         }
     }
 

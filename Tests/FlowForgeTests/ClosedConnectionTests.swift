@@ -1,4 +1,6 @@
+@testable import FlowForgeAPI
 import FlowForgeShared
+import Hummingbird
 import Foundation
 import Logging
 import PostgresNIO
@@ -29,21 +31,23 @@ import Testing
                 // Without the guard, the statement after the termination is never answered
                 // (postgres-nio drops it) and this call waits forever; the deadline turns that
                 // into a failure of the test instead of a hang.
-                let outcome: String = try await abandoning(after: .seconds(20)) {
+                let failure: (any Error)? = try await abandoning(after: .seconds(20)) {
                     do {
                         try await client.withOpenTransaction(logger: TestDatabase.logger) { connection in
                             try await connection.query("CREATE TABLE half_done (id int)", logger: TestDatabase.logger)
                             try await Self.terminate(connection, url: url)
                             try await connection.query("INSERT INTO half_done VALUES (1)", logger: TestDatabase.logger)
                         }
-                        return "committed"
-                    } catch is ConnectionClosed {
-                        return "connection closed"
+                        return nil
                     } catch {
-                        return "failed: \(String(reflecting: error))"
+                        return error
                     }
                 }
-                #expect(outcome == "connection closed" || outcome.hasPrefix("failed: PostgresNIO"), "\(outcome)")
+                let error = try #require(failure, "the transaction committed on a terminated connection")
+                #expect(error is ConnectionClosed || error is PostgresTransactionError, "\(String(reflecting: error))")
+                // The API answers such a failure with 503 (try again), not 500.
+                #expect(ErrorMiddleware<BasicRequestContext>.isDatabaseUnavailable(error), "\(String(reflecting: error))")
+                #expect(!ErrorMiddleware<BasicRequestContext>.isDatabaseUnavailable(FlowForgeError.notFound("x")))
 
                 // The transaction left nothing behind, and the pool serves the next call on a
                 // new connection.

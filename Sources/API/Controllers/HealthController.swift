@@ -24,7 +24,7 @@ struct HealthController {
         let reachable = await withTaskGroup(of: Bool.self) { group in
             group.addTask {
                 do {
-                    try await postgres.query("SELECT 1", logger: logger)
+                    _ = try await postgres.rows("SELECT 1", logger: logger)
                     return true
                 } catch {
                     return false

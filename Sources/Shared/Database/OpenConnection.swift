@@ -76,3 +76,26 @@ extension PostgresClient {
         }
     }
 }
+
+extension PostgresClient {
+    /// One statement on a pooled connection, its rows collected: `query`, failing with
+    /// `ConnectionClosed` instead of waiting forever when the pool hands out a connection the
+    /// server closed a moment before (see `PostgresConnection.whileOpen`).
+    public func rows(_ query: PostgresQuery, logger: Logger, file: String = #fileID, line: Int = #line) async throws -> [PostgresRow] {
+        try await withOpenConnection { connection in
+            try await connection.query(query, logger: logger, file: file, line: line).collect()
+        }
+    }
+}
+
+extension Array where Element == PostgresRow {
+    /// Each row decoded as `T` (a column type or a tuple of them).
+    public func decode<each T: PostgresDecodable>(_ type: (repeat each T).Type) throws -> [(repeat each T)] {
+        try map { try $0.decode(type) }
+    }
+
+    /// Each row in random-access form, mapped.
+    func collectRows<T>(_ transform: (PostgresRandomAccessRow) throws -> T) throws -> [T] {
+        try map { try transform($0.makeRandomAccess()) }
+    }
+}

@@ -100,14 +100,14 @@ public final class FlowForgeMetrics: Sendable {
     /// `/metrics` still answers, and the scrape shows the rest.
     public func refreshQueueDepth(client: PostgresClient, logger: Logger) async {
         do {
-            let rows = try await client.query(
+            let rows = try await client.rows(
                 """
                 SELECT count(*) FILTER (WHERE locked_by IS NULL AND run_at <= now()),
                        count(*) FILTER (WHERE locked_by IS NULL AND run_at > now()),
                        count(*) FILTER (WHERE locked_by IS NOT NULL)
                 FROM flowforge.jobs
                 """, logger: logger)
-            for try await (due, delayed, leased) in rows.decode((Int64, Int64, Int64).self) {
+            for (due, delayed, leased) in try rows.decode((Int64, Int64, Int64).self) {
                 queue("due").set(Double(due))
                 queue("delayed").set(Double(delayed))
                 queue("leased").set(Double(leased))

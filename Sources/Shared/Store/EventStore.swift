@@ -25,7 +25,7 @@ public struct EventStore: Sendable {
 
     /// One query whether or not the trigger exists, so that both answers take the same path.
     public func webhookTarget(triggerId: Int64) async throws -> WebhookTarget {
-        let rows = try await client.query(
+        let rows = try await client.rows(
             """
             SELECT bool_or(t.enabled AND t.trigger_type = 'event' AND t.event_type = 'webhook') AS active,
                    (array_agg(t.event_config))[1] AS config,
@@ -34,7 +34,7 @@ public struct EventStore: Sendable {
             LEFT JOIN flowforge.workflow_triggers t ON t.id = wanted.id
             LEFT JOIN flowforge.webhook_secrets s ON s.trigger_id = t.id AND (s.expires_at IS NULL OR s.expires_at > now())
             """, logger: logger)
-        for try await (active, config, secrets) in rows.decode((Bool?, JSONValue?, [ByteBuffer]).self) {
+        for (active, config, secrets) in try rows.decode((Bool?, JSONValue?, [ByteBuffer]).self) {
             return WebhookTarget(active: active ?? false, config: config, secrets: secrets.map { Array($0.readableBytesView) })
         }
         return WebhookTarget(active: false, config: nil, secrets: [])
@@ -120,14 +120,14 @@ public struct EventStore: Sendable {
 
     /// Enabled file-arrival triggers. One whose stored config no longer reads is skipped.
     public func fileTriggers() async throws -> [FileTrigger] {
-        let rows = try await client.query(
+        let rows = try await client.rows(
             """
             SELECT id, event_config, files_since FROM flowforge.workflow_triggers
             WHERE enabled AND trigger_type = 'event' AND event_type = 'file_arrival'
             ORDER BY id
             """, logger: logger)
         var triggers: [FileTrigger] = []
-        for try await (id, config, since) in rows.decode((Int64, JSONValue?, Date?).self) {
+        for (id, config, since) in try rows.decode((Int64, JSONValue?, Date?).self) {
             guard let parsed = try? FileArrivalConfig(config, path: "event_config.") else { continue }
             triggers.append(FileTrigger(id: id, config: parsed, since: parsed.includeExisting ? nil : since))
         }
@@ -152,7 +152,7 @@ public struct EventStore: Sendable {
     /// and only that one's run exists. Returns the files that started runs.
     public func recordArrivals(triggerId: Int64, files: [SeenFile]) async throws -> [SeenFile] {
         guard !files.isEmpty else { return [] }
-        let rows = try await client.query(
+        let rows = try await client.rows(
             """
             WITH trigger AS (
                 SELECT t.id, t.trigger_name, w.id AS workflow_id, w.name, w.overlap_policy
@@ -189,7 +189,7 @@ public struct EventStore: Sendable {
             FROM new
             """, logger: logger)
         var started: [SeenFile] = []
-        for try await (path, size, mtime, _) in rows.decode((String, Int64, Int64, String?).self) {
+        for (path, size, mtime, _) in try rows.decode((String, Int64, Int64, String?).self) {
             started.append(SeenFile(path: path, size: size, mtimeMicroseconds: mtime))
         }
         metrics?.runsCreated(started.count, triggerType: .event)
@@ -205,9 +205,9 @@ public struct EventStore: Sendable {
     }
 
     public func eventData(executionId: Int64) async throws -> EventData? {
-        let rows = try await client.query(
+        let rows = try await client.rows(
             "SELECT payload, file_path FROM flowforge.execution_events WHERE execution_id = \(executionId)", logger: logger)
-        for try await (payload, path) in rows.decode((ByteBuffer?, String?).self) {
+        for (payload, path) in try rows.decode((ByteBuffer?, String?).self) {
             return EventData(payload: payload.map { Array($0.readableBytesView) }, filePath: path)
         }
         return nil
@@ -215,12 +215,12 @@ public struct EventStore: Sendable {
 
     /// The event as the API shows it on the execution: the JSON body, or the file.
     public func eventSummary(executionId: Int64) async throws -> JSONValue? {
-        let rows = try await client.query(
+        let rows = try await client.rows(
             """
             SELECT payload_json, octet_length(payload), file_path, file_size, file_mtime
             FROM flowforge.execution_events WHERE execution_id = \(executionId)
             """, logger: logger)
-        for try await (json, bytes, path, size, mtime) in rows.decode((JSONValue?, Int64?, String?, Int64?, Date?).self) {
+        for (json, bytes, path, size, mtime) in try rows.decode((JSONValue?, Int64?, String?, Int64?, Date?).self) {
             if let path {
                 return ["file": .string(path), "file_size": JSONValue(size), "file_modified_at": JSONValue(mtime)]
             }
@@ -234,7 +234,7 @@ public struct EventStore: Sendable {
     /// Deletes replay records older than a day (a delivery's timestamp is refused after five
     /// minutes anyway) and secrets past their grace period. Returns how many rows went.
     public func prune() async throws -> Int {
-        let rows = try await client.query(
+        let rows = try await client.rows(
             """
             WITH deliveries AS (
                 DELETE FROM flowforge.webhook_deliveries WHERE received_at < now() - interval '1 day' RETURNING 1
@@ -243,7 +243,7 @@ public struct EventStore: Sendable {
             )
             SELECT (SELECT count(*) FROM deliveries) + (SELECT count(*) FROM secrets)
             """, logger: logger)
-        for try await count in rows.decode(Int64.self) { return Int(count) }
+        for count in try rows.decode(Int64.self) { return Int(count) }
         return 0
     }
 }

@@ -45,7 +45,7 @@ public struct ExecutionStore: Sendable {
     /// round trip and its own transaction: the run is committed, and the workers hear of it,
     /// as soon as it exists).
     public func createManual(workflowId: Int64) async throws -> Execution {
-        let rows = try await client.query(
+        let rows = try await client.rows(
             """
             WITH workflow AS (
                 SELECT id, name, overlap_policy FROM flowforge.workflows WHERE id = \(workflowId) FOR KEY SHARE
@@ -59,7 +59,7 @@ public struct ExecutionStore: Sendable {
             )
             SELECT *, pg_notify('flowforge_jobs', id::text) FROM execution
             """, logger: logger)
-        guard let execution = try await rows.collectRows(Self.execution).first else {
+        guard let execution = try rows.collectRows(Self.execution).first else {
             throw FlowForgeError.notFound("workflow \(workflowId) does not exist")
         }
         metrics?.runsCreated(1, triggerType: .manual)
@@ -94,7 +94,7 @@ public struct ExecutionStore: Sendable {
         // Queued and running runs are the ones with a job: the small jobs table finds them,
         // where history has no index on status (it would cost every run's updates their HOT path).
         let waiting = filter.status == .queued || filter.status == .running
-        let rows = try await client.query(
+        let rows = try await client.rows(
             """
             \(unescaped: Self.select)
             WHERE (\(filter.workflowId)::bigint IS NULL OR workflow_id = \(filter.workflowId))
@@ -106,7 +106,7 @@ public struct ExecutionStore: Sendable {
             ORDER BY id DESC
             LIMIT \(filter.limit)
             """, logger: logger)
-        return try await rows.collectRows(Self.execution)
+        return try rows.collectRows(Self.execution)
     }
 
     /// Cancels a queued or running execution: it leaves the queue at once and workers are told

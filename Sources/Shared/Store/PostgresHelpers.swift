@@ -47,13 +47,17 @@ struct PreparedRead<Text: PreparedReadText>: PostgresPreparedStatement {
 }
 
 extension PostgresClient {
-    /// Runs a prepared read and maps its rows.
+    /// Runs a prepared read and maps its rows (on a connection that must stay open: see
+    /// `withOpenConnection`).
     func read<Text: PreparedReadText, T>(
         _ statement: PreparedRead<Text>, logger: Logger, _ transform: (PostgresRandomAccessRow) throws -> T
     ) async throws -> [T] {
-        var result: [T] = []
-        for try await row in try await execute(statement, logger: logger) { result.append(try transform(row)) }
-        return result
+        let rows = try await withOpenConnection { connection in
+            var rows: [PostgresRandomAccessRow] = []
+            for try await row in try await connection.execute(statement, logger: logger) { rows.append(row) }
+            return rows
+        }
+        return try rows.map(transform)
     }
 }
 

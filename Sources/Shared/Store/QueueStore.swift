@@ -262,7 +262,7 @@ public struct QueueStore: Sendable {
     public func renewLeases(workerID: String, attempts: [RunAttempt], leaseSeconds: Int) async throws -> Set<RunAttempt> {
         guard !attempts.isEmpty else { return [] }
         let ids = attempts.map(\.executionId), numbers = attempts.map(\.attempt)
-        let rows = try await client.query(
+        let rows = try await client.rows(
             """
             UPDATE flowforge.jobs j SET lease_expires_at = now() + make_interval(secs => \(leaseSeconds))
             FROM unnest(\(ids)::bigint[], \(numbers)::int[]) AS held(id, attempt)
@@ -270,7 +270,7 @@ public struct QueueStore: Sendable {
             RETURNING j.execution_id, j.attempt
             """, logger: logger)
         var held: Set<RunAttempt> = []
-        for try await (id, attempt) in rows.decode((Int64, Int).self) { held.insert(RunAttempt(executionId: id, attempt: attempt)) }
+        for (id, attempt) in try rows.decode((Int64, Int).self) { held.insert(RunAttempt(executionId: id, attempt: attempt)) }
         return held
     }
 
@@ -518,14 +518,14 @@ public struct QueueStore: Sendable {
     /// the worker could claim it just did, and one it could not (a limited workflow at its
     /// limit) would keep the worker asking.
     public func secondsUntilNextJob() async throws -> Double? {
-        let rows = try await client.query(
+        let rows = try await client.rows(
             """
             SELECT extract(epoch FROM least(
                 (SELECT min(run_at) FROM flowforge.jobs WHERE locked_by IS NULL AND NOT limited AND run_at > now() - interval '1 second'),
                 (SELECT min(run_at) FROM flowforge.jobs WHERE locked_by IS NULL AND limited AND run_at > now() - interval '1 second')
             ) - now())::float8
             """, logger: logger)
-        for try await seconds in rows.decode(Double?.self) { return seconds }
+        for seconds in try rows.decode(Double?.self) { return seconds }
         return nil
     }
 }

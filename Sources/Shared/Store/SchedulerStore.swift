@@ -298,7 +298,7 @@ public struct SchedulerStore: Sendable {
     /// `queued_at` bounds the search: a run finished before the cutoff was queued before it.
     /// Returns how many it deleted.
     public func pruneHistory(olderThanDays days: Int, limit: Int = 1_000) async throws -> Int {
-        let rows = try await client.query(
+        let rows = try await client.rows(
             """
             DELETE FROM flowforge.executions WHERE id IN (
                 SELECT id FROM flowforge.executions
@@ -312,16 +312,14 @@ public struct SchedulerStore: Sendable {
             )
             RETURNING id
             """, logger: logger)
-        var deleted = 0
-        for try await _ in rows { deleted += 1 }
-        return deleted
+        return rows.count
     }
 
     /// The earliest `next_run_at` of an enabled scheduled trigger.
     public func nextTriggerTime() async throws -> Date? {
-        let rows = try await client.query(
+        let rows = try await client.rows(
             "SELECT min(next_run_at) FROM flowforge.workflow_triggers WHERE enabled AND trigger_type = 'scheduled'", logger: logger)
-        for try await date in rows.decode(Date?.self) { return date }
+        for date in try rows.decode(Date?.self) { return date }
         return nil
     }
 }

@@ -356,7 +356,7 @@ public struct TriggerStore: Sendable {
 
     /// Edges touching `workflowId`, or all of them when it is nil.
     public func dependencyEdges(touching workflowId: Int64? = nil) async throws -> [DependencyEdge] {
-        let rows = try await client.query(
+        let rows = try await client.rows(
             """
             SELECT t.id, t.trigger_name, t.depends_on_workflow_id, up.name AS upstream_name, t.workflow_id,
                 down.name AS downstream_name, t.dependency_condition, t.delay_minutes, t.enabled
@@ -367,7 +367,7 @@ public struct TriggerStore: Sendable {
               AND (\(workflowId)::bigint IS NULL OR t.workflow_id = \(workflowId) OR t.depends_on_workflow_id = \(workflowId))
             ORDER BY t.id
             """, logger: logger)
-        return try await rows.collectRows { row in
+        return try rows.collectRows { row in
             DependencyEdge(
                 triggerId: try row.column("id"),
                 triggerName: try row.column("trigger_name"),

@@ -130,7 +130,7 @@ public struct WorkflowStore: Sendable {
 
     public func update(id: Int64, with definition: WorkflowDefinition) async throws -> WorkflowSummary {
         do {
-            let rows = try await client.query(
+            let rows = try await client.rows(
                 """
                 WITH updated AS (
                     UPDATE flowforge.workflows SET
@@ -148,9 +148,7 @@ public struct WorkflowStore: Sendable {
                 )
                 SELECT id FROM updated
                 """, logger: logger)
-            var found = false
-            for try await _ in rows { found = true }
-            guard found else { throw FlowForgeError.notFound("workflow \(id) does not exist") }
+            guard !rows.isEmpty else { throw FlowForgeError.notFound("workflow \(id) does not exist") }
         } catch where error.sqlState == "23505" {
             throw FlowForgeError.conflict("a workflow named \"\(definition.name)\" already exists")
         }
@@ -186,9 +184,9 @@ public struct WorkflowStore: Sendable {
     /// Every workflow with whether making it an upstream of `workflowId` would close a cycle.
     public func availableUpstream(for workflowId: Int64?) async throws -> [(WorkflowRef, [WorkflowRef]?)] {
         let graph = try await TriggerStore(client: client, logger: logger).dependencyGraph()
-        let rows = try await client.query("SELECT id, name FROM flowforge.workflows ORDER BY name, id", logger: logger)
+        let rows = try await client.rows("SELECT id, name FROM flowforge.workflows ORDER BY name, id", logger: logger)
         var refs: [WorkflowRef] = []
-        for try await (id, name) in rows.decode((Int64, String).self) { refs.append(WorkflowRef(id: id, name: name)) }
+        for (id, name) in try rows.decode((Int64, String).self) { refs.append(WorkflowRef(id: id, name: name)) }
         let names = Dictionary(uniqueKeysWithValues: refs.map { ($0.id, $0) })
         return refs.compactMap { ref in
             guard let workflowId else { return (ref, nil) }
