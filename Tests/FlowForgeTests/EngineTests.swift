@@ -221,6 +221,17 @@ struct WorkerProcessesTests {
             """, as: Int64.self) ?? 0
     }
 
+    /// Stops a worker process the test started, whatever state the test left it in: SIGTERM,
+    /// and SIGKILL if it has not exited 5 s later (a failed test must not leave it running).
+    static func stop(_ process: Process) {
+        guard process.isRunning else { return }
+        process.terminate()
+        let deadline = Date().addingTimeInterval(5)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+
     @Test("two flowforge-worker processes drain 1,000 runs: each runs exactly once; /metrics agrees with the table")
     func twoProcessesExactlyOnce() async throws {
         let path = MigrationAndProcessTests.executable("flowforge-worker").path
@@ -230,10 +241,9 @@ struct WorkerProcessesTests {
             let workflow = try await api.workflow("bulk", extra: ["overlap_policy": "allow", "steps": [["name": "n", "kind": "noop", "sleep_ms": 2]]])
             let first = try await WorkerProcessTests.startWorker(
                 path, api: api, arguments: ["--worker-id", "proc-a", "--concurrency", "4", "--metrics-port", "\(metricsPort)"])
+            defer { Self.stop(first) }
             let second = try await WorkerProcessTests.startWorker(path, api: api, arguments: ["--worker-id", "proc-b", "--concurrency", "4"])
-            defer {
-                for process in [first, second] where process.isRunning { process.terminate() }
-            }
+            defer { Self.stop(second) }
             let ready = ContinuousClock.now + .seconds(20)
             while try await Self.listeners(api) < 2, ContinuousClock.now < ready { try await Task.sleep(for: .milliseconds(50)) }
             #expect(try await Self.listeners(api) == 2)
