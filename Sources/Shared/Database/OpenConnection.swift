@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import PostgresNIO
 
@@ -9,8 +10,8 @@ public struct ConnectionClosed: Error, Sendable, CustomStringConvertible {
 }
 
 extension PostgresConnection {
-    /// How often `whileOpen` looks whether the connection is still open.
-    static let closedCheckInterval: Duration = .milliseconds(250)
+    /// How long `whileOpen` lets an operation report its own error once its connection closed.
+    static let closedGrace: Duration = .milliseconds(250)
 
     /// Runs `operation` on this connection, or throws `ConnectionClosed` once the connection
     /// is closed, whichever comes first.
@@ -27,30 +28,71 @@ extension PostgresConnection {
         let once = ResumeOnce()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-                let watcher = Task {
-                    while !self.isClosed {
-                        try await Task.sleep(for: Self.closedCheckInterval)
-                    }
+                let watch = CloseWatch.shared.watch(self) {
                     // Closed: give the operation a moment to report its own error (the usual
                     // case: the connection closed while a statement was in flight).
-                    try await Task.sleep(for: Self.closedCheckInterval)
-                    if once.claim() {
-                        once.work?.cancel()
-                        continuation.resume(throwing: ConnectionClosed())
+                    Task {
+                        try? await Task.sleep(for: Self.closedGrace)
+                        if once.claim() {
+                            once.work?.cancel()
+                            continuation.resume(throwing: ConnectionClosed())
+                        }
                     }
                 }
                 once.work = Task {
                     let result: Result<T, any Error>
                     do { result = .success(try await operation()) } catch { result = .failure(error) }
-                    if once.claim() {
-                        watcher.cancel()
-                        continuation.resume(with: result)
-                    }
+                    CloseWatch.shared.unwatch(self, watch)
+                    if once.claim() { continuation.resume(with: result) }
                 }
                 if Task.isCancelled { once.work?.cancel() }  // cancelled before the handler could see the work
             }
         } onCancel: {
             once.work?.cancel()
+        }
+    }
+}
+
+/// Tells whoever holds a connection now that it closed. A connection gets one callback on its
+/// close future for its whole life, not one per `whileOpen`: a pooled connection serves
+/// thousands of calls, and their callbacks would pile up on it until it closed. (A first
+/// version looked at `isClosed` every 250 ms instead; the timers of the LISTEN connections,
+/// held for good, doubled the scheduler's and the worker's CPU when idle.)
+final class CloseWatch: @unchecked Sendable {
+    static let shared = CloseWatch()
+
+    private struct Watcher {
+        let token: UInt64
+        let onClose: @Sendable () -> Void
+    }
+
+    private let lock = NSLock()
+    /// The connections with a close callback, and who is watching each now.
+    private var connections: [ObjectIdentifier: Watcher?] = [:]
+    private var lastToken: UInt64 = 0
+
+    /// Calls `onClose` once if `connection` closes (or has closed) before `unwatch`.
+    func watch(_ connection: PostgresConnection, onClose: @escaping @Sendable () -> Void) -> UInt64 {
+        let key = ObjectIdentifier(connection)
+        let (token, isNew) = lock.withLock { () -> (UInt64, Bool) in
+            lastToken += 1
+            let isNew = connections[key] == nil
+            connections[key] = .some(Watcher(token: lastToken, onClose: onClose))
+            return (lastToken, isNew)
+        }
+        if isNew {
+            connection.closeFuture.whenComplete { _ in
+                let watcher = self.lock.withLock { self.connections.removeValue(forKey: key) }
+                watcher??.onClose()
+            }
+        }
+        return token
+    }
+
+    func unwatch(_ connection: PostgresConnection, _ token: UInt64) {
+        let key = ObjectIdentifier(connection)
+        lock.withLock {
+            if let watcher = connections[key] ?? nil, watcher.token == token { connections[key] = .some(nil) }
         }
     }
 }
