@@ -56,8 +56,9 @@ extension PostgresConnection {
 /// Tells whoever holds a connection now that it closed. A connection gets one callback on its
 /// close future for its whole life, not one per `whileOpen`: a pooled connection serves
 /// thousands of calls, and their callbacks would pile up on it until it closed. (A first
-/// version looked at `isClosed` every 250 ms instead; the timers of the LISTEN connections,
-/// held for good, doubled the scheduler's and the worker's CPU when idle.)
+/// version looked at `isClosed` every 250 ms instead. The LISTEN connections are held for
+/// good, so their timers never stopped: `bench idle` measured the scheduler at 0.47–0.67 % of
+/// a core and the worker at 0.45–0.48 %, against 0.27–0.32 % and 0.30–0.35 % with this.)
 final class CloseWatch: @unchecked Sendable {
     static let shared = CloseWatch()
 
