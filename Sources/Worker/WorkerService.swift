@@ -99,9 +99,9 @@ public struct WorkerService: Service {
                 // A graceful shutdown sets `stopping`; cancellation (an embedding service group
                 // torn down at once) ends the loop as well.
                 while !stopping.isSet, !Task.isCancelled {
-                    let idle = await claim(queue: queue, running: running, launch: launch)
+                    let pause = await claim(queue: queue, running: running, launch: launch)
                     guard !stopping.isSet else { break }
-                    await wakeup.wait(upTo: idle ? await untilNextJob(queue) : config.pollInterval)
+                    await wakeup.wait(upTo: pause)
                 }
             } onGracefulShutdown: {
                 stopping.set()
@@ -114,26 +114,28 @@ public struct WorkerService: Service {
     }
 
     /// Claims while slots are free and jobs are due (a busy worker's slots are refilled by its
-    /// result writer; this loop takes over when work arrives at an idle one). Returns true when
-    /// it stopped because no due job was left, rather than because every slot is busy.
-    private func claim(queue: QueueStore, running: RunningRuns, launch: @Sendable (ClaimedRun) -> Task<Void, Never>) async -> Bool {
+    /// result writer; this loop takes over when work arrives at an idle one). Returns how long
+    /// to sleep unless woken: until the next job not yet due when it took every due job it
+    /// could, and at most `pollInterval`.
+    private func claim(queue: QueueStore, running: RunningRuns, launch: @Sendable (ClaimedRun) -> Task<Void, Never>) async -> Duration {
         while true {
             let free = await running.reserve(upTo: Int.max, waitIfNone: true)
-            guard free > 0 else { return false }
-            let claimed: [ClaimedRun]
+            guard free > 0 else { return config.pollInterval }
+            let claim: QueueStore.Claim
             do {
                 let workerID = config.workerID, leaseSeconds = config.leaseSeconds
-                claimed = try await abandoning(after: .seconds(leaseSeconds)) {
+                claim = try await abandoning(after: .seconds(leaseSeconds)) {
                     try await queue.claim(workerID: workerID, limit: free, leaseSeconds: leaseSeconds)
                 }
             } catch {
                 await running.complete(finished: [], reserved: free, started: [])
                 if !Task.isCancelled { logger.warning("cannot claim jobs", metadata: ["error": "\(String(reflecting: error))"]) }
-                return false
+                return config.pollInterval
             }
+            let claimed = claim.runs
             await running.complete(finished: [], reserved: free, started: claimed.map { ($0.key, launch($0)) })
             await running.claimed(claimed.count, of: free)
-            if claimed.count < free { return true }
+            if claimed.count < free { return untilNextJob(dueIn: claim.nextDueIn) }
         }
     }
 
@@ -147,14 +149,11 @@ public struct WorkerService: Service {
         }
     }
 
-    /// How long to sleep when nothing is due: until the next delayed job, at most `pollInterval`
-    /// and at least 10 ms (a job that just fell due, but that this worker may not take, is
-    /// asked about again for a second; see `secondsUntilNextJob`).
-    private func untilNextJob(_ queue: QueueStore) async -> Duration {
-        guard let seconds = try? await abandoning(after: .seconds(config.leaseSeconds), { try await queue.secondsUntilNextJob() }) else {
-            return config.pollInterval
-        }
-        return min(config.pollInterval, .milliseconds(max(10, Int64((seconds * 1000).rounded(.up)))))
+    /// How long to sleep when nothing is due: until the next delayed job comes due (a retry's
+    /// backoff, a dependency's delay), at most `pollInterval`.
+    private func untilNextJob(dueIn seconds: Double?) -> Duration {
+        guard let seconds else { return config.pollInterval }
+        return min(config.pollInterval, .milliseconds(max(1, Int64((seconds * 1000).rounded(.up)))))
     }
 
     /// Renews leases every second (and at least three times per lease period); stops runs whose

@@ -157,13 +157,15 @@ struct SchedulerTests {
             let id = try await api.workflow("fenced", extra: ["max_attempts": 3])
             let run = try #require(try await api.expect(.created, .post, "/api/workflows/\(id)/run")["id"]?.intValue)
             let queue = QueueStore(client: api.postgres, logger: TestDatabase.logger)
-            let first = try #require(try await queue.claim(workerID: "w", limit: 1, leaseSeconds: 30).first)
+            let firstClaim = try await queue.claim(workerID: "w", limit: 1, leaseSeconds: 30)
+            let first = try #require(firstClaim.runs.first)
             #expect(first.key == RunAttempt(executionId: run, attempt: 1))
+            #expect(firstClaim.nextDueIn == nil)  // no other job waits
             // The worker stalls (SIGSTOP, a cut link): its lease runs out and maintenance requeues.
             try await api.postgres.query("UPDATE flowforge.jobs SET lease_expires_at = now() - interval '1 second'")
             #expect(try await SchedulerStore(client: api.postgres, logger: TestDatabase.logger).rescueExpiredLeases() == (1, 0))
             // It resumes and claims the run again before its old result is written.
-            let second = try #require(try await queue.claim(workerID: "w", limit: 1, leaseSeconds: 30).first)
+            let second = try #require(try await queue.claim(workerID: "w", limit: 1, leaseSeconds: 30).runs.first)
             #expect(second.key == RunAttempt(executionId: run, attempt: 2))
 
             // Attempt 1's lease is gone, attempt 2's is held; attempt 1's result and release change nothing.
@@ -200,7 +202,7 @@ struct SchedulerTests {
             try await heard.waitFor { $0.subscribed }
 
             let queue = QueueStore(client: api.postgres, logger: TestDatabase.logger)
-            let claimed = try await queue.claim(workerID: "w", limit: 2, leaseSeconds: 30).map(\.key)
+            let claimed = try await queue.claim(workerID: "w", limit: 2, leaseSeconds: 30).runs.map(\.key)
             #expect(claimed.map(\.executionId) == Array(runs[0..<2]))
             func outcome(_ run: Int64, _ succeeded: Bool) -> RunOutcome {
                 RunOutcome(executionId: run, attempt: 1, succeeded: succeeded, error: succeeded ? nil : "boom", steps: .array([]))
@@ -274,7 +276,13 @@ struct SchedulerTests {
             #expect(try await api.scalar("SELECT count(*) FROM flowforge.jobs WHERE run_at = \(due)", as: Int64.self) == 1)
             // Not due yet: a worker claims nothing.
             let queue = QueueStore(client: api.postgres, logger: TestDatabase.logger)
-            #expect(try await queue.claim(workerID: "w", limit: 10, leaseSeconds: 30).isEmpty)
+            let before = try #require(try await api.scalar("SELECT extract(epoch FROM \(due) - now())::float8", as: Double.self))
+            let early = try await queue.claim(workerID: "w", limit: 10, leaseSeconds: 30)
+            let after = try #require(try await api.scalar("SELECT extract(epoch FROM \(due) - now())::float8", as: Double.self))
+            #expect(early.runs.isEmpty)
+            // It learns, from the same statement, how long it may sleep: until the job comes due.
+            let dueIn = try #require(early.nextDueIn)
+            #expect(dueIn <= before && dueIn >= after && after > 0, "\(after) ≤ \(dueIn) ≤ \(before)")
             // The trigger and the workflow list show the run still to come, not the one after it,
             // and no last run (nothing was due yet).
             let shown = try await api.expect(.ok, .get, "/api/workflows/\(id)/triggers/\(triggerId)")

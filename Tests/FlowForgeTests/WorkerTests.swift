@@ -69,6 +69,23 @@ struct WorkerTests {
         }
     }
 
+    @Test("a workflow edited between two runs runs its new steps in the second (the worker's cache of steps sees the change)")
+    func editedStepsAreRun() async throws {
+        try await withAPI(services: Self.worker()) { api in
+            let created = try await api.expect(
+                .created, .post, "/api/workflows", json: ["name": "edited", "steps": [["name": "before", "kind": "noop"]]])
+            let workflow = try #require(created["id"]?.intValue)
+            let first = try #require(try await api.expect(.created, .post, "/api/workflows/\(workflow)/run")["id"]?.intValue)
+            #expect(try await Self.finished(api, first)["steps"]?.arrayValue?.compactMap { $0["name"]?.stringValue } == ["before"])
+
+            try await api.expect(
+                .ok, .put, "/api/workflows/\(workflow)",
+                json: ["name": "edited", "steps": [["name": "after", "kind": "noop"], ["name": "and-then", "kind": "noop"]]])
+            let second = try #require(try await api.expect(.created, .post, "/api/workflows/\(workflow)/run")["id"]?.intValue)
+            #expect(try await Self.finished(api, second)["steps"]?.arrayValue?.compactMap { $0["name"]?.stringValue } == ["after", "and-then"])
+        }
+    }
+
     @Test("a failing step fails the run after its attempts; later steps do not run")
     func failureAndRetries() async throws {
         try await withAPI(services: Self.worker()) { api in

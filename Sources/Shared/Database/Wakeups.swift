@@ -72,6 +72,10 @@ public final class Wakeup: @unchecked Sendable {
 
     public func wait(upTo timeout: Duration) async {
         let id = UUID()
+        var timer: Task<Void, Never>?
+        // A wait that is woken stops its timer: a worker woken hundreds of times a second
+        // would otherwise leave as many timers to fire, each a thread woken for nothing.
+        defer { timer?.cancel() }
         await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 let ready = lock.withLock {
@@ -86,8 +90,8 @@ public final class Wakeup: @unchecked Sendable {
                     continuation.resume()
                     return
                 }
-                Task { [weak self] in
-                    try? await Task.sleep(for: timeout)
+                timer = Task { [weak self] in
+                    guard (try? await Task.sleep(for: timeout)) != nil else { return }
                     self?.resume(id)
                 }
             }

@@ -84,26 +84,44 @@ public struct QueueStore: Sendable {
     /// The common case, jobs of workflows without a limit, is one statement and one round trip
     /// (no transaction around it); the limited claim, which takes a lock, runs only when a
     /// limited job is due.
-    public func claim(workerID: String, limit: Int, leaseSeconds: Int) async throws -> [ClaimedRun] {
-        guard limit > 0 else { return [] }
-        let (claimed, limitedDue) = try await Self.decodeClaim(
+    ///
+    /// With the runs it says how long until the next job not yet due comes due, so that a
+    /// worker that found less work than it had room for knows how long it may sleep without
+    /// a second question.
+    public func claim(workerID: String, limit: Int, leaseSeconds: Int) async throws -> Claim {
+        guard limit > 0 else { return Claim(runs: [], nextDueIn: nil) }
+        let (claimed, limitedDue, nextDueIn) = try await Self.decodeClaim(
             client.execute(ClaimUnlimited(workerID: workerID, leaseSeconds: leaseSeconds, limit: limit), logger: logger))
-        guard claimed.count < limit, limitedDue else { return claimed }
+        guard claimed.count < limit, limitedDue else { return Claim(runs: claimed, nextDueIn: nextDueIn) }
         let remaining = limit - claimed.count
         return try await client.withOpenTransaction(logger: logger) { connection in
-            claimed + (try await claimLimited(workerID: workerID, limit: remaining, leaseSeconds: leaseSeconds, on: connection))
+            Claim(
+                runs: claimed + (try await claimLimited(workerID: workerID, limit: remaining, leaseSeconds: leaseSeconds, on: connection)),
+                nextDueIn: nextDueIn)
         }
     }
 
-    /// The runs a claim statement returned, and whether a limited workflow's job was due.
-    static func decodeClaim<Rows: AsyncSequence>(_ rows: Rows) async throws -> (runs: [ClaimedRun], limitedDue: Bool)
+    /// What a claim took, and when the queue next has a job coming due.
+    public struct Claim: Sendable {
+        public var runs: [ClaimedRun]
+        /// Seconds until the earliest job that was not yet due at the claim comes due, by the
+        /// database's clock (so clock skew between hosts does not matter); nil when none waits.
+        public var nextDueIn: Double?
+    }
+
+    /// The runs a claim statement returned, whether a limited workflow's job was due, and the
+    /// seconds until the next job comes due.
+    static func decodeClaim<Rows: AsyncSequence>(_ rows: Rows) async throws -> (runs: [ClaimedRun], limitedDue: Bool, nextDueIn: Double?)
     where Rows.Element == PostgresRow {
         var decoder = ClaimedRunDecoder()
         var runs: [ClaimedRun] = []
+        var nextDueIn: Double?
         for try await row in rows {
+            let row = row.makeRandomAccess()
+            nextDueIn = try row[15].decode(Double?.self)
             if let run = try decoder.decode(row) { runs.append(run) }
         }
-        return (runs, decoder.limitedDue)
+        return (runs, decoder.limitedDue, nextDueIn)
     }
 
     /// Claims due jobs of limited workflows, under the overlap lock: at most as many per
@@ -118,7 +136,7 @@ public struct QueueStore: Sendable {
 
     private func claim(workerID: String, limit: Int, leaseSeconds: Int, on connection: PostgresConnection) async throws -> [ClaimedRun] {
         guard limit > 0 else { return [] }
-        let (claimed, limitedDue) = try await Self.decodeClaim(
+        let (claimed, limitedDue, _) = try await Self.decodeClaim(
             connection.execute(ClaimUnlimited(workerID: workerID, leaseSeconds: leaseSeconds, limit: limit), logger: logger))
         guard claimed.count < limit, limitedDue else { return claimed }
         return claimed + (try await claimLimited(workerID: workerID, limit: limit - claimed.count, leaseSeconds: leaseSeconds, on: connection))
@@ -186,9 +204,10 @@ public struct QueueStore: Sendable {
 
     /// Leases the jobs that `due` selects to $1 for $2 seconds, marks their runs running and
     /// returns what a worker needs to run them. `due` is SQL text of ours with no input in it.
-    /// Every row also says whether a limited workflow's job is due (`limited_due`), and when
-    /// nothing was claimed one row of NULLs carries that alone: a worker learns it without a
-    /// second round trip.
+    /// Every row also says whether a limited workflow's job is due (`limited_due`) and how many
+    /// seconds until the next job not yet due comes due (`next_due_in`), and when nothing was
+    /// claimed one row of NULLs carries those alone: a worker learns them without a second
+    /// round trip.
     ///
     /// The chosen ids reach the `UPDATE` as an array, not as a join: `execution_id = ANY(…)`
     /// can only be an index lookup, where a join's order depends on statistics that a queue
@@ -197,10 +216,22 @@ public struct QueueStore: Sendable {
     static func leaseSQL(due: String) -> String {
         """
         WITH \(leaseCTEs(due: due, worker: "$1", lease: "$2"))
-        SELECT claimed.*, \(limitedDueSQL) AS limited_due
+        SELECT claimed.*, \(limitedDueSQL) AS limited_due, \(nextDueInSQL) AS next_due_in
         FROM (SELECT) AS always LEFT JOIN claimed ON true
         """
     }
+
+    /// Seconds until the earliest unleased job not yet due comes due; NULL when there is none.
+    /// One lookup at the end of each claim index. Jobs due now are left out: the claim took
+    /// those it could, and one it could not (a limited workflow at its limit) would have a
+    /// worker asking again at once. The statement reads one snapshot, so no job can fall due
+    /// between the claim and this question.
+    static let nextDueInSQL = """
+        extract(epoch FROM least(
+            (SELECT min(run_at) FROM flowforge.jobs WHERE locked_by IS NULL AND NOT limited AND run_at > now()),
+            (SELECT min(run_at) FROM flowforge.jobs WHERE locked_by IS NULL AND limited AND run_at > now())
+        ) - now())::float8
+        """
 
     /// The `leased` and `claimed` CTEs of `leaseSQL`, with the parameters named.
     static func leaseCTEs(due: String, worker: String, lease: String) -> String {
@@ -288,7 +319,7 @@ public struct QueueStore: Sendable {
     public func finish(
         _ outcomes: [RunOutcome], workerID: String, thenClaim claimLimit: Int = 0, leaseSeconds: Int = 30
     ) async throws -> [ClaimedRun] {
-        guard !outcomes.isEmpty else { return try await claim(workerID: workerID, limit: claimLimit, leaseSeconds: leaseSeconds) }
+        guard !outcomes.isEmpty else { return try await claim(workerID: workerID, limit: claimLimit, leaseSeconds: leaseSeconds).runs }
         let batch = Self.outcomesJSON(outcomes)
         let outcomesTable = Self.outcomesTable
         let anyFailed = outcomes.contains { !$0.succeeded }
@@ -306,10 +337,10 @@ public struct QueueStore: Sendable {
             let rows = try await client.execute(
                 RecordResultsAndClaim(outcomes: batch, workerID: workerID, leaseSeconds: leaseSeconds, limit: claimLimit), logger: logger)
             for try await row in rows {
+                let row = row.makeRandomAccess()
                 if first {
                     first = false
-                    let random = row.makeRandomAccess()
-                    let kinds = try random[15].decode([String]?.self) ?? [], numbers = try random[16].decode([Int64]?.self) ?? []
+                    let kinds = try row[15].decode([String]?.self) ?? [], numbers = try row[16].decode([Int64]?.self) ?? []
                     for (kind, number) in zip(kinds, numbers) { counts[kind, default: 0] += Int(number) }
                 }
                 if let run = try decoder.decode(row) { claimed.append(run) }
@@ -507,27 +538,6 @@ public struct QueueStore: Sendable {
             try await connection.query("SELECT pg_notify('flowforge_jobs', 'released')", logger: logger)
         }
     }
-
-    /// Seconds until the next job not yet due becomes due, by the database's clock (so clock
-    /// skew between hosts does not matter); nil when no such job waits. One lookup in each of
-    /// the two claim indexes.
-    ///
-    /// A job that fell due in the last second counts too (the answer is then zero or less): it
-    /// may have come due between the worker's claim, which found it not yet due, and this
-    /// question, and would otherwise wait for the next poll. Older due jobs are left out: one
-    /// the worker could claim it just did, and one it could not (a limited workflow at its
-    /// limit) would keep the worker asking.
-    public func secondsUntilNextJob() async throws -> Double? {
-        let rows = try await client.rows(
-            """
-            SELECT extract(epoch FROM least(
-                (SELECT min(run_at) FROM flowforge.jobs WHERE locked_by IS NULL AND NOT limited AND run_at > now() - interval '1 second'),
-                (SELECT min(run_at) FROM flowforge.jobs WHERE locked_by IS NULL AND limited AND run_at > now() - interval '1 second')
-            ) - now())::float8
-            """, logger: logger)
-        for seconds in try rows.decode(Double?.self) { return seconds }
-        return nil
-    }
 }
 
 /// Reads claimed runs; a workflow's steps are decoded once per claim, however many of its runs it holds.
@@ -539,15 +549,17 @@ struct ClaimedRunDecoder {
     /// The run in a claim's row; nil for the row that only carries `limited_due`. Columns are
     /// read by position, in the order of `QueueStore.leaseSQL`'s `RETURNING` (a name lookup
     /// per column was a tenth of a busy worker's time).
-    mutating func decode(_ postgresRow: PostgresRow) throws -> ClaimedRun? {
-        let row = postgresRow.makeRandomAccess()
+    mutating func decode(_ row: PostgresRandomAccessRow) throws -> ClaimedRun? {
         if try row[14].decode(Bool.self) { limitedDue = true }
         guard let workflowId = try row[2].decode(Int64?.self) else { return nil }
         let workflowSteps: [Step]
         if let known = steps[workflowId] {
             workflowSteps = known
         } else {
-            workflowSteps = try Step.list(stored: row[13].decode(JSONValue.self))
+            let cell = row[13]
+            workflowSteps = try StepsCache.shared.steps(of: workflowId, stored: cell.bytes) {
+                try Step.list(stored: cell.decode(JSONValue.self))
+            }
             steps[workflowId] = workflowSteps
         }
         return ClaimedRun(
@@ -565,5 +577,29 @@ struct ClaimedRunDecoder {
             upstreamStatus: try row[9].decode(String?.self),
             steps: workflowSteps,
             waitedSeconds: try row[1].decode(Double.self))
+    }
+}
+
+/// The steps of the workflows a worker has claimed runs of, by workflow, with the stored JSON
+/// they were decoded from. A worker that claims one run at a time (light load) would
+/// otherwise parse the same workflow's steps at every claim; it now only compares the bytes.
+/// An edited workflow's steps differ in their bytes and are decoded again.
+final class StepsCache: @unchecked Sendable {
+    static let shared = StepsCache()
+    /// Past this many workflows the cache starts over.
+    static let capacity = 1_000
+
+    private let lock = NSLock()
+    private var entries: [Int64: (stored: ByteBuffer, steps: [Step])] = [:]
+
+    func steps(of workflowId: Int64, stored: ByteBuffer?, decode: () throws -> [Step]) throws -> [Step] {
+        guard let stored else { return try decode() }
+        if let entry = lock.withLock({ entries[workflowId] }), entry.stored == stored { return entry.steps }
+        let steps = try decode()
+        lock.withLock {
+            if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
+            entries[workflowId] = (stored, steps)
+        }
+        return steps
     }
 }
