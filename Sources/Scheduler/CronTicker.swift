@@ -21,12 +21,9 @@ struct CronTicker: Sendable {
             while !Task.isCancelled {
                 var sleep = maxSleep
                 do {
-                    let (store, clock, lookahead) = (store, clock, lookahead)
-                    let created = try await abandoning(after: backgroundCallLimit, cancelWithCaller: true) {
-                        try await store.fireDueTriggers(now: clock(), lookahead: lookahead)
-                    }
+                    let created = try await backgroundCall { try await store.fireDueTriggers(now: clock(), lookahead: lookahead) }
                     if created > 0 { logger.info("scheduled runs created", metadata: ["count": "\(created)"]) }
-                    if let next = try await abandoning(after: backgroundCallLimit, cancelWithCaller: true, { try await store.nextTriggerTime() }) {
+                    if let next = try await backgroundCall({ try await store.nextTriggerTime() }) {
                         let wait = next.timeIntervalSince(clock()) - lookahead
                         sleep = min(maxSleep, .milliseconds(max(0, Int64(wait * 1000))))
                     }

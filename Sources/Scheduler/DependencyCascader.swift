@@ -17,8 +17,7 @@ struct DependencyCascader: Sendable {
             group.addTask { await listen("flowforge_execution_finished", postgres: postgres, logger: logger, wake: wakeup) }
             while !Task.isCancelled {
                 do {
-                    let store = store
-                    while try await abandoning(after: backgroundCallLimit, cancelWithCaller: true, { try await store.cascade() }) > 0 {}
+                    while try await backgroundCall({ try await store.cascade() }) > 0 {}
                 } catch {
                     logger.warning("cascade failed", metadata: ["error": "\(String(reflecting: error))"])
                 }

@@ -46,8 +46,7 @@ struct FileArrivalWatcher: Sendable {
             do {
                 if changed.take() || loadedAt.map({ ContinuousClock.now - $0 >= refreshInterval }) ?? true {
                     do {
-                        let store = store
-                        triggers = try await abandoning(after: backgroundCallLimit, cancelWithCaller: true) { try await store.fileTriggers() }
+                        triggers = try await backgroundCall { try await store.fileTriggers() }
                         loadedAt = .now
                     } catch {
                         changed.set()  // read it again next time
@@ -71,8 +70,7 @@ struct FileArrivalWatcher: Sendable {
                         !seen.contains(file) && file.mtimeMicroseconds <= quietBefore && since.map { file.mtimeMicroseconds >= $0 } ?? true
                     }
                     for batch in stride(from: 0, to: candidates.count, by: 500).map({ Array(candidates[$0..<min($0 + 500, candidates.count)]) }) {
-                        let (store, triggerId) = (store, trigger.id)
-                        let started = try await abandoning(after: backgroundCallLimit, cancelWithCaller: true) { try await store.recordArrivals(triggerId: triggerId, files: batch) }
+                        let started = try await backgroundCall { try await store.recordArrivals(triggerId: trigger.id, files: batch) }
                         if !started.isEmpty {
                             logger.info("files arrived", metadata: ["trigger_id": "\(trigger.id)", "runs": "\(started.count)"])
                         }

@@ -16,8 +16,7 @@ struct Maintenance: Sendable {
         var sincePrune = pruneInterval  // prune once at start
         while !Task.isCancelled {
             do {
-                let store = store
-                let (requeued, failed) = try await abandoning(after: backgroundCallLimit, cancelWithCaller: true) { try await store.rescueExpiredLeases() }
+                let (requeued, failed) = try await backgroundCall { try await store.rescueExpiredLeases() }
                 if requeued + failed > 0 {
                     logger.notice("rescued runs of lost workers", metadata: ["requeued": "\(requeued)", "failed": "\(failed)"])
                 }
@@ -37,8 +36,7 @@ struct Maintenance: Sendable {
     /// replay records and expired secrets go too.
     private func prune() async {
         do {
-            let events = events
-            _ = try await abandoning(after: backgroundCallLimit, cancelWithCaller: true) { try await events.prune() }
+            _ = try await backgroundCall { try await events.prune() }
         } catch {
             logger.warning("pruning webhook records failed", metadata: ["error": "\(String(reflecting: error))"])
         }
@@ -46,8 +44,7 @@ struct Maintenance: Sendable {
         var total = 0
         do {
             while !Task.isCancelled {
-                let (store, retentionDays) = (store, retentionDays)
-                let deleted = try await abandoning(after: backgroundCallLimit, cancelWithCaller: true) { try await store.pruneHistory(olderThanDays: retentionDays) }
+                let deleted = try await backgroundCall { try await store.pruneHistory(olderThanDays: retentionDays) }
                 total += deleted
                 if deleted == 0 { break }
             }

@@ -12,6 +12,12 @@ public struct DeadlineExceeded: Error, Sendable, CustomStringConvertible {
 /// bound for anything else that leaves a call unanswered, so that no loop stops for good.
 public let backgroundCallLimit: Duration = .seconds(60)
 
+/// One database call of a background loop: abandoned after `backgroundCallLimit`, and
+/// cancelled with the loop, so that a stopping scheduler stops at once.
+public func backgroundCall<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await abandoning(after: backgroundCallLimit, cancelWithCaller: true, operation)
+}
+
 /// Runs `operation` and returns its result, or throws `DeadlineExceeded` once `limit` has
 /// passed, whichever comes first. An operation still running then is cancelled and left to
 /// finish on its own, its result dropped: a query stuck on a connection that died without
