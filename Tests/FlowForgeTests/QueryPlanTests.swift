@@ -38,7 +38,7 @@ struct QueryPlanTests {
             QueueStore.ClaimUnlimited.name, QueueStore.RecordResults.name, QueueStore.RecordResultsAndClaim.name,
             PreparedRead<WorkflowStore.ByID>.name, PreparedRead<WorkflowStore.SummaryByID>.name,
             PreparedRead<WorkflowStore.SummaryPage>.name, PreparedRead<WorkflowStore.Count>.name,
-            PreparedRead<TriggerStore.OfWorkflow>.name, PreparedRead<ExecutionStore.ByID>.name,
+            PreparedRead<TriggerStore.OfWorkflow>.name, PreparedRead<TriggerStore.ByID>.name, PreparedRead<ExecutionStore.ByID>.name,
         ]
         #expect(names.filter { $0.utf8.count > 63 } == [])
         #expect(Set(names).count == names.count)

@@ -130,15 +130,3 @@ extension PostgresClient {
         }
     }
 }
-
-extension Array where Element == PostgresRow {
-    /// Each row decoded as `T` (a column type or a tuple of them).
-    public func decode<each T: PostgresDecodable>(_ type: (repeat each T).Type) throws -> [(repeat each T)] {
-        try map { try $0.decode(type) }
-    }
-
-    /// Each row in random-access form, mapped.
-    func collectRows<T>(_ transform: (PostgresRandomAccessRow) throws -> T) throws -> [T] {
-        try map { try transform($0.makeRandomAccess()) }
-    }
-}

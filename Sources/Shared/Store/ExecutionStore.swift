@@ -72,9 +72,9 @@ public struct ExecutionStore: Sendable {
         try await client.read(PreparedRead<ByID> { $0.append(id) }, logger: logger, Self.execution).first
     }
 
+    /// The run, read in the caller's transaction.
     static func get(id: Int64, on connection: PostgresConnection, logger: Logger) async throws -> Execution? {
-        let rows = try await connection.query("\(unescaped: Self.select) WHERE id = \(id)", logger: logger)
-        return try await rows.collectRows(Self.execution).first
+        try await connection.read(PreparedRead<ByID> { $0.append(id) }, logger: logger, Self.execution).first
     }
 
     public struct Filter: Sendable {

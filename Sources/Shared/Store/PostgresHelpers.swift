@@ -8,12 +8,27 @@ extension PostgresRandomAccessRow {
     }
 }
 
+// The same two reads for the two ways rows arrive: streamed (a statement inside a
+// transaction) and collected (`PostgresClient.rows`).
+
 extension PostgresRowSequence {
     /// Collects every row in random-access form and maps it.
     func collectRows<T>(_ transform: (PostgresRandomAccessRow) throws -> T) async throws -> [T] {
         var result: [T] = []
         for try await row in self { result.append(try transform(row.makeRandomAccess())) }
         return result
+    }
+}
+
+extension Array where Element == PostgresRow {
+    /// Each row decoded as `T` (a column type or a tuple of them).
+    public func decode<each T: PostgresDecodable>(_ type: (repeat each T).Type) throws -> [(repeat each T)] {
+        try map { try $0.decode(type) }
+    }
+
+    /// Each row in random-access form, mapped.
+    func collectRows<T>(_ transform: (PostgresRandomAccessRow) throws -> T) throws -> [T] {
+        try map { try transform($0.makeRandomAccess()) }
     }
 }
 
@@ -58,6 +73,17 @@ extension PostgresClient {
             return rows
         }
         return try rows.map(transform)
+    }
+}
+
+extension PostgresConnection {
+    /// Runs a prepared read on a connection the caller holds (a transaction) and maps its rows.
+    func read<Text: PreparedReadText, T>(
+        _ statement: PreparedRead<Text>, logger: Logger, _ transform: (PostgresRandomAccessRow) throws -> T
+    ) async throws -> [T] {
+        var result: [T] = []
+        for try await row in try await execute(statement, logger: logger) { result.append(try transform(row)) }
+        return result
     }
 }
 

@@ -70,16 +70,22 @@ public struct TriggerStore: Sendable {
         try await client.read(PreparedRead<OfWorkflow> { $0.append(workflowId) }, logger: logger, Self.trigger)
     }
 
-    public func get(workflowId: Int64, triggerId: Int64) async throws -> Trigger? {
-        try await Self.get(workflowId: workflowId, triggerId: triggerId, on: nil, client: client, logger: logger)
+    enum ByID: PreparedReadText { static let sql = "\(select) WHERE t.workflow_id = $1 AND t.id = $2" }
+
+    static func byID(workflowId: Int64, triggerId: Int64) -> PreparedRead<ByID> {
+        PreparedRead {
+            $0.append(workflowId)
+            $0.append(triggerId)
+        }
     }
 
-    static func get(
-        workflowId: Int64, triggerId: Int64, on connection: PostgresConnection?, client: PostgresClient? = nil, logger: Logger
-    ) async throws -> Trigger? {
-        let query: PostgresQuery = "\(unescaped: Self.select) WHERE t.workflow_id = \(workflowId) AND t.id = \(triggerId)"
-        let rows = if let connection { try await connection.query(query, logger: logger) } else { try await client!.query(query, logger: logger) }
-        return try await rows.collectRows(Self.trigger).first
+    public func get(workflowId: Int64, triggerId: Int64) async throws -> Trigger? {
+        try await client.read(Self.byID(workflowId: workflowId, triggerId: triggerId), logger: logger, Self.trigger).first
+    }
+
+    /// The trigger, read in the caller's transaction.
+    static func get(workflowId: Int64, triggerId: Int64, on connection: PostgresConnection, logger: Logger) async throws -> Trigger? {
+        try await connection.read(byID(workflowId: workflowId, triggerId: triggerId), logger: logger, Self.trigger).first
     }
 
     public func create(_ definition: TriggerDefinition, workflowId: Int64, now: Date) async throws -> Trigger {
