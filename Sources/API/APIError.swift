@@ -54,9 +54,12 @@ extension JSONValue: ResponseGenerator {
 
 /// Converts whatever a route threw into the API's error shape.
 struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    /// How long a request waits for a database connection (`ConnectionWait.limit`).
+    var databaseWait: Duration = .seconds(10)
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
-            return try await next(request, context)
+            return try await ConnectionWait.$limit.withValue(databaseWait) { try await next(request, context) }
         } catch {
             throw Self.apiError(for: error, request: request, context: context)
         }
@@ -91,7 +94,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     /// is wrong with the request, and the same request can succeed in a moment.
     static func isDatabaseUnavailable(_ error: any Error) -> Bool {
         switch error {
-        case is ConnectionClosed, is DeadlineExceeded:
+        case is ConnectionClosed, is ConnectionUnavailable, is DeadlineExceeded:
             return true
         case let error as PSQLError:
             switch error.code {

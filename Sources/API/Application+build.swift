@@ -14,6 +14,10 @@ public struct APIConfiguration: Sendable {
     public var insecureNoAuth: Bool
     /// Seals webhook secrets; without it webhook triggers cannot be created or called.
     public var secretBox: SecretBox?
+    /// How long a request waits for a database connection before it answers 503 (see
+    /// `ConnectionWait`). Only a database that is away, or a pool worn out by load, makes a
+    /// request wait that long.
+    public var databaseWait: Duration = .seconds(10)
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, tokens: [String], insecureNoAuth: Bool = false, secretBox: SecretBox? = nil
@@ -61,7 +65,7 @@ public func buildRouter(
 ) -> Router<BasicRequestContext> {
     let stores = Stores(client: postgres, logger: logger, clock: clock, metrics: metrics, secretBox: configuration.secretBox)
     let router = Router(context: BasicRequestContext.self, options: .autoGenerateHeadEndpoints)
-    router.add(middleware: ErrorMiddleware())
+    router.add(middleware: ErrorMiddleware(databaseWait: configuration.databaseWait))
     let methodNotAllowed = MethodNotAllowedMiddleware<BasicRequestContext>()
     router.add(middleware: methodNotAllowed)
     HealthController(postgres: postgres, logger: logger).addRoutes(to: router)

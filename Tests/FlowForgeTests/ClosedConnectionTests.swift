@@ -1,6 +1,7 @@
 @testable import FlowForgeAPI
 import FlowForgeShared
 import Hummingbird
+import HummingbirdTesting
 import Foundation
 import Logging
 import PostgresNIO
@@ -60,6 +61,36 @@ import Testing
                 }
                 #expect(exists == false)
                 group.cancelAll()
+            }
+        }
+    }
+
+    @Test("while the database cannot be reached, a request answers 503 once its wait for a connection runs out, not a 500 a minute later")
+    func requestsWhileTheDatabaseIsAwayAnswer503() async throws {
+        // Nothing listens on port 1: every connection attempt is refused, and postgres-nio's
+        // pool keeps requests waiting for a minute before it gives up on them.
+        let url = try DatabaseURL("postgres://flowforge:x@127.0.0.1:1/flowforge?sslmode=disable")
+        let postgres = PostgresClient(configuration: url.clientConfiguration(maximumConnections: 2), backgroundLogger: TestDatabase.logger)
+        var configuration = APIConfiguration(tokens: [testToken])
+        configuration.databaseWait = .seconds(1)
+        let app = buildApplication(configuration: configuration, postgres: postgres, logger: TestDatabase.logger)
+        let requests: [(HTTPRequest.Method, String, String?)] = [
+            (.get, "/api/workflows", nil),
+            (.post, "/api/workflows", #"{"name": "while-away", "steps": [{"name": "a", "kind": "noop"}]}"#),
+            (.post, "/api/workflows/1/run", nil),
+            (.get, "/api/executions/1", nil),
+        ]
+        try await app.test(.router) { client in
+            for (method, path, body) in requests {
+                let started = ContinuousClock.now
+                let response = try await client.execute(
+                    uri: path, method: method, headers: [.authorization: "Bearer \(testToken)", .contentType: "application/json"],
+                    body: body.map { ByteBuffer(string: $0) })
+                let waited = ContinuousClock.now - started
+                #expect(response.status == .serviceUnavailable, "\(method) \(path)")
+                let answer = try JSONValue.parse(response.body.readableBytesView)
+                #expect(answer["error"] == "the database could not be reached or dropped the connection; try again shortly")
+                #expect(waited >= .milliseconds(900) && waited < .seconds(10), "\(method) \(path) took \(waited)")
             }
         }
     }

@@ -98,14 +98,86 @@ final class CloseWatch: @unchecked Sendable {
     }
 }
 
+/// No connection to the database could be had: the pool could not open one (the server is
+/// down, restarting or unreachable), or none was free within `ConnectionWait.limit`. Nothing
+/// was sent to the database.
+public struct ConnectionUnavailable: Error, Sendable, CustomStringConvertible {
+    /// What the pool reported, or nil when the wait ran out.
+    public let underlying: (any Error)?
+    /// How long the caller waited, when the wait ran out.
+    public let waited: Duration?
+    public var description: String {
+        if let underlying { return "no database connection could be had: \(String(reflecting: underlying))" }
+        return "no database connection was free within \(waited.map { "\($0)" } ?? "the limit")"
+    }
+}
+
+/// How long a caller waits for a pooled connection before failing with
+/// `ConnectionUnavailable`. Unset (the default), a caller waits as long as the pool keeps
+/// trying: postgres-nio fails waiting callers only once it has failed to connect for a minute.
+/// The API sets it for each request, so that a request answers 503 while the database is away
+/// instead of hanging; only the wait for a connection is bounded, never a statement, so a
+/// request that fails this way did nothing.
+public enum ConnectionWait {
+    @TaskLocal public static var limit: Duration?
+}
+
+/// Whether a call got its connection, and whether its wait ran out first; set once each.
+private final class LeaseState: @unchecked Sendable {
+    private let lock = NSLock()
+    private var _leased = false
+    private var _expired = false
+
+    var leased: Bool { lock.withLock { _leased } }
+    var expired: Bool { lock.withLock { _expired } }
+
+    /// The connection arrived; false when the wait had already run out.
+    func lease() -> Bool {
+        lock.withLock {
+            if !_expired { _leased = true }
+            return !_expired
+        }
+    }
+
+    /// The wait ran out; false when the connection had already arrived.
+    func expire() -> Bool {
+        lock.withLock {
+            if !_leased { _expired = true }
+            return !_leased
+        }
+    }
+}
+
 extension PostgresClient {
     /// `withConnection`, failing with `ConnectionClosed` instead of waiting forever when the
-    /// server closes the connection while `body` holds it (see `PostgresConnection.whileOpen`).
+    /// server closes the connection while `body` holds it (see `PostgresConnection.whileOpen`),
+    /// and with `ConnectionUnavailable` when no connection could be had (within
+    /// `ConnectionWait.limit`, when that is set).
     public func withOpenConnection<T: Sendable>(
         _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
-        try await withConnection { connection in
-            try await connection.whileOpen { try await body(connection) }
+        let state = LeaseState()
+        let limit = ConnectionWait.limit
+        let use: @Sendable () async throws -> T = {
+            try await self.withConnection { connection in
+                guard state.lease() else { throw ConnectionUnavailable(underlying: nil, waited: limit) }
+                return try await connection.whileOpen { try await body(connection) }
+            }
+        }
+        do {
+            guard let limit else { return try await use() }
+            let work = Task(operation: use)
+            let timer = Task {
+                guard (try? await Task.sleep(for: limit)) != nil else { return }
+                if state.expire() { work.cancel() }
+            }
+            defer { timer.cancel() }
+            return try await withTaskCancellationHandler { try await work.value } onCancel: { work.cancel() }
+        } catch {
+            // A failure before the connection arrived is the pool's, or the wait's, unless the
+            // caller itself was cancelled.
+            if state.leased || Task.isCancelled || error is ConnectionUnavailable { throw error }
+            throw state.expired ? ConnectionUnavailable(underlying: nil, waited: limit) : ConnectionUnavailable(underlying: error, waited: nil)
         }
     }
 

@@ -173,8 +173,13 @@ func withAPI(
 ) async throws {
     try await TestDatabase.with { url in
         let postgres = PostgresClient(configuration: url.clientConfiguration(maximumConnections: 8), backgroundLogger: TestDatabase.logger)
+        var configuration = APIConfiguration(tokens: [testToken], secretBox: secretBox)
+        // The suite runs many APIs, workers and schedulers at once on a small machine, and a
+        // test that races a dozen requests through eight connections can wait longer for one
+        // than a server would; the 503 after the wait has a test of its own.
+        configuration.databaseWait = .seconds(60)
         let app = buildApplication(
-            configuration: APIConfiguration(tokens: [testToken], secretBox: secretBox), postgres: postgres, logger: TestDatabase.logger, clock: clock,
+            configuration: configuration, postgres: postgres, logger: TestDatabase.logger, clock: clock,
             metrics: metrics, services: services(postgres))
         try await app.test(.router) { client in
             try await body(APIHarness(client: client, postgres: postgres))
