@@ -540,15 +540,16 @@ public struct QueueStore: Sendable {
     }
 }
 
-/// Reads claimed runs; a workflow's steps are decoded once per claim, however many of its runs it holds.
+/// Reads claimed runs; a workflow's steps are decoded at most once per claim, however many of
+/// its runs it holds, and not at all while `StepsCache` has them.
 struct ClaimedRunDecoder {
     private var steps: [Int64: [Step]] = [:]
     /// Whether the statement saw a limited workflow's job due.
     private(set) var limitedDue = false
 
-    /// The run in a claim's row; nil for the row that only carries `limited_due`. Columns are
-    /// read by position, in the order of `QueueStore.leaseSQL`'s `RETURNING` (a name lookup
-    /// per column was a tenth of a busy worker's time).
+    /// The run in a claim's row; nil for the row that only carries `limited_due` and
+    /// `next_due_in`. Columns are read by position, in the order of `QueueStore.leaseSQL`'s
+    /// `RETURNING` (a name lookup per column was a tenth of a busy worker's time).
     mutating func decode(_ row: PostgresRandomAccessRow) throws -> ClaimedRun? {
         if try row[14].decode(Bool.self) { limitedDue = true }
         guard let workflowId = try row[2].decode(Int64?.self) else { return nil }
@@ -596,9 +597,11 @@ final class StepsCache: @unchecked Sendable {
         guard let stored else { return try decode() }
         if let entry = lock.withLock({ entries[workflowId] }), entry.stored == stored { return entry.steps }
         let steps = try decode()
+        // A copy: the cell's bytes are a view into the whole message they arrived in.
+        let copy = ByteBuffer(bytes: stored.readableBytesView)
         lock.withLock {
             if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
-            entries[workflowId] = (stored, steps)
+            entries[workflowId] = (copy, steps)
         }
         return steps
     }
