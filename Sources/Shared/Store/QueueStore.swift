@@ -540,10 +540,8 @@ public struct QueueStore: Sendable {
     }
 }
 
-/// Reads claimed runs; a workflow's steps are decoded at most once per claim, however many of
-/// its runs it holds, and not at all while `StepsCache` has them.
+/// Reads claimed runs; a workflow's steps are decoded only when `StepsCache` does not have them.
 struct ClaimedRunDecoder {
-    private var steps: [Int64: [Step]] = [:]
     /// Whether the statement saw a limited workflow's job due.
     private(set) var limitedDue = false
 
@@ -553,15 +551,9 @@ struct ClaimedRunDecoder {
     mutating func decode(_ row: PostgresRandomAccessRow) throws -> ClaimedRun? {
         if try row[14].decode(Bool.self) { limitedDue = true }
         guard let workflowId = try row[2].decode(Int64?.self) else { return nil }
-        let workflowSteps: [Step]
-        if let known = steps[workflowId] {
-            workflowSteps = known
-        } else {
-            let cell = row[13]
-            workflowSteps = try StepsCache.shared.steps(of: workflowId, stored: cell.bytes) {
-                try Step.list(stored: cell.decode(JSONValue.self))
-            }
-            steps[workflowId] = workflowSteps
+        let cell = row[13]
+        let workflowSteps = try StepsCache.shared.steps(of: workflowId, stored: cell.bytes) {
+            try Step.list(stored: cell.decode(JSONValue.self))
         }
         return ClaimedRun(
             executionId: try row[0].decode(Int64.self),
@@ -582,9 +574,10 @@ struct ClaimedRunDecoder {
 }
 
 /// The steps of the workflows a worker has claimed runs of, by workflow, with the stored JSON
-/// they were decoded from. A worker that claims one run at a time (light load) would
-/// otherwise parse the same workflow's steps at every claim; it now only compares the bytes.
-/// An edited workflow's steps differ in their bytes and are decoded again.
+/// they were decoded from. A claim's rows carry each run's workflow steps, and a worker would
+/// otherwise parse them for every run, or at least at every claim (one run at a time under
+/// light load); it now only compares the bytes. An edited workflow's steps differ in their
+/// bytes and are decoded again.
 final class StepsCache: @unchecked Sendable {
     static let shared = StepsCache()
     /// Past this many workflows the cache starts over.
