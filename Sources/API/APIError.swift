@@ -54,8 +54,9 @@ extension JSONValue: ResponseGenerator {
 
 /// Converts whatever a route threw into the API's error shape.
 struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
-    /// How long a request waits for a database connection (`ConnectionWait.limit`).
-    var databaseWait: Duration = .seconds(10)
+    /// How long a request waits for a database connection (`ConnectionWait.limit`), from
+    /// `APIConfiguration.databaseWait`.
+    let databaseWait: Duration
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {

@@ -122,28 +122,21 @@ public enum ConnectionWait {
     @TaskLocal public static var limit: Duration?
 }
 
-/// Whether a call got its connection, and whether its wait ran out first; set once each.
+/// How a call's wait for a connection ended: the connection arrived, or the wait ran out
+/// first. Whichever comes first settles it.
 private final class LeaseState: @unchecked Sendable {
+    enum Outcome { case waiting, leased, expired }
+
     private let lock = NSLock()
-    private var _leased = false
-    private var _expired = false
+    private var outcome = Outcome.waiting
 
-    var leased: Bool { lock.withLock { _leased } }
-    var expired: Bool { lock.withLock { _expired } }
+    var current: Outcome { lock.withLock { outcome } }
 
-    /// The connection arrived; false when the wait had already run out.
-    func lease() -> Bool {
+    /// Settles the wait as `wanted` unless it is settled already; true when `wanted` is how it ended.
+    func settle(_ wanted: Outcome) -> Bool {
         lock.withLock {
-            if !_expired { _leased = true }
-            return !_expired
-        }
-    }
-
-    /// The wait ran out; false when the connection had already arrived.
-    func expire() -> Bool {
-        lock.withLock {
-            if !_leased { _expired = true }
-            return !_leased
+            if outcome == .waiting { outcome = wanted }
+            return outcome == wanted
         }
     }
 }
@@ -160,7 +153,7 @@ extension PostgresClient {
         let limit = ConnectionWait.limit
         let use: @Sendable () async throws -> T = {
             try await self.withConnection { connection in
-                guard state.lease() else { throw ConnectionUnavailable(underlying: nil, waited: limit) }
+                guard state.settle(.leased) else { throw ConnectionUnavailable(underlying: nil, waited: limit) }
                 return try await connection.whileOpen { try await body(connection) }
             }
         }
@@ -169,15 +162,16 @@ extension PostgresClient {
             let work = Task(operation: use)
             let timer = Task {
                 guard (try? await Task.sleep(for: limit)) != nil else { return }
-                if state.expire() { work.cancel() }
+                if state.settle(.expired) { work.cancel() }
             }
             defer { timer.cancel() }
             return try await withTaskCancellationHandler { try await work.value } onCancel: { work.cancel() }
         } catch {
             // A failure before the connection arrived is the pool's, or the wait's, unless the
             // caller itself was cancelled.
-            if state.leased || Task.isCancelled || error is ConnectionUnavailable { throw error }
-            throw state.expired ? ConnectionUnavailable(underlying: nil, waited: limit) : ConnectionUnavailable(underlying: error, waited: nil)
+            let outcome = state.current
+            if outcome == .leased || Task.isCancelled || error is ConnectionUnavailable { throw error }
+            throw outcome == .expired ? ConnectionUnavailable(underlying: nil, waited: limit) : ConnectionUnavailable(underlying: error, waited: nil)
         }
     }
 
