@@ -141,4 +141,32 @@ struct DeadlineTests {
         let waited = ContinuousClock.now - began
         #expect(waited >= .milliseconds(300) && waited < .seconds(5))
     }
+
+    @Test("the caller's cancellation reaches the call only with cancelWithCaller")
+    func callerCancellation() async throws {
+        // With it (a background loop that stops): the call is cancelled with its caller.
+        let loop = Task {
+            try await abandoning(after: .seconds(30), cancelWithCaller: true) {
+                try await Task.sleep(for: .seconds(30))
+                return "slept"
+            }
+        }
+        try await Task.sleep(for: .milliseconds(100))
+        let began = ContinuousClock.now
+        loop.cancel()
+        await #expect(throws: CancellationError.self) { try await loop.value }
+        #expect(ContinuousClock.now - began < .seconds(5))
+
+        // Without it (a worker writing its last results as it shuts down): the call goes on
+        // and its answer comes back.
+        let writer = Task {
+            try await abandoning(after: .seconds(30)) {
+                try await Task.sleep(for: .milliseconds(300))
+                return "written"
+            }
+        }
+        try await Task.sleep(for: .milliseconds(100))
+        writer.cancel()
+        #expect(try await writer.value == "written")
+    }
 }

@@ -30,47 +30,15 @@ public func backgroundCall<T: Sendable>(_ operation: @escaping @Sendable () asyn
 public func abandoning<T: Sendable>(
     after limit: Duration, cancelWithCaller: Bool = false, _ operation: @escaping @Sendable () async throws -> T
 ) async throws -> T {
-    let once = ResumeOnce()
-    return try await withTaskCancellationHandler {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+    try await interruptible(
+        cancelWithCaller: cancelWithCaller,
+        arm: { interrupt in
             let timer = Task {
                 try await Task.sleep(for: limit)
-                if once.claim() {
-                    once.work?.cancel()
-                    let seconds = Double(limit.components.seconds) + Double(limit.components.attoseconds) / 1e18
-                    continuation.resume(throwing: DeadlineExceeded(seconds: seconds))
-                }
+                let seconds = Double(limit.components.seconds) + Double(limit.components.attoseconds) / 1e18
+                interrupt(DeadlineExceeded(seconds: seconds))
             }
-            once.work = Task {
-                let result: Result<T, any Error>
-                do { result = .success(try await operation()) } catch { result = .failure(error) }
-                if once.claim() {
-                    timer.cancel()  // no sleeping timer is left behind for each call answered in time
-                    continuation.resume(with: result)
-                }
-            }
-            if cancelWithCaller && Task.isCancelled { once.work?.cancel() }  // cancelled before the handler could see the work
-        }
-    } onCancel: {
-        if cancelWithCaller { once.work?.cancel() }
-    }
-}
-
-/// True for the first caller only; holds the work, so the timer can cancel it.
-final class ResumeOnce: @unchecked Sendable {
-    private let lock = NSLock()
-    private var done = false
-    private var _work: Task<Void, Never>?
-
-    var work: Task<Void, Never>? {
-        get { lock.withLock { _work } }
-        set { lock.withLock { _work = newValue } }
-    }
-
-    func claim() -> Bool {
-        lock.withLock {
-            defer { done = true }
-            return !done
-        }
-    }
+            return { timer.cancel() }  // no sleeping timer is left behind for each call answered in time
+        },
+        operation)
 }

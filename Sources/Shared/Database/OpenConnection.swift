@@ -25,31 +25,20 @@ extension PostgresConnection {
     /// statement on a terminated connection. The operation left waiting is cancelled and
     /// abandoned; the connection goes back to the pool, which drops it as closed.
     public func whileOpen<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
-        let once = ResumeOnce()
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+        try await interruptible(
+            cancelWithCaller: true,
+            arm: { interrupt in
                 let watch = CloseWatch.shared.watch(self) {
                     // Closed: give the operation a moment to report its own error (the usual
                     // case: the connection closed while a statement was in flight).
                     Task {
                         try? await Task.sleep(for: Self.closedGrace)
-                        if once.claim() {
-                            once.work?.cancel()
-                            continuation.resume(throwing: ConnectionClosed())
-                        }
+                        interrupt(ConnectionClosed())
                     }
                 }
-                once.work = Task {
-                    let result: Result<T, any Error>
-                    do { result = .success(try await operation()) } catch { result = .failure(error) }
-                    CloseWatch.shared.unwatch(self, watch)
-                    if once.claim() { continuation.resume(with: result) }
-                }
-                if Task.isCancelled { once.work?.cancel() }  // cancelled before the handler could see the work
-            }
-        } onCancel: {
-            once.work?.cancel()
-        }
+                return { CloseWatch.shared.unwatch(self, watch) }
+            },
+            operation)
     }
 }
 

@@ -1,0 +1,62 @@
+import Foundation
+
+/// Runs `operation` in a task of its own and returns its result, unless an interruption comes
+/// first: then it throws the interruption's error at once, cancels the operation and leaves it
+/// to finish on its own, its result dropped.
+///
+/// `arm` is called once, before the operation starts, with the function that interrupts; it
+/// returns what disarms it (a timer to cancel, a watch to end), which is called when the
+/// operation answers first. Whichever of the two comes first settles the call; the other is
+/// ignored.
+///
+/// The caller's cancellation reaches the operation only with `cancelWithCaller`: a loop that
+/// stops on cancellation wants that; a worker writing its last results while it shuts down
+/// does not.
+///
+/// `abandoning` (a deadline) and `PostgresConnection.whileOpen` (the connection closing) are
+/// this with different interruptions.
+func interruptible<T: Sendable>(
+    cancelWithCaller: Bool,
+    arm: (_ interrupt: @escaping @Sendable (any Error) -> Void) -> @Sendable () -> Void,
+    _ operation: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    let once = ResumeOnce()
+    return try await withTaskCancellationHandler {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            let disarm = arm { error in
+                if once.claim() {
+                    once.work?.cancel()
+                    continuation.resume(throwing: error)
+                }
+            }
+            once.work = Task {
+                let result: Result<T, any Error>
+                do { result = .success(try await operation()) } catch { result = .failure(error) }
+                disarm()
+                if once.claim() { continuation.resume(with: result) }
+            }
+            if cancelWithCaller && Task.isCancelled { once.work?.cancel() }  // cancelled before the handler could see the work
+        }
+    } onCancel: {
+        if cancelWithCaller { once.work?.cancel() }
+    }
+}
+
+/// True for the first caller only; holds the work, so an interruption can cancel it.
+private final class ResumeOnce: @unchecked Sendable {
+    private let lock = NSLock()
+    private var done = false
+    private var _work: Task<Void, Never>?
+
+    var work: Task<Void, Never>? {
+        get { lock.withLock { _work } }
+        set { lock.withLock { _work = newValue } }
+    }
+
+    func claim() -> Bool {
+        lock.withLock {
+            defer { done = true }
+            return !done
+        }
+    }
+}
