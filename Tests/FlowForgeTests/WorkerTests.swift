@@ -250,3 +250,45 @@ struct WorkerTests {
         }
     }
 }
+
+@Suite("A step's exit, waited for")
+struct ProcessExitTests {
+    @Test("the exit, a timeout or a cancel ends the wait, whichever comes first")
+    func endings() async throws {
+        // Exited before anyone waited: the status at once.
+        let early = ProcessExit()
+        early.finish(3)
+        #expect(await early.wait(upTo: .seconds(30)) == 3)
+
+        // Still running at the timeout: nil, at the timeout.
+        let running = ProcessExit()
+        var began = ContinuousClock.now
+        #expect(await running.wait(upTo: .milliseconds(200)) == nil)
+        var waited = ContinuousClock.now - began
+        #expect(waited >= .milliseconds(200) && waited < .seconds(5))
+
+        // Exits while waited for: the status, long before the timeout.
+        let exiting = ProcessExit()
+        Task {
+            try await Task.sleep(for: .milliseconds(100))
+            exiting.finish(0)
+        }
+        began = ContinuousClock.now
+        #expect(await exiting.wait(upTo: .seconds(30)) == 0)
+        #expect(ContinuousClock.now - began < .seconds(5))
+
+        // The waiting task is cancelled (a cancelled run): nil, at once.
+        let cancelled = ProcessExit()
+        let waiter = Task { await cancelled.wait(upTo: .seconds(30)) }
+        try await Task.sleep(for: .milliseconds(100))
+        began = ContinuousClock.now
+        waiter.cancel()
+        #expect(await waiter.value == nil)
+        waited = ContinuousClock.now - began
+        #expect(waited < .seconds(5))
+
+        // The one that timed out still learns the status once the child exits.
+        running.finish(137)
+        #expect(await running.wait(upTo: .seconds(30)) == 137)
+    }
+}

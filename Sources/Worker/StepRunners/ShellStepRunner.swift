@@ -87,9 +87,14 @@ struct ShellStepRunner: Sendable {
 
 /// The exit status of a child, delivered once by the thread that waits for it.
 final class ProcessExit: @unchecked Sendable {
+    private struct Waiter {
+        let continuation: CheckedContinuation<Void, Never>
+        var timer: Task<Void, Never>?
+    }
+
     private let lock = NSLock()
     private var status: Int32?
-    private var waiters: [UUID: CheckedContinuation<Void, Never>] = [:]
+    private var waiters: [UUID: Waiter] = [:]
 
     func finish(_ status: Int32) {
         let waiting = lock.withLock {
@@ -97,12 +102,18 @@ final class ProcessExit: @unchecked Sendable {
             defer { waiters = [:] }
             return Array(waiters.values)
         }
-        for waiter in waiting { waiter.resume() }
+        for waiter in waiting {
+            waiter.timer?.cancel()
+            waiter.continuation.resume()
+        }
     }
 
-    /// Wakes one waiter, once: whichever of exit, timeout or cancellation comes first.
+    /// Wakes one waiter, once: whichever of exit, timeout or cancellation comes first. Its
+    /// timer is stopped, so no sleeping task is left behind when the child exits in time.
     private func wake(_ id: UUID) {
-        lock.withLock { waiters.removeValue(forKey: id) }?.resume()
+        guard let waiter = lock.withLock({ waiters.removeValue(forKey: id) }) else { return }
+        waiter.timer?.cancel()
+        waiter.continuation.resume()
     }
 
     /// The status, or nil if the child still runs after `timeout` or the task is cancelled.
@@ -112,17 +123,24 @@ final class ProcessExit: @unchecked Sendable {
             await withCheckedContinuation { continuation in
                 let finished = lock.withLock {
                     if status != nil || Task.isCancelled { return true }
-                    waiters[id] = continuation
+                    waiters[id] = Waiter(continuation: continuation)
                     return false
                 }
                 if finished {
                     continuation.resume()
                     return
                 }
-                Task { [weak self] in
-                    try? await Task.sleep(for: timeout)
+                let timer = Task { [weak self] in
+                    guard (try? await Task.sleep(for: timeout)) != nil else { return }
                     self?.wake(id)
                 }
+                // Kept with the waiter unless it was woken already (then the timer goes at once).
+                let kept = lock.withLock { () -> Bool in
+                    guard waiters[id] != nil else { return false }
+                    waiters[id]?.timer = timer
+                    return true
+                }
+                if !kept { timer.cancel() }
             }
         } onCancel: {
             wake(id)
