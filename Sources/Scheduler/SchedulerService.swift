@@ -44,7 +44,7 @@ public struct SchedulerService: Service {
         let store = SchedulerStore(client: postgres, logger: logger, metrics: metrics)
         logger.info("scheduler started")
         // Nothing here holds work that a shutdown could lose: on shutdown, stop at once.
-        try? await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {
                     await CronTicker(maxSleep: config.tickerMaxSleep, lookahead: config.scheduleLookahead, store: store, postgres: postgres, clock: config.clock, logger: logger).run()

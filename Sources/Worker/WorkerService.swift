@@ -121,10 +121,10 @@ public struct WorkerService: Service {
         while true {
             let free = await running.reserve(upTo: Int.max, waitIfNone: true)
             guard free > 0 else { return config.pollInterval }
-            let claim: QueueStore.Claim
+            let taken: QueueStore.Claim
             do {
                 let workerID = config.workerID, leaseSeconds = config.leaseSeconds
-                claim = try await abandoning(after: .seconds(leaseSeconds)) {
+                taken = try await abandoning(after: .seconds(leaseSeconds)) {
                     try await queue.claim(workerID: workerID, limit: free, leaseSeconds: leaseSeconds)
                 }
             } catch {
@@ -132,10 +132,10 @@ public struct WorkerService: Service {
                 if !Task.isCancelled { logger.warning("cannot claim jobs", metadata: ["error": "\(String(reflecting: error))"]) }
                 return config.pollInterval
             }
-            let claimed = claim.runs
+            let claimed = taken.runs
             await running.complete(finished: [], reserved: free, started: claimed.map { ($0.key, launch($0)) })
             await running.claimed(claimed.count, of: free)
-            if claimed.count < free { return untilNextJob(dueIn: claim.nextDueIn) }
+            if claimed.count < free { return untilNextJob(dueIn: taken.nextDueIn) }
         }
     }
 

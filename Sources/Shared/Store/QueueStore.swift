@@ -116,9 +116,14 @@ public struct QueueStore: Sendable {
         var decoder = ClaimedRunDecoder()
         var runs: [ClaimedRun] = []
         var nextDueIn: Double?
+        var first = true
         for try await row in rows {
             let row = row.makeRandomAccess()
-            nextDueIn = try row[15].decode(Double?.self)
+            if first {
+                // The same in every row: the statement computes it once.
+                first = false
+                nextDueIn = try row[15].decode(Double?.self)
+            }
             if let run = try decoder.decode(row) { runs.append(run) }
         }
         return (runs, decoder.limitedDue, nextDueIn)
@@ -542,14 +547,19 @@ public struct QueueStore: Sendable {
 
 /// Reads claimed runs; a workflow's steps are decoded only when `StepsCache` does not have them.
 struct ClaimedRunDecoder {
-    /// Whether the statement saw a limited workflow's job due.
+    /// Whether the statement saw a limited workflow's job due: read from the first row, as
+    /// every row carries the same value.
     private(set) var limitedDue = false
+    private var sawFirstRow = false
 
     /// The run in a claim's row; nil for the row that only carries `limited_due` and
     /// `next_due_in`. Columns are read by position, in the order of `QueueStore.leaseSQL`'s
     /// `RETURNING` (a name lookup per column was a tenth of a busy worker's time).
     mutating func decode(_ row: PostgresRandomAccessRow) throws -> ClaimedRun? {
-        if try row[14].decode(Bool.self) { limitedDue = true }
+        if !sawFirstRow {
+            sawFirstRow = true
+            limitedDue = try row[14].decode(Bool.self)
+        }
         guard let workflowId = try row[2].decode(Int64?.self) else { return nil }
         let cell = row[13]
         let workflowSteps = try StepsCache.shared.steps(of: workflowId, stored: cell.bytes) {
