@@ -33,12 +33,9 @@ public func abandoning<T: Sendable>(
     try await interruptible(
         cancelWithCaller: cancelWithCaller,
         arm: { interrupt in
-            let timer = Task {
-                try await Task.sleep(for: limit)
-                let seconds = Double(limit.components.seconds) + Double(limit.components.attoseconds) / 1e18
-                interrupt(DeadlineExceeded(seconds: seconds))
-            }
-            return { timer.cancel() }  // no sleeping timer is left behind for each call answered in time
+            let seconds = Double(limit.components.seconds) + Double(limit.components.attoseconds) / 1e18
+            let alarm = Alarm(after: limit) { interrupt(DeadlineExceeded(seconds: seconds)) }
+            return { alarm.cancel() }
         },
         operation)
 }

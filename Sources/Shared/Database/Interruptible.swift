@@ -29,12 +29,12 @@ func interruptible<T: Sendable>(
                     continuation.resume(throwing: error)
                 }
             }
-            once.work = Task {
+            once.hold(Task {
                 let result: Result<T, any Error>
                 do { result = .success(try await operation()) } catch { result = .failure(error) }
                 disarm()
                 if once.claim() { continuation.resume(with: result) }
-            }
+            })
             if cancelWithCaller && Task.isCancelled { once.work?.cancel() }  // cancelled before the handler could see the work
         }
     } onCancel: {
@@ -48,9 +48,16 @@ private final class ResumeOnce: @unchecked Sendable {
     private var done = false
     private var _work: Task<Void, Never>?
 
-    var work: Task<Void, Never>? {
-        get { lock.withLock { _work } }
-        set { lock.withLock { _work = newValue } }
+    var work: Task<Void, Never>? { lock.withLock { _work } }
+
+    /// Keeps the work; cancels it at once if an interruption already settled the call (a
+    /// deadline of zero can pass before the work is even kept).
+    func hold(_ work: Task<Void, Never>) {
+        let settled = lock.withLock {
+            _work = work
+            return done
+        }
+        if settled { work.cancel() }
     }
 
     func claim() -> Bool {

@@ -31,10 +31,7 @@ extension PostgresConnection {
                 let watch = CloseWatch.shared.watch(self) {
                     // Closed: give the operation a moment to report its own error (the usual
                     // case: the connection closed while a statement was in flight).
-                    Task {
-                        try? await Task.sleep(for: Self.closedGrace)
-                        interrupt(ConnectionClosed())
-                    }
+                    _ = Alarm(after: Self.closedGrace) { interrupt(ConnectionClosed()) }
                 }
                 return { CloseWatch.shared.unwatch(self, watch) }
             },
@@ -149,11 +146,8 @@ extension PostgresClient {
         do {
             guard let limit else { return try await use() }
             let work = Task(operation: use)
-            let timer = Task {
-                guard (try? await Task.sleep(for: limit)) != nil else { return }
-                if state.settle(.expired) { work.cancel() }
-            }
-            defer { timer.cancel() }
+            let alarm = Alarm(after: limit) { if state.settle(.expired) { work.cancel() } }
+            defer { alarm.cancel() }
             return try await withTaskCancellationHandler { try await work.value } onCancel: { work.cancel() }
         } catch {
             // A failure before the connection arrived is the pool's, or the wait's, unless the

@@ -72,10 +72,10 @@ public final class Wakeup: @unchecked Sendable {
 
     public func wait(upTo timeout: Duration) async {
         let id = UUID()
-        var timer: Task<Void, Never>?
-        // A wait that is woken stops its timer: a worker woken hundreds of times a second
-        // would otherwise leave as many timers to fire, each a thread woken for nothing.
-        defer { timer?.cancel() }
+        var alarm: Alarm?
+        // A wait that is woken calls off its alarm: a worker woken hundreds of times a second
+        // would otherwise leave as many to go off, each a thread woken for nothing.
+        defer { alarm?.cancel() }
         await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 let ready = lock.withLock {
@@ -90,10 +90,7 @@ public final class Wakeup: @unchecked Sendable {
                     continuation.resume()
                     return
                 }
-                timer = Task { [weak self] in
-                    guard (try? await Task.sleep(for: timeout)) != nil else { return }
-                    self?.resume(id)
-                }
+                alarm = Alarm(after: timeout) { [weak self] in self?.resume(id) }
             }
         } onCancel: {
             resume(id)

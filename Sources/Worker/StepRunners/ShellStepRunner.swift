@@ -89,7 +89,7 @@ struct ShellStepRunner: Sendable {
 final class ProcessExit: @unchecked Sendable {
     private struct Waiter {
         let continuation: CheckedContinuation<Void, Never>
-        var timer: Task<Void, Never>?
+        var alarm: Alarm?
     }
 
     private let lock = NSLock()
@@ -103,16 +103,16 @@ final class ProcessExit: @unchecked Sendable {
             return Array(waiters.values)
         }
         for waiter in waiting {
-            waiter.timer?.cancel()
+            waiter.alarm?.cancel()
             waiter.continuation.resume()
         }
     }
 
     /// Wakes one waiter, once: whichever of exit, timeout or cancellation comes first. Its
-    /// timer is stopped, so no sleeping task is left behind when the child exits in time.
+    /// alarm is called off, so nothing is left waiting for a step's timeout once it exited.
     private func wake(_ id: UUID) {
         guard let waiter = lock.withLock({ waiters.removeValue(forKey: id) }) else { return }
-        waiter.timer?.cancel()
+        waiter.alarm?.cancel()
         waiter.continuation.resume()
     }
 
@@ -130,17 +130,14 @@ final class ProcessExit: @unchecked Sendable {
                     continuation.resume()
                     return
                 }
-                let timer = Task { [weak self] in
-                    guard (try? await Task.sleep(for: timeout)) != nil else { return }
-                    self?.wake(id)
-                }
-                // Kept with the waiter unless it was woken already (then the timer goes at once).
+                let alarm = Alarm(after: timeout) { [weak self] in self?.wake(id) }
+                // Kept with the waiter unless it was woken already (then the alarm goes at once).
                 let kept = lock.withLock { () -> Bool in
                     guard waiters[id] != nil else { return false }
-                    waiters[id]?.timer = timer
+                    waiters[id]?.alarm = alarm
                     return true
                 }
-                if !kept { timer.cancel() }
+                if !kept { alarm.cancel() }
             }
         } onCancel: {
             wake(id)
