@@ -38,6 +38,10 @@ struct SharedUnitTests {
         #expect(throws: ConfigError("DATABASE_URL sslmode must be disable, prefer or require, not maybe")) {
             try DatabaseURL("postgres://u@h/d?sslmode=maybe")
         }
+        // Connections kept open while idle: as asked, below the pool's maximum, none by default.
+        #expect(url.clientConfiguration(keptOpen: 4).options.minimumConnections == 4)
+        #expect(url.clientConfiguration(maximumConnections: 2, keptOpen: 6).options.minimumConnections == 1)
+        #expect(url.clientConfiguration(maximumConnections: 1).options.minimumConnections == 0)
     }
 
     @Test("settings: defaults, flags override the environment, bad values stop with one line")
@@ -140,6 +144,34 @@ struct DeadlineTests {
         }
         let waited = ContinuousClock.now - began
         #expect(waited >= .milliseconds(300) && waited < .seconds(5))
+
+        // An abandoned call is cancelled, even with a deadline that passes at once.
+        let (ending, ended) = AsyncStream.makeStream(of: String.self)
+        await #expect(throws: DeadlineExceeded.self) {
+            try await abandoning(after: .zero) {
+                do {
+                    try await Task.sleep(for: .seconds(30))
+                    ended.yield("slept")
+                } catch {
+                    ended.yield("cancelled")
+                }
+                return 0
+            }
+        }
+        var endings = ending.makeAsyncIterator()
+        #expect(await endings.next() == "cancelled")
+    }
+
+    @Test("an alarm goes off once its delay has passed, and never once called off")
+    func alarms() async throws {
+        let (rings, ring) = AsyncStream.makeStream(of: String.self)
+        let began = ContinuousClock.now
+        let calledOff = Alarm(after: .milliseconds(100)) { ring.yield("called off") }
+        calledOff.cancel()
+        _ = Alarm(after: .milliseconds(300)) { ring.yield("rang") }
+        var heard = rings.makeAsyncIterator()
+        #expect(await heard.next() == "rang")
+        #expect(ContinuousClock.now - began >= .milliseconds(300))
     }
 
     @Test("the caller's cancellation reaches the call only with cancelWithCaller")
