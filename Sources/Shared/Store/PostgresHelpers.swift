@@ -33,7 +33,7 @@ extension Array where Element == PostgresRow {
 }
 
 /// The text of a read that `PreparedRead` runs: static, with its parameters as $1, $2, ….
-protocol PreparedReadText {
+protocol PreparedReadText: SendableMetatype {
     static var sql: String { get }
 }
 
