@@ -32,7 +32,7 @@ struct FlowForgeAPICommand: AsyncParsableCommand {
         }
         let databaseURL = ProcessBootstrap.databaseURL(settings, program: "flowforge-api")
         let logger = settings.makeLogger(label: "flowforge-api")
-        let postgres = PostgresClient(configuration: databaseURL.clientConfiguration(keptOpen: 4, applicationName: "flowforge-api"), backgroundLogger: logger)
+        let postgres = PostgresClient(configuration: databaseURL.clientConfiguration(applicationName: "flowforge-api"), backgroundLogger: logger)
         let app = buildApplication(configuration: configuration, postgres: postgres, logger: logger)
         try await app.runService()
     }

@@ -15,7 +15,7 @@ struct FlowForgeSchedulerCommand: AsyncParsableCommand {
         let settings = ProcessBootstrap.settings(program: "flowforge-scheduler", overrides: common.overrides)
         let databaseURL = ProcessBootstrap.databaseURL(settings, program: "flowforge-scheduler")
         let logger = settings.makeLogger(label: "flowforge-scheduler")
-        let postgres = PostgresClient(configuration: databaseURL.clientConfiguration(keptOpen: 6, applicationName: "flowforge-scheduler"), backgroundLogger: logger)
+        let postgres = PostgresClient(configuration: databaseURL.clientConfiguration(applicationName: "flowforge-scheduler"), backgroundLogger: logger)
         let metrics = FlowForgeMetrics()
         let scheduler = SchedulerService(
             postgres: postgres, config: SchedulerService.Config(settings: settings), metrics: metrics, logger: logger)

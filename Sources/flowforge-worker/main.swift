@@ -26,7 +26,7 @@ struct FlowForgeWorkerCommand: AsyncParsableCommand {
         let settings = ProcessBootstrap.settings(program: "flowforge-worker", overrides: overrides)
         let databaseURL = ProcessBootstrap.databaseURL(settings, program: "flowforge-worker")
         let logger = settings.makeLogger(label: "flowforge-worker")
-        let postgres = PostgresClient(configuration: databaseURL.clientConfiguration(keptOpen: 4, queueWorker: true, applicationName: "flowforge-worker \(settings.workerID)"), backgroundLogger: logger)
+        let postgres = PostgresClient(configuration: databaseURL.clientConfiguration(queueWorker: true, applicationName: "flowforge-worker \(settings.workerID)"), backgroundLogger: logger)
         let metrics = FlowForgeMetrics()
         var services: [any Service] = [postgres, WorkerService(postgres: postgres, settings: settings, metrics: metrics, logger: logger)]
         if let port = settings.metricsPort {

@@ -64,10 +64,9 @@ struct DevCommand: AsyncParsableCommand {
     }
 
     private func serve(settings: Settings, databaseURL: DatabaseURL, token: String, logger: Logger) async throws {
-        // The API's and the scheduler's connections (see the two processes' own settings).
-        let postgres = PostgresClient(configuration: databaseURL.clientConfiguration(keptOpen: 10), backgroundLogger: logger)
+        let postgres = PostgresClient(configuration: databaseURL.clientConfiguration(), backgroundLogger: logger)
         // The worker's own connections, with the queue's planner settings.
-        let workerPostgres = PostgresClient(configuration: databaseURL.clientConfiguration(keptOpen: 4, queueWorker: true), backgroundLogger: logger)
+        let workerPostgres = PostgresClient(configuration: databaseURL.clientConfiguration(queueWorker: true), backgroundLogger: logger)
         let host = settings.httpHost
         let database = databaseURL.description
         let metrics = FlowForgeMetrics()

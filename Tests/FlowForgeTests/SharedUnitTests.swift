@@ -38,10 +38,6 @@ struct SharedUnitTests {
         #expect(throws: ConfigError("DATABASE_URL sslmode must be disable, prefer or require, not maybe")) {
             try DatabaseURL("postgres://u@h/d?sslmode=maybe")
         }
-        // Connections kept open while idle: as asked, below the pool's maximum, none by default.
-        #expect(url.clientConfiguration(keptOpen: 4).options.minimumConnections == 4)
-        #expect(url.clientConfiguration(maximumConnections: 2, keptOpen: 6).options.minimumConnections == 1)
-        #expect(url.clientConfiguration(maximumConnections: 1).options.minimumConnections == 0)
     }
 
     @Test("settings: defaults, flags override the environment, bad values stop with one line")

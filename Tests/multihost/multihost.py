@@ -600,6 +600,11 @@ def main():
                 tail = lines[-8:]
                 warnings = [line for line in lines if " warning " in line or " error " in line or " critical " in line][-5:]
                 print(f"--- {name} (last warnings) ---\n" + "\n".join(warnings))
+                # A crash's report ends in pages of loaded libraries: its first lines say what failed.
+                crash = next((i for i, line in enumerate(lines) if "Fatal error" in line or "💣" in line
+                              or "Precondition failed" in line or "Crash" in line), None)
+                if crash is not None:
+                    print(f"--- {name} (crash) ---\n" + "\n".join(lines[crash:crash + 25]))
                 print(f"--- {name} (last lines) ---\n" + "\n".join(tail))
             for line in scenario.diagnosis if scenario else []:
                 log(line)

@@ -91,18 +91,8 @@ public struct DatabaseURL: Sendable, Equatable, CustomStringConvertible {
     /// A client configuration for this database. `queueWorker` adds
     /// `queueWorkerPlannerSettings` to every connection's startup parameters; `applicationName`
     /// names the connections in `pg_stat_activity` (PostgreSQL keeps the first 63 bytes).
-    ///
-    /// `keptOpen` connections stay open while idle; a long-running process passes the number it
-    /// uses at once in steady work (its LISTEN connections included). postgres-nio's pool arms
-    /// a 60 s idle timer each time it takes back a connection beyond those (and a 30 s
-    /// keep-alive timer for every connection), and its timers are sleeping tasks, which Swift
-    /// keeps until their deadline even when they are called off (see `Alarm`). A worker
-    /// finishing runs one at a time hands a connection back hundreds of times a second: with
-    /// none kept open, heaptrack counted 15,900 such timers alive 12 s into a drain (`bench
-    /// throughput --concurrency 1`), and the worker's resident memory reached 90 MiB after
-    /// 40,000 runs; with 4 kept open, 60 MiB.
     public func clientConfiguration(
-        maximumConnections: Int = 20, keptOpen: Int = 0, queueWorker: Bool = false, applicationName: String? = nil
+        maximumConnections: Int = 20, queueWorker: Bool = false, applicationName: String? = nil
     ) -> PostgresClient.Configuration {
         let tls: PostgresClient.Configuration.TLS
         switch tlsMode {
@@ -113,7 +103,6 @@ public struct DatabaseURL: Sendable, Equatable, CustomStringConvertible {
         var configuration = PostgresClient.Configuration(
             host: host, port: port, username: username, password: password, database: database, tls: tls)
         configuration.options.maximumConnections = maximumConnections
-        configuration.options.minimumConnections = max(0, min(keptOpen, maximumConnections - 1))
         configuration.options.connectTimeout = .seconds(5)
         var parameters: [(String, String)] = queueWorker ? Self.queueWorkerPlannerSettings : []
         if let applicationName { parameters.append(("application_name", applicationName)) }
