@@ -89,7 +89,7 @@ struct ShellStepRunner: Sendable {
 final class ProcessExit: @unchecked Sendable {
     private struct Waiter {
         let continuation: CheckedContinuation<Void, Never>
-        var alarm: Alarm?
+        let alarm: Alarm
     }
 
     private let lock = NSLock()
@@ -103,7 +103,7 @@ final class ProcessExit: @unchecked Sendable {
             return Array(waiters.values)
         }
         for waiter in waiting {
-            waiter.alarm?.cancel()
+            waiter.alarm.cancel()
             waiter.continuation.resume()
         }
     }
@@ -112,7 +112,7 @@ final class ProcessExit: @unchecked Sendable {
     /// alarm is called off, so nothing is left waiting for a step's timeout once it exited.
     private func wake(_ id: UUID) {
         guard let waiter = lock.withLock({ waiters.removeValue(forKey: id) }) else { return }
-        waiter.alarm?.cancel()
+        waiter.alarm.cancel()
         waiter.continuation.resume()
     }
 
@@ -123,21 +123,12 @@ final class ProcessExit: @unchecked Sendable {
             await withCheckedContinuation { continuation in
                 let finished = lock.withLock {
                     if status != nil || Task.isCancelled { return true }
-                    waiters[id] = Waiter(continuation: continuation)
+                    // Armed under the lock: an alarm that goes off at once waits for the lock
+                    // and then finds its waiter kept.
+                    waiters[id] = Waiter(continuation: continuation, alarm: Alarm(after: timeout) { [weak self] in self?.wake(id) })
                     return false
                 }
-                if finished {
-                    continuation.resume()
-                    return
-                }
-                let alarm = Alarm(after: timeout) { [weak self] in self?.wake(id) }
-                // Kept with the waiter unless it was woken already (then the alarm goes at once).
-                let kept = lock.withLock { () -> Bool in
-                    guard waiters[id] != nil else { return false }
-                    waiters[id]?.alarm = alarm
-                    return true
-                }
-                if !kept { alarm.cancel() }
+                if finished { continuation.resume() }
             }
         } onCancel: {
             wake(id)
