@@ -1,4 +1,5 @@
 import FlowForgeShared
+import Foundation
 import Logging
 
 /// Writes run results in batches and refills the slots they free in the same transaction.
@@ -23,11 +24,8 @@ actor ResultWriter {
     private let wake: @Sendable () -> Void
     private let logger: Logger
     private var launch: (@Sendable (ClaimedRun) -> Task<Void, Never>)?
-    private var pending: [(outcome: RunOutcome, written: CheckedContinuation<Void, Never>)] = []
-    /// Transactions writing results now, at most `maxConcurrentFlushes`. One is best measured:
-    /// with two or three overlapping, batches only got smaller and throughput did not rise.
-    private var flushes = 0
-    static let maxConcurrentFlushes = 1
+    /// Results handed in and not yet taken by a flush; shared with the runs' tasks.
+    private let inbox = Inbox()
 
     init(
         queue: QueueStore, workerID: String, leaseSeconds: Int, giveUpAfter: Duration, running: RunningRuns, stopping: StopFlag,
@@ -48,26 +46,22 @@ actor ResultWriter {
         self.launch = launch
     }
 
-    /// Returns once the result is written (or given up on) and its slot is free or refilled.
-    func write(_ outcome: RunOutcome) async {
-        await withCheckedContinuation { continuation in
-            pending.append((outcome, continuation))
-            if flushes < Self.maxConcurrentFlushes {
-                flushes += 1
-                Task { await flush() }
-            }
-        }
+    /// Hands in a run's result and returns at once: the run's task ends here, and the run keeps
+    /// its slot (and its lease is renewed) until the result is written. One flush at a time
+    /// writes what has arrived: with two or three overlapping, batches only got smaller and
+    /// throughput fell. (Waiting here for the write, as a suspended task per run, cost the
+    /// worker a continuation and two more task switches per run.)
+    nonisolated func submit(_ outcome: RunOutcome) {
+        if inbox.append(outcome) { Task { await flush() } }
     }
 
     private func flush() async {
-        defer { flushes -= 1 }
-        while !pending.isEmpty {
+        while true {
             // Runs that started together tend to end together: let the ones already done
             // report (they are queued behind this task) so that they share this transaction.
             await Task.yield()
-            let batch = pending
-            pending = []
-            let finished = batch.map(\.outcome.key)
+            guard let batch = inbox.takeAll() else { return }
+            let finished = batch.map(\.key)
             // While the queue may hold more due jobs, claim for the batch's own slots plus any
             // free now (reserved, so the claim loop cannot take them too) in the same
             // transaction. Once a claim came back short, the queue was drained: write the
@@ -76,7 +70,7 @@ actor ResultWriter {
             let claiming = !stopping.isSet && mayHaveMore
             let extra = claiming ? await running.reserve(upTo: Int.max) : 0
             let limit = claiming ? extra + batch.count : 0
-            let claimed = await store(batch.map(\.outcome), claimLimit: limit)
+            let claimed = await store(batch, claimLimit: limit)
             logger.trace("batch written", metadata: ["results": "\(batch.count)", "claimed": "\(claimed.count)", "limit": "\(limit)"])
             let started = claimed.compactMap { run in launch.map { (run.key, $0(run)) } }
             await running.complete(finished: finished, reserved: extra, started: started)
@@ -86,7 +80,6 @@ actor ResultWriter {
             // poll: wake it, and it decides when to look again. An idle loop already sleeps
             // until the next job or notification, and is left alone.
             if claimed.count < limit || !claiming, await running.takeSlotWaiter() { wake() }
-            for entry in batch { entry.written.resume() }
         }
     }
 
@@ -116,6 +109,36 @@ actor ResultWriter {
                 try? await Task.sleep(for: pause)
                 pause = min(pause * 2, .seconds(2))
             }
+        }
+    }
+}
+
+/// The results runs have handed in, and whether a flush is on its way to take them.
+private final class Inbox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var outcomes: [RunOutcome] = []
+    private var flushing = false
+
+    /// Adds a result; true when no flush is running or about to run, and the caller must start one.
+    func append(_ outcome: RunOutcome) -> Bool {
+        lock.withLock {
+            outcomes.append(outcome)
+            guard !flushing else { return false }
+            flushing = true
+            return true
+        }
+    }
+
+    /// Every result handed in so far; nil when there is none, and then the flush taking them has
+    /// ended (the next result starts another).
+    func takeAll() -> [RunOutcome]? {
+        lock.withLock {
+            guard !outcomes.isEmpty else {
+                flushing = false
+                return nil
+            }
+            defer { outcomes = [] }
+            return outcomes
         }
     }
 }

@@ -68,10 +68,10 @@ public struct WorkerService: Service {
                         metadata: ["execution_id": "\(run.executionId)", "workflow": "\(run.workflowName)", "attempt": "\(run.attempt)"])
                 }
                 let outcome = await executor.execute(run)
-                await writer.write(outcome)
                 if debug {
                     logger.debug("run finished", metadata: ["execution_id": "\(run.executionId)", "succeeded": "\(outcome.succeeded)"])
                 }
+                writer.submit(outcome)
             }
         }
         await writer.setLauncher(launch)
