@@ -10,6 +10,13 @@
 #   latency     enqueue-to-start of single jobs arriving at about RATE per second, p99, for
 #               FlowForge's `bench latency` and for pgqueuer.
 #
+#   cost        the CPU one job costs each side, once, after the rounds: PostgreSQL's processes
+#               (read from /proc for the private cluster) and the client processes (FlowForge's
+#               workers, pgqueuer's consumers), over a drain of N jobs less a drain of one job
+#               (start-up, schema, database), divided by N - 1. Enqueueing is included on the
+#               PostgreSQL side for both. On a machine both keep busy, the throughput ratio
+#               cannot exceed the inverse ratio of these totals for long.
+#
 # Each round prints both figures and the ratio FlowForge/pgqueuer: for throughput above 1 means
 # FlowForge is faster, for latency below 1 means FlowForge is faster (lower is better). The
 # machine is noisy, so there are ROUNDS rounds (default 2) and a summary of them at the end.
@@ -31,6 +38,7 @@
 #   PGQUEUER_CONSUMERS=1,2,5   consumer process counts the pgqueuer drain tries; the best counts
 #   PGQUEUER_BATCH_SIZES=10,500 pgqueuer batch sizes raced (each with its best consumer count)
 #   PGQUEUER_LATENCY_CONSUMERS=1
+#   COST=1                     0 skips the cost per job (it takes four more drains)
 set -euo pipefail
 
 JOBS="${JOBS:-20000}"
@@ -43,6 +51,7 @@ PGQUEUER_VERSION="${PGQUEUER_VERSION:-1.6.0}"
 PGQUEUER_CONSUMERS="${PGQUEUER_CONSUMERS:-1,2,5}"
 PGQUEUER_LATENCY_CONSUMERS="${PGQUEUER_LATENCY_CONSUMERS:-1}"
 PGQUEUER_BATCH_SIZES="${PGQUEUER_BATCH_SIZES:-10,500}"
+COST="${COST:-1}"
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -98,6 +107,25 @@ if ! "$PY" -m pip install -q "pgqueuer[asyncpg]==$PGQUEUER_VERSION" >"$TMP/pip.l
 fi
 PGQ_VERSION="$("$PY" -c 'import pgqueuer; print(pgqueuer.__version__)')"
 
+# CPU seconds PostgreSQL's processes have used: the postmaster, its children, and the children it
+# has already reaped (backends of connections that closed).
+postgres_cpu_ticks() {
+    local postmaster total line fields
+    postmaster="$(head -1 "$TMP/pg/data/postmaster.pid")"
+    read -r line <"/proc/$postmaster/stat"
+    read -ra fields <<<"${line##*) }"   # from field 3 (state) on: the command name may hold spaces
+    total=$((fields[11] + fields[12] + fields[13] + fields[14]))
+    for stat in /proc/[0-9]*/stat; do
+        read -r line 2>/dev/null <"$stat" || continue
+        read -ra fields <<<"${line##*) }"
+        [[ "${fields[1]}" == "$postmaster" ]] && total=$((total + fields[11] + fields[12]))
+    done
+    echo "$total"
+}
+CLK_TCK="$(getconf CLK_TCK)"
+# CPU microseconds per job between a drain of N jobs and one of 1: cpu_per_job N CPU_N CPU_1 (seconds).
+cpu_per_job() { awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN { printf "%.0f", (a - b) / (n - 1) * 1e6 }'; }
+
 # --- a private PostgreSQL --------------------------------------------------------------------
 PG_STARTED=1
 URL="$("$FLOWFORGE" postgres start --dir "$TMP/pg" 2>"$TMP/postgres-start.log")" || {
@@ -140,6 +168,7 @@ for round in $(seq 1 "$ROUNDS"); do
         tp_ratio="$(ratio "$ff_rate" "$pgq_rate")"
         say "ratio throughput pgqueuer_batch_size=$batch flowforge=$ff_rate pgqueuer=$pgq_rate ratio=$tp_ratio"
         throughput_summary+=" batch_size=$batch: pgqueuer=$pgq_rate (consumers=$pgq_consumers) ratio=$tp_ratio;"
+        cost_batch="$batch" cost_consumers="$pgq_consumers"
     done
 
     say "--- FlowForge latency"
@@ -164,6 +193,41 @@ for round in $(seq 1 "$ROUNDS"); do
     SUMMARY+=("round $round: throughput jobs/s flowforge=$ff_rate;$throughput_summary latency ms p50 flowforge=$ff_p50 pgqueuer=$pgq_p50, p99 flowforge=$ff_p99 pgqueuer=$pgq_p99 ratio=$lat_ratio")
 done
 
+COST_SUMMARY=()
+if [[ "$COST" == 1 && "$JOBS" -gt 1 ]]; then
+    say "=== cost per job (pgqueuer with batch size $cost_batch and $cost_consumers consumers, its best in the last round)"
+    # Each side drains 1 job, then $JOBS; what PostgreSQL and the clients used is read around each.
+    declare -A postgres_s client_s total_us
+    for side in flowforge pgqueuer; do
+        for n in 1 "$JOBS"; do
+            before="$(postgres_cpu_ticks)"
+            if [[ "$side" == flowforge ]]; then
+                DATABASE_URL="$URL" "$FLOWFORGE" bench throughput --jobs "$n" --workers "$FLOWFORGE_WORKERS" \
+                    --concurrency "$FLOWFORGE_CONCURRENCY" >"$TMP/cost.log"
+                client="$(sed -n 's/^process name=flowforge-worker.* cpu_s=\([0-9.]*\).*/\1/p' "$TMP/cost.log" | awk '{ s += $1 } END { print s }')"
+            else
+                "$PY" "$PGQ_BENCH" drain --dsn "$URL" --fresh-db --jobs "$n" --batch-size "$cost_batch" \
+                    --consumers "$cost_consumers" >"$TMP/cost.log"
+                client="$(sed -n 's/^  consumers: .* cpu_s=\([0-9.]*\).*/\1/p' "$TMP/cost.log" | tail -1)"
+            fi
+            after="$(postgres_cpu_ticks)"
+            [[ -n "$client" ]] || die "no client CPU figure from the $side drain of $n jobs"
+            postgres_s[$side,$n]="$(awk -v t="$((after - before))" -v hz="$CLK_TCK" 'BEGIN { print t / hz }')"
+            client_s[$side,$n]="$client"
+        done
+        pg_us="$(cpu_per_job "$JOBS" "${postgres_s[$side,$JOBS]}" "${postgres_s[$side,1]}")"
+        client_us="$(cpu_per_job "$JOBS" "${client_s[$side,$JOBS]}" "${client_s[$side,1]}")"
+        line="cost $side postgres_us_per_job=$pg_us client_us_per_job=$client_us total_us_per_job=$((pg_us + client_us))"
+        say "$line"
+        COST_SUMMARY+=("$line")
+        total_us[$side]=$((pg_us + client_us))
+    done
+    line="ratio cost pgqueuer/flowforge=$(ratio "${total_us[pgqueuer]}" "${total_us[flowforge]}") (CPU per job; a bound on the throughput ratio while both keep the machine busy)"
+    say "$line"
+    COST_SUMMARY+=("$line")
+    say
+fi
+
 say "=== summary: FlowForge (workers=$FLOWFORGE_WORKERS concurrency=$FLOWFORGE_CONCURRENCY) against pgqueuer $PGQ_VERSION, $JOBS jobs, $RATE/s for $LATENCY_SECONDS s, nproc=$(nproc)"
 say "throughput ratio = FlowForge/pgqueuer jobs per second (higher is better); latency ratio = FlowForge/pgqueuer p99 (lower is better)"
-for entry in "${SUMMARY[@]}"; do say "$entry"; done
+for entry in "${SUMMARY[@]}" "${COST_SUMMARY[@]}"; do say "$entry"; done
