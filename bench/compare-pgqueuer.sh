@@ -11,7 +11,7 @@
 #               FlowForge's `bench latency` and for pgqueuer.
 #
 #   cost        the CPU one job costs each side, once, after the rounds: PostgreSQL's processes
-#               (read from /proc for the private cluster) and the client processes (FlowForge's
+#               (`flowforge postgres cpu`, read from /proc) and the client processes (FlowForge's
 #               workers, pgqueuer's consumers), over a drain of N jobs less a drain of one job
 #               (start-up, schema, database), divided by N - 1. Enqueueing is included on the
 #               PostgreSQL side for both. On a machine both keep busy, the throughput ratio
@@ -107,22 +107,6 @@ if ! "$PY" -m pip install -q "pgqueuer[asyncpg]==$PGQUEUER_VERSION" >"$TMP/pip.l
 fi
 PGQ_VERSION="$("$PY" -c 'import pgqueuer; print(pgqueuer.__version__)')"
 
-# CPU seconds PostgreSQL's processes have used: the postmaster, its children, and the children it
-# has already reaped (backends of connections that closed).
-postgres_cpu_ticks() {
-    local postmaster total line fields
-    postmaster="$(head -1 "$TMP/pg/data/postmaster.pid")"
-    read -r line <"/proc/$postmaster/stat"
-    read -ra fields <<<"${line##*) }"   # from field 3 (state) on: the command name may hold spaces
-    total=$((fields[11] + fields[12] + fields[13] + fields[14]))
-    for stat in /proc/[0-9]*/stat; do
-        read -r line 2>/dev/null <"$stat" || continue
-        read -ra fields <<<"${line##*) }"
-        [[ "${fields[1]}" == "$postmaster" ]] && total=$((total + fields[11] + fields[12]))
-    done
-    echo "$total"
-}
-CLK_TCK="$(getconf CLK_TCK)"
 # CPU microseconds per job between a drain of N jobs and one of 1: cpu_per_job N CPU_N CPU_1 (seconds).
 cpu_per_job() { awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN { printf "%.0f", (a - b) / (n - 1) * 1e6 }'; }
 
@@ -203,7 +187,7 @@ if [[ "$COST" == 1 && "$JOBS" -gt 1 ]]; then
     declare -A postgres_s client_s total_us
     for side in flowforge pgqueuer; do
         for n in 1 "$JOBS"; do
-            before="$(postgres_cpu_ticks)"
+            before="$("$FLOWFORGE" postgres cpu --dir "$TMP/pg")"
             if [[ "$side" == flowforge ]]; then
                 DATABASE_URL="$URL" "$FLOWFORGE" bench throughput --jobs "$n" --workers "$FLOWFORGE_WORKERS" \
                     --concurrency "$FLOWFORGE_CONCURRENCY" >"$TMP/cost.log"
@@ -213,9 +197,9 @@ if [[ "$COST" == 1 && "$JOBS" -gt 1 ]]; then
                     --consumers "$cost_consumers" >"$TMP/cost.log"
                 client="$(sed -n 's/^  consumers: .* cpu_s=\([0-9.]*\).*/\1/p' "$TMP/cost.log" | tail -1)"
             fi
-            after="$(postgres_cpu_ticks)"
+            after="$("$FLOWFORGE" postgres cpu --dir "$TMP/pg")"
             [[ -n "$client" ]] || die "no client CPU figure from the $side drain of $n jobs"
-            postgres_s[$side,$n]="$(awk -v t="$((after - before))" -v hz="$CLK_TCK" 'BEGIN { print t / hz }')"
+            postgres_s[$side,$n]="$(awk -v a="$after" -v b="$before" 'BEGIN { print a - b }')"
             client_s[$side,$n]="$client"
         done
         pg_us="$(cpu_per_job "$JOBS" "${postgres_s[$side,$JOBS]}" "${postgres_s[$side,1]}")"

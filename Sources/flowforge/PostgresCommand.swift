@@ -8,7 +8,7 @@ import Logging
 struct PostgresCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "postgres", abstract: "Start or stop a private PostgreSQL cluster in a folder.",
-        subcommands: [Start.self, Stop.self])
+        subcommands: [Start.self, Stop.self, CPU.self])
 
     struct Start: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -25,6 +25,23 @@ struct PostgresCommand: AsyncParsableCommand {
             } catch let error as ConfigError {
                 ProcessBootstrap.fail(program: "flowforge postgres start", error.message)
             }
+        }
+    }
+
+    /// For benchmark scripts (`bench/compare-pgqueuer.sh`): read it before and after some work
+    /// to learn what the database spent on it, whoever the client was.
+    struct CPU: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "cpu",
+            abstract: "Print the CPU seconds the running cluster's processes have used, exited backends included (Linux).")
+
+        @Option(help: "Folder that holds the cluster.") var dir = ".flowforge/pg"
+
+        func run() throws {
+            guard let seconds = postgresCPUSeconds(LocalPostgres(directory: URL(fileURLWithPath: dir))) else {
+                ProcessBootstrap.fail(program: "flowforge postgres cpu", "no running cluster in \(dir) (or no /proc to read)")
+            }
+            print(BenchFormat.decimal(seconds, 2))
         }
     }
 

@@ -200,28 +200,39 @@ struct ProcStat {
     let parent: Int32
     /// User plus system CPU time so far.
     let cpuSeconds: Double
+    /// User plus system CPU time of the children it has waited for (exited and reaped).
+    let reapedChildrenCPUSeconds: Double
 
     init?(pid: Int32) {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")")
         else { return nil }
-        // After "(comm)": state, ppid, … ; utime and stime are the 12th and 13th fields from there.
+        // After "(comm)": state, ppid, … ; utime, stime, cutime and cstime are the 12th to 15th
+        // fields from there.
         let fields = stat[stat.index(after: close)...].split(separator: " ")
-        guard fields.count > 13, let parent = Int32(fields[1]), let user = Double(fields[11]), let system = Double(fields[12])
+        guard fields.count > 14, let parent = Int32(fields[1]), let user = Double(fields[11]), let system = Double(fields[12]),
+            let childrenUser = Double(fields[13]), let childrenSystem = Double(fields[14])
         else { return nil }
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
         self.parent = parent
-        cpuSeconds = (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+        cpuSeconds = (user + system) / ticks
+        reapedChildrenCPUSeconds = (childrenUser + childrenSystem) / ticks
     }
 }
 
-/// CPU seconds used so far by a private cluster's postmaster and all its children.
+/// CPU seconds used so far by a private cluster's postmaster and all its children, those that
+/// have exited too (the backends of connections that closed).
 func postgresCPUSeconds(_ cluster: LocalPostgres) -> Double? {
     guard let text = try? String(contentsOf: cluster.dataDirectory.appendingPathComponent("postmaster.pid"), encoding: .utf8),
         let postmaster = Int32(text.split(separator: "\n").first ?? "")
     else { return nil }
     var total = 0.0
     for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
-        guard let pid = Int32(entry), let stat = ProcStat(pid: pid), pid == postmaster || stat.parent == postmaster else { continue }
-        total += stat.cpuSeconds
+        guard let pid = Int32(entry), let stat = ProcStat(pid: pid) else { continue }
+        if pid == postmaster {
+            total += stat.cpuSeconds + stat.reapedChildrenCPUSeconds
+        } else if stat.parent == postmaster {
+            total += stat.cpuSeconds
+        }
     }
     return total
 }
