@@ -34,9 +34,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
     ],
     targets: [
+        // Starting a step: fork and exec with nothing of the worker's but what the step is given.
+        .target(name: "CStepSpawn", path: "Sources/CStepSpawn"),
         .target(
             name: "FlowForgeShared",
             dependencies: [
+                "CStepSpawn",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

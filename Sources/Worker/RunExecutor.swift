@@ -53,7 +53,7 @@ struct RunExecutor: Sendable {
                 if milliseconds > 0 { try? await Task.sleep(for: .milliseconds(milliseconds)) }
                 let cancelled = Task.isCancelled
                 result = StepResult(
-                    name: step.name, succeeded: !cancelled, exitCode: nil, startedAt: startedAt, finishedAt: Date(), output: "",
+                    name: step.name, succeeded: !cancelled, exitCode: nil, startedAt: startedAt, finishedAt: Date(), output: .empty,
                     error: cancelled ? "step \(step.name) was stopped: the run was cancelled" : nil)
             }
             results.append(result)

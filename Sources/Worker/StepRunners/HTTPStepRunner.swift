@@ -13,7 +13,7 @@ struct HTTPStepRunner: Sendable {
         func failed(_ error: String, status: Int? = nil, output: String = "") -> StepResult {
             StepResult(
                 name: name, succeeded: false, exitCode: status.map { Int32($0) }, startedAt: startedAt, finishedAt: Date(),
-                output: output, error: error)
+                output: StepOutput(text: output), error: error)
         }
         guard let url = URL(string: http.url) else { return failed("step \(name): \(http.url) is not a URL") }
         var request = URLRequest(url: url, timeoutInterval: TimeInterval(http.timeoutSeconds))
@@ -29,7 +29,7 @@ struct HTTPStepRunner: Sendable {
             let expected = http.expectStatus.map { $0.contains(status) } ?? (200..<300).contains(status)
             guard expected else { return failed("step \(name): \(http.method) \(http.url) answered \(status)", status: status, output: output) }
             return StepResult(
-                name: name, succeeded: true, exitCode: Int32(status), startedAt: startedAt, finishedAt: Date(), output: output, error: nil)
+                name: name, succeeded: true, exitCode: Int32(status), startedAt: startedAt, finishedAt: Date(), output: StepOutput(text: output), error: nil)
         } catch {
             return failed("step \(name): \(http.method) \(http.url) failed: \(error.localizedDescription)")
         }

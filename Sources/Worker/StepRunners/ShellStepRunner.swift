@@ -26,7 +26,7 @@ struct ShellStepRunner: Sendable {
                 newProcessGroup: true)
         } catch {
             return StepResult(
-                name: name, succeeded: false, exitCode: nil, startedAt: startedAt, finishedAt: Date(), output: "",
+                name: name, succeeded: false, exitCode: nil, startedAt: startedAt, finishedAt: Date(), output: .empty,
                 error: "step \(name): \(error)")
         }
         let exit = ProcessExit()
@@ -69,7 +69,7 @@ struct ShellStepRunner: Sendable {
             error = "step \(name) exited with code \(code)"
         }
         return StepResult(
-            name: name, succeeded: error == nil, exitCode: code, startedAt: startedAt, finishedAt: Date(), output: output, error: error)
+            name: name, succeeded: error == nil, exitCode: code, startedAt: startedAt, finishedAt: Date(), output: StepOutput(text: output), error: error)
     }
 
     /// The last `maxOutputBytes` of the step's output, as text.
