@@ -122,3 +122,5 @@ pid_t ff_spawn(const ff_spawn_request *request, ff_spawn_failure *failure) {
 int ff_make_non_dumpable(void) { return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); }
 
 int ff_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
+
+int ff_pipe_cloexec(int ends[2]) { return pipe2(ends, O_CLOEXEC); }

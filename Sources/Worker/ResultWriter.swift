@@ -84,6 +84,32 @@ actor ResultWriter {
     }
 
     private func store(_ outcomes: [RunOutcome], claimLimit: Int) async -> [ClaimedRun] {
+        switch await write(outcomes, claimLimit: claimLimit) {
+        case .written(let claimed):
+            return claimed
+        case .refused(let reason):
+            // One result the database will not take must not cost the others theirs: write them
+            // one at a time, and the refused one as failed, saying why.
+            logger.warning("the database refused a batch of results; writing them one at a time", metadata: ["runs": "\(outcomes.count)", "error": "\(reason)"])
+            for outcome in outcomes {
+                guard case .refused(let reason) = await write([outcome], claimLimit: 0) else { continue }
+                logger.error("the database refused a run's result; recording the run as failed", metadata: ["execution_id": "\(outcome.executionId)", "error": "\(reason)"])
+                if case .refused(let again) = await write([outcome.refused(because: reason)], claimLimit: 0) {
+                    logger.error("cannot record even the refusal; leaving the run to lease rescue", metadata: ["execution_id": "\(outcome.executionId)", "error": "\(again)"])
+                }
+            }
+            return []
+        }
+    }
+
+    private enum Written {
+        case written([ClaimedRun])
+        /// PostgreSQL answered that it will not store these results: trying them again as they
+        /// are cannot succeed.
+        case refused(String)
+    }
+
+    private func write(_ outcomes: [RunOutcome], claimLimit: Int) async -> Written {
         let deadline = ContinuousClock.now + giveUpAfter
         var pause = Duration.milliseconds(100)
         let queue = queue, workerID = workerID, leaseSeconds = leaseSeconds
@@ -92,16 +118,17 @@ actor ResultWriter {
                 // A write stuck on a dead connection is abandoned at the deadline; the results
                 // it carried are then left to lease rescue, like any write that keeps failing.
                 let remaining = max(.milliseconds(100), deadline - ContinuousClock.now)
-                return try await abandoning(after: remaining) {
+                return .written(try await abandoning(after: remaining) {
                     try await queue.finish(outcomes, workerID: workerID, thenClaim: claimLimit, leaseSeconds: leaseSeconds)
-                }
+                })
             } catch {
+                if let refusal = QueueStore.refusal(in: error) { return .refused(refusal) }
                 guard ContinuousClock.now + pause < deadline else {
                     // Nothing is lost: the leases run out and maintenance requeues these runs.
                     logger.error(
                         "cannot record run results; leaving them to lease rescue",
                         metadata: ["runs": "\(outcomes.count)", "error": "\(String(reflecting: error))"])
-                    return []
+                    return .written([])
                 }
                 logger.warning(
                     "cannot record run results yet; retrying",

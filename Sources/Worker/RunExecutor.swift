@@ -28,6 +28,11 @@ struct RunExecutor: Sendable {
                     guard FileManager.default.createFile(atPath: path, contents: Data(payload), attributes: [.posixPermissions: 0o600]) else {
                         throw FlowForgeError.invalid("cannot write \(path)")
                     }
+                    // The step user's to read, and nobody else's.
+                    if let user = shell.isolation.user, chown(path, user.uid, user.gid) != 0 {
+                        unlink(path)
+                        throw FlowForgeError.invalid("cannot give \(path) to user \(user.name): \(String(cString: strerror(errno)))")
+                    }
                     payloadFile = path
                     context["FLOWFORGE_EVENT_PAYLOAD_FILE"] = path
                 }

@@ -20,6 +20,8 @@ public struct WorkerService: Service {
         public var leaseSeconds = 30
         public var pollInterval: Duration = .seconds(1)
         public var shutdownGrace: Duration = .seconds(30)
+        /// Who steps run as and the environment they start from.
+        public var stepIsolation = StepIsolation.sameUser()
 
         public init(workerID: String, concurrency: Int) {
             self.workerID = workerID
@@ -57,7 +59,8 @@ public struct WorkerService: Service {
             queue: queue, workerID: config.workerID, leaseSeconds: config.leaseSeconds, giveUpAfter: .seconds(config.leaseSeconds),
             running: running, stopping: stopping, wake: wakeup.wake, logger: logger)
         let events = EventStore(client: postgres, logger: logger)
-        let executor = RunExecutor(loadEvent: { try await events.eventData(executionId: $0) })
+        let executor = RunExecutor(
+            shell: ShellStepRunner(isolation: config.stepIsolation), loadEvent: { try await events.eventData(executionId: $0) })
         let launch: @Sendable (ClaimedRun) -> Task<Void, Never> = { run in
             observeLatency(of: run)
             return Task {

@@ -49,7 +49,9 @@ struct WebhookController {
         // The JSON, when the body is JSON: for the filter, and (when small) to show on the run.
         let json = body.isEmpty ? nil : try? JSONValue.parse(body)
         let config = (try? WebhookConfig(target.config, path: "event_config.")) ?? WebhookConfig()
-        let shown = json.flatMap { $0.encoded().count <= Limits.eventJSONBytes ? $0 : nil }
+        // jsonb cannot hold "\u0000": such a document is kept as its bytes only, and shown
+        // from them (see EventStore.eventSummary).
+        let shown = json.flatMap { !$0.containsNUL && $0.encoded().count <= Limits.eventJSONBytes ? $0 : nil }
         switch try await stores.events.accept(
             triggerId: triggerId, replayKey: signature.replayKey(body: body), payload: body, payloadJSON: shown,
             matched: config.matches(json))

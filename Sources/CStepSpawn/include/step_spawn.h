@@ -54,6 +54,9 @@ pid_t ff_spawn(const ff_spawn_request *request, ff_spawn_failure *failure);
 /// process of the same user can read them or attach to it. Returns 0 or -1 with errno.
 int ff_make_non_dumpable(void);
 
+/// A pipe whose both ends are close-on-exec; 0 or -1 with errno.
+int ff_pipe_cloexec(int ends[2]);
+
 /// Opens a descriptor that becomes readable when `pid` exits (Linux 5.3+), or -1.
 int ff_pidfd_open(pid_t pid);
 

@@ -213,8 +213,8 @@ public struct EventStore: Sendable {
         return nil
     }
 
-    /// The event as the API shows it on the execution: the JSON body, or the file.
-    public func eventSummary(executionId: Int64) async throws -> JSONValue? {
+    /// The event as stored: the JSON body (when jsonb could hold it), or the file.
+    private func storedSummary(executionId: Int64) async throws -> JSONValue? {
         let rows = try await client.rows(
             """
             SELECT payload_json, octet_length(payload), file_path, file_size, file_mtime
@@ -227,6 +227,20 @@ public struct EventStore: Sendable {
             return ["payload": json ?? .null, "payload_bytes": JSONValue(bytes)]
         }
         return nil
+    }
+
+    /// The event as the API shows it on the execution: the JSON body, or the file. A small JSON
+    /// body that jsonb could not hold (a string with "\u0000") is parsed from its bytes.
+    public func eventSummary(executionId: Int64) async throws -> JSONValue? {
+        guard var summary = try await storedSummary(executionId: executionId) else { return nil }
+        guard summary["payload"] == .null, let size = summary["payload_bytes"]?.intValue, size > 0, size <= Limits.eventJSONBytes,
+            let bytes = try await eventData(executionId: executionId)?.payload, let json = try? JSONValue.parse(bytes)
+        else { return summary }
+        if case .object(var fields) = summary {
+            fields["payload"] = json
+            summary = .object(fields)
+        }
+        return summary
     }
 
     // MARK: - Upkeep

@@ -58,6 +58,40 @@ public struct RunOutcome: Sendable {
     }
 }
 
+extension RunOutcome {
+    /// This outcome as it is recorded when the database refused it: failed, with the reason,
+    /// and its steps without their output (the part a database refuses).
+    public func refused(because reason: String) -> RunOutcome {
+        let steps = (steps.arrayValue ?? []).map { step -> JSONValue in
+            guard case .object(var fields) = step else { return step }
+            fields["output"] = nil
+            fields["output_base64"] = nil
+            return .object(fields)
+        }
+        return RunOutcome(
+            executionId: executionId, attempt: attempt, succeeded: false,
+            error: "the run's result could not be stored, so it is recorded as failed: the database refused it (\(reason))",
+            steps: .array(steps))
+    }
+}
+
+extension QueueStore {
+    /// Whether PostgreSQL refused a statement for the data it carried (a data exception, class
+    /// 22, or a program limit, class 54): sending the same data again cannot succeed.
+    /// Returns PostgreSQL's message when so, nil otherwise.
+    public static func refusal(in error: any Error) -> String? {
+        switch error {
+        case let error as PSQLError:
+            guard let state = error.serverInfo?[.sqlState], state.hasPrefix("22") || state.hasPrefix("54") else { return nil }
+            return [error.serverInfo?[.message], error.serverInfo?[.detail]].compactMap { $0 }.joined(separator: ": ")
+        case let error as PostgresTransactionError:
+            return error.closureError.flatMap(refusal(in:))
+        default:
+            return nil
+        }
+    }
+}
+
 /// The job queue: claiming, leases and results. Every query of `jobs` the worker makes is here.
 public struct QueueStore: Sendable {
     let client: PostgresClient

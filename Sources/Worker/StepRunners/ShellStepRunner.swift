@@ -6,32 +6,30 @@ import Glibc
 #endif
 
 /// Runs a shell step: argv as given (no shell unless the user asks for one), in a process group
-/// of its own so that a timeout or a cancel stops it and everything it started.
+/// of its own so that a timeout or a cancel stops it and everything it started, as the step
+/// user when there is one, with an environment built afresh (see `StepIsolation`).
 struct ShellStepRunner: Sendable {
     /// How long a step has between SIGTERM and SIGKILL.
     var killGrace: Duration = .seconds(5)
+    var isolation = StepIsolation.sameUser()
 
     func run(_ shell: Step.Shell, name: String, context: [String: String], deadline: ContinuousClock.Instant) async -> StepResult {
         let startedAt = Date()
-        let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("flowforge-step-\(UUID().uuidString).log").path
-        defer { unlink(outputPath) }
-        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("FLOWFORGE_") && $0.key != "DATABASE_URL" }
+        var environment = isolation.baseEnvironment
         environment.merge(shell.environment) { _, step in step }
         environment.merge(context) { _, flowforge in flowforge }
 
-        let pid: pid_t
+        let process: StepProcess
         do {
-            pid = try ChildProcess.spawn(
-                shell.command, outputPath: outputPath, environment: environment, directory: shell.workingDirectory,
-                newProcessGroup: true)
+            process = try StepProcess(
+                shell.command, environment: environment, directory: shell.workingDirectory ?? isolation.defaultDirectory,
+                user: isolation.user)
         } catch {
             return StepResult(
                 name: name, succeeded: false, exitCode: nil, startedAt: startedAt, finishedAt: Date(), output: .empty,
                 error: "step \(name): \(error)")
         }
-        let exit = ProcessExit()
-        let waiter = Thread { exit.finish(ChildProcess.waitForExit(pid)) }
-        waiter.start()
+        let pid = process.pid, exit = process.exit
 
         var timedOut = false
         var cancelled = false
@@ -52,10 +50,7 @@ struct ShellStepRunner: Sendable {
                 status = await Task(operation: { await exit.wait(upTo: .seconds(60)) }).value ?? SIGKILL
             }
         }
-        // Whatever the step left running in its group goes too.
-        kill(-pid, SIGKILL)
 
-        let output = Self.tail(of: outputPath)
         let (exited, value) = ChildProcess.termination(status)
         let code = exited ? value : 128 + value
         var error: String?
@@ -69,19 +64,8 @@ struct ShellStepRunner: Sendable {
             error = "step \(name) exited with code \(code)"
         }
         return StepResult(
-            name: name, succeeded: error == nil, exitCode: code, startedAt: startedAt, finishedAt: Date(), output: StepOutput(text: output), error: error)
-    }
-
-    /// The last `maxOutputBytes` of the step's output, as text.
-    static func tail(of path: String) -> String {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return "" }
-        defer { try? handle.close() }
-        let size = (try? handle.seekToEnd()) ?? 0
-        let start = size > UInt64(maxOutputBytes) ? size - UInt64(maxOutputBytes) : 0
-        try? handle.seek(toOffset: start)
-        let data = (try? handle.readToEnd()) ?? Data()
-        let text = String(decoding: data, as: UTF8.self)
-        return start > 0 ? "[… output truncated to the last \(maxOutputBytes / 1024) KiB]\n" + text : text
+            name: name, succeeded: error == nil, exitCode: code, startedAt: startedAt, finishedAt: Date(), output: process.output,
+            error: error)
     }
 }
 
