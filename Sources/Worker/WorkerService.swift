@@ -43,10 +43,14 @@ public struct WorkerService: Service {
         self.logger = logger
     }
 
-    public init(postgres: PostgresClient, settings: Settings, metrics: FlowForgeMetrics? = nil, logger: Logger) {
+    /// - stepIsolation: from `ProcessBootstrap.stepIsolation`, which checks it at start.
+    public init(
+        postgres: PostgresClient, settings: Settings, stepIsolation: StepIsolation, metrics: FlowForgeMetrics? = nil, logger: Logger
+    ) {
         var config = Config(workerID: settings.workerID, concurrency: settings.workerConcurrency)
         config.leaseSeconds = settings.workerLeaseSeconds
         config.shutdownGrace = .seconds(settings.workerShutdownGraceSeconds)
+        config.stepIsolation = stepIsolation
         self.init(postgres: postgres, config: config, metrics: metrics, logger: logger)
     }
 

@@ -26,9 +26,10 @@ struct FlowForgeWorkerCommand: AsyncParsableCommand {
         let settings = ProcessBootstrap.settings(program: "flowforge-worker", overrides: overrides)
         let databaseURL = ProcessBootstrap.databaseURL(settings, program: "flowforge-worker")
         let logger = settings.makeLogger(label: "flowforge-worker")
+        let isolation = ProcessBootstrap.stepIsolation(settings, program: "flowforge-worker", logger: logger)
         let postgres = PostgresClient(configuration: databaseURL.clientConfiguration(queueWorker: true, applicationName: "flowforge-worker \(settings.workerID)"), backgroundLogger: logger)
         let metrics = FlowForgeMetrics()
-        var services: [any Service] = [postgres, WorkerService(postgres: postgres, settings: settings, metrics: metrics, logger: logger)]
+        var services: [any Service] = [postgres, WorkerService(postgres: postgres, settings: settings, stepIsolation: isolation, metrics: metrics, logger: logger)]
         if let port = settings.metricsPort {
             services.append(metrics.server(host: settings.httpHost, port: port, postgres: postgres, logger: logger))
         }

@@ -28,6 +28,7 @@ struct DevCommand: AsyncParsableCommand {
         overrides["FLOWFORGE_HTTP_PORT"] = port
         let settings = ProcessBootstrap.settings(program: "flowforge dev", overrides: overrides)
         let logger = settings.makeLogger(label: "flowforge-dev")
+        let isolation = ProcessBootstrap.stepIsolation(settings, program: "flowforge dev", logger: logger)
         let state = URL(fileURLWithPath: stateDirectory)
 
         var privatePostgres: LocalPostgres?
@@ -50,7 +51,7 @@ struct DevCommand: AsyncParsableCommand {
             if settings.secretBox == nil {
                 settings.secretBox = try SecretBox(keyText: try Self.stored("secret-key", in: state) { SecretBox.newKeyText() })
             }
-            try await serve(settings: settings, databaseURL: databaseURL, token: token, logger: logger)
+            try await serve(settings: settings, isolation: isolation, databaseURL: databaseURL, token: token, logger: logger)
         } catch {
             try? privatePostgres?.stop()
             let message = (error as? ConfigError)?.message ?? String(describing: error)
@@ -63,7 +64,7 @@ struct DevCommand: AsyncParsableCommand {
         say("FlowForge stopped.")
     }
 
-    private func serve(settings: Settings, databaseURL: DatabaseURL, token: String, logger: Logger) async throws {
+    private func serve(settings: Settings, isolation: StepIsolation, databaseURL: DatabaseURL, token: String, logger: Logger) async throws {
         let postgres = PostgresClient(configuration: databaseURL.clientConfiguration(), backgroundLogger: logger)
         // The worker's own connections, with the queue's planner settings.
         let workerPostgres = PostgresClient(configuration: databaseURL.clientConfiguration(queueWorker: true), backgroundLogger: logger)
@@ -95,7 +96,7 @@ struct DevCommand: AsyncParsableCommand {
             services: [
                 postgres, workerPostgres, app,
                 SchedulerService(postgres: postgres, config: SchedulerService.Config(settings: settings), metrics: metrics, logger: logger),
-                WorkerService(postgres: workerPostgres, settings: settings, metrics: metrics, logger: logger),
+                WorkerService(postgres: workerPostgres, settings: settings, stepIsolation: isolation, metrics: metrics, logger: logger),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger)

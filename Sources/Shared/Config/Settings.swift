@@ -22,6 +22,10 @@ public struct Settings: Sendable {
     /// Seals webhook secrets in the database (`FLOWFORGE_SECRET_KEY`); the API needs it for
     /// webhook triggers, and every API replica must have the same.
     public var secretBox: SecretBox?
+    /// The user steps run as (`FLOWFORGE_STEP_USER`); nil runs them as the worker's own user.
+    public var stepUser: String?
+    /// Variables the worker passes from its own environment to steps (`FLOWFORGE_STEP_ENV_PASSTHROUGH`).
+    public var stepEnvironmentPassthrough: [String] = []
 
     public static func load(
         environment: [String: String] = ProcessInfo.processInfo.environment,
@@ -41,6 +45,8 @@ public struct Settings: Sendable {
                 throw ConfigError("FLOWFORGE_API_TOKEN: every token must be at least 16 characters long")
             }
         }
+        settings.stepUser = value("FLOWFORGE_STEP_USER")
+        settings.stepEnvironmentPassthrough = value("FLOWFORGE_STEP_ENV_PASSTHROUGH")?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } ?? []
         if let host = value("FLOWFORGE_HTTP_HOST") { settings.httpHost = host }
         if let port = value("FLOWFORGE_HTTP_PORT") { settings.httpPort = try Self.port(port, name: "FLOWFORGE_HTTP_PORT") }
         if let text = value("FLOWFORGE_WORKER_CONCURRENCY") {

@@ -50,6 +50,24 @@ public enum ProcessBootstrap {
         }
     }
 
+    /// For a process that runs steps: makes it non-dumpable and resolves who steps run as, or
+    /// stops with one line saying what is wrong.
+    public static func stepIsolation(_ settings: Settings, program: String, logger: Logger) -> StepIsolation {
+        do {
+            try StepIsolation.protectProcess()
+            let isolation = try StepIsolation.resolve(stepUser: settings.stepUser, passthrough: settings.stepEnvironmentPassthrough)
+            if let user = isolation.user {
+                logger.info("steps run as another user", metadata: ["step_user": "\(user.name)", "uid": "\(user.uid)"])
+            } else if geteuid() == 0 {
+                logger.warning(
+                    "steps run as root and can read every file and process of this host, this worker's secrets included; set FLOWFORGE_STEP_USER")
+            }
+            return isolation
+        } catch {
+            fail(program: program, error.message)
+        }
+    }
+
     public static func fail(program: String, _ message: String) -> Never {
         FileHandle.standardError.write(Data("\(program): \(message)\n".utf8))
         exit(78)
