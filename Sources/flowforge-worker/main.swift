@@ -17,6 +17,22 @@ struct FlowForgeWorkerCommand: AsyncParsableCommand {
     @Option(name: .customLong("shutdown-grace-seconds"), help: "After SIGTERM, how long running steps may finish before they are handed back (FLOWFORGE_WORKER_SHUTDOWN_GRACE_SECONDS, default 30).")
     var shutdownGraceSeconds: String?
 
+    /// Non-dumpable before anything else runs: from here on no other process of this user can
+    /// read the worker's environment or memory (`ProcessBootstrap.stepIsolation` checks it again).
+    static func main() async {
+        _ = try? StepIsolation.protectProcess()
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? any AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
+
     func run() async throws {
         var overrides = common.overrides
         overrides["FLOWFORGE_WORKER_CONCURRENCY"] = concurrency

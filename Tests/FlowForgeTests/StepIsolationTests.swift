@@ -1,6 +1,7 @@
 import FlowForgeShared
 @testable import FlowForgeWorker
 import Foundation
+import Hummingbird
 import PostgresNIO
 import Testing
 
@@ -11,7 +12,9 @@ import Glibc
 /// What a step may learn of the worker that runs it: nothing. Each test starts the real
 /// `flowforge-worker` binary with secrets in its environment, and a step that tries every way
 /// in.
-@Suite("Step isolation")
+/// Serialized: a worker of one test runs as nobody, and another test's step, also nobody, could
+/// read its environment in the milliseconds between its exec and its first line of code.
+@Suite("Step isolation", .serialized)
 struct StepIsolationTests {
     static let secretKey = "8uTZ8m5f5CJhLEc4n5pQtoM6Vsx8xXhPtrMdtrfVlac="
     static let apiToken = "api-token-nobody-must-see-this-0123456789"
@@ -109,6 +112,15 @@ struct StepIsolationTests {
             let names = Set((lines["environment"] ?? "").split(separator: " ").map(String.init))
             #expect(names.isSuperset(of: ["PATH", "HOME", "USER", "LOGNAME", "SECRET_FILE", "FLOWFORGE_EXECUTION_ID", "FLOWFORGE_WORKFLOW_NAME"]))
             #expect(names.subtracting(["PATH", "HOME", "USER", "LOGNAME", "PWD", "SECRET_FILE"]).allSatisfy { $0.hasPrefix("FLOWFORGE_") && !$0.contains("SECRET") && !$0.contains("TOKEN") })
+
+            // An event's payload file is the step user's to read.
+            let (_, triggerId, secret) = try await WebhookTests.webhook(
+                api, steps: [["name": "read", "kind": "shell", "command": ["sh", "-c", "id -u; cat \"$FLOWFORGE_EVENT_PAYLOAD_FILE\""]]])
+            let (status, run) = try await api.hook(triggerId, body: Array(#"{"ok":1}"#.utf8), secret: secret)
+            #expect(status == .accepted)
+            let event = try await WorkerTests.finished(api, try #require(run["id"]?.intValue))
+            #expect(event["status"] == "completed")
+            #expect(event.list("steps").first?["output"] == "65534\n{\"ok\":1}")
         }
     }
 
