@@ -32,16 +32,25 @@ public struct Settings: Sendable {
             guard let text = values[name]?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return nil }
             return text
         }
-        var settings = Settings(workerID: "\(ProcessInfo.processInfo.hostName):\(getpid())")
-        if let url = value("DATABASE_URL") { settings.databaseURL = try DatabaseURL(url) }
-        if let tokens = value("FLOWFORGE_API_TOKEN") {
-            settings.apiTokens = tokens.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-            if let short = settings.apiTokens.first(where: { $0.count < 16 }) {
-                _ = short
-                throw ConfigError("FLOWFORGE_API_TOKEN: every token must be at least 16 characters long")
+        /// A secret comes from the variable itself or from the file `<name>_FILE` names, never
+        /// both; a command-line flag (an override of `<name>`) wins over either.
+        func secret(_ name: String) throws(ConfigError) -> String? {
+            let fileVariable = "\(name)_FILE"
+            if overrides[name].map({ !$0.isEmpty }) == true { return value(name) }
+            guard let path = value(fileVariable) else { return value(name) }
+            if value(name) != nil {
+                throw ConfigError("\(name) and \(fileVariable) are both set: give \(name) in only one of them")
             }
+            let text = try SecretFile.contents(of: path, variable: fileVariable).trimmingCharacters(in: .whitespaces)
+            return text.isEmpty ? nil : text
+        }
+        var settings = Settings(workerID: "\(ProcessInfo.processInfo.hostName):\(getpid())")
+        if let url = try secret("DATABASE_URL") { settings.databaseURL = try DatabaseURL(url) }
+        if let tokens = try secret("FLOWFORGE_API_TOKEN") {
+            settings.apiTokens = tokens.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }
         if let host = value("FLOWFORGE_HTTP_HOST") { settings.httpHost = host }
+        try APITokenRules.check(settings.apiTokens, host: settings.httpHost)
         if let port = value("FLOWFORGE_HTTP_PORT") { settings.httpPort = try Self.port(port, name: "FLOWFORGE_HTTP_PORT") }
         if let text = value("FLOWFORGE_WORKER_CONCURRENCY") {
             guard let count = Int(text), (1...1_024).contains(count) else {
@@ -79,7 +88,7 @@ public struct Settings: Sendable {
             }
             settings.historyRetentionDays = days
         }
-        if let key = value("FLOWFORGE_SECRET_KEY") { settings.secretBox = try SecretBox(keyText: key) }
+        if let key = try secret("FLOWFORGE_SECRET_KEY") { settings.secretBox = try SecretBox(keyText: key) }
         return settings
     }
 
@@ -92,7 +101,8 @@ public struct Settings: Sendable {
 
     public func requireDatabaseURL() throws(ConfigError) -> DatabaseURL {
         guard let databaseURL else {
-            throw ConfigError("DATABASE_URL is not set: give postgres://user:password@host:5432/database (or use `flowforge dev`)")
+            throw ConfigError(
+                "DATABASE_URL is not set: give postgres://user:password@host:5432/database, or DATABASE_URL_FILE naming a file that holds it (or use `flowforge dev`)")
         }
         return databaseURL
     }
