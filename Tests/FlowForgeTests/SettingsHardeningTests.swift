@@ -5,8 +5,8 @@ import Glibc
 #endif
 import Testing
 
-/// Issue 20: API tokens nobody can guess or read in an example, and secrets given as files.
-/// No database needed.
+/// Issue 20: API tokens nobody can guess or read in an example, secrets given as files, and
+/// the settings that keep steps away from the worker's credentials. No database needed.
 @Suite("Settings hardening")
 struct SettingsHardeningTests {
     static let goodToken = String(repeating: "a1", count: 16)  // 32 characters
@@ -189,6 +189,49 @@ struct SettingsHardeningTests {
             #expect(throws: ConfigError("DATABASE_URL_FILE: cannot read \(locked): Permission denied")) {
                 try Settings.load(environment: ["DATABASE_URL_FILE": locked])
             }
+        }
+    }
+
+    // MARK: step settings
+
+    @Test("FLOWFORGE_STEP_USER takes a user name or a uid, and nothing that could be a path or a list")
+    func stepUser() throws {
+        #expect(try Settings.load(environment: [:]).stepUser == nil)
+        for user in ["flowforge-step", "10002", "svc_steps", "a", String(repeating: "u", count: 64)] {
+            #expect(try Settings.load(environment: ["FLOWFORGE_STEP_USER": user]).stepUser == user)
+        }
+        #expect(try Settings.load(environment: [:], overrides: ["FLOWFORGE_STEP_USER": "10002"]).stepUser == "10002")
+        for user in ["flowforge step", "10002:10002", "../root", "a\tb", String(repeating: "u", count: 65)] {
+            #expect(throws: ConfigError(
+                "FLOWFORGE_STEP_USER must be a user name or a numeric uid (at most 64 characters, no spaces, colons or slashes), not \"\(user)\""
+            )) {
+                try Settings.load(environment: ["FLOWFORGE_STEP_USER": user])
+            }
+        }
+    }
+
+    @Test("FLOWFORGE_STEP_ENV_PASSTHROUGH takes variable names, never the database's or FlowForge's")
+    func stepEnvironmentPassthrough() throws {
+        #expect(try Settings.load(environment: [:]).stepEnvironmentPassthrough == [])
+        let settings = try Settings.load(environment: ["FLOWFORGE_STEP_ENV_PASSTHROUGH": " HTTPS_PROXY, no_proxy,LANG,_X1,,LANG "])
+        #expect(settings.stepEnvironmentPassthrough == ["HTTPS_PROXY", "no_proxy", "LANG", "_X1"])
+        let cases: [(String, String)] = [
+            ("DATABASE_URL", "FLOWFORGE_STEP_ENV_PASSTHROUGH: DATABASE_URL cannot be passed to steps: it holds the database's password"),
+            ("LANG,DATABASE_URL_FILE",
+             "FLOWFORGE_STEP_ENV_PASSTHROUGH: DATABASE_URL_FILE cannot be passed to steps: it holds the database's password"),
+            ("FLOWFORGE_API_TOKEN",
+             "FLOWFORGE_STEP_ENV_PASSTHROUGH: FLOWFORGE_API_TOKEN cannot be passed to steps: FLOWFORGE_ variables are FlowForge's own settings and secrets, and steps get their own FLOWFORGE_ context"),
+            ("PGPASSWORD",
+             "FLOWFORGE_STEP_ENV_PASSTHROUGH: PGPASSWORD cannot be passed to steps: PG variables (PGPASSWORD, PGHOST, PGPASSFILE, …) would connect a step's libpq to the worker's database"),
+            ("PGSERVICEFILE",
+             "FLOWFORGE_STEP_ENV_PASSTHROUGH: PGSERVICEFILE cannot be passed to steps: PG variables (PGPASSWORD, PGHOST, PGPASSFILE, …) would connect a step's libpq to the worker's database"),
+            ("1ABC", "FLOWFORGE_STEP_ENV_PASSTHROUGH: \"1ABC\" is not a variable name (letters, digits and _, not starting with a digit)"),
+            ("MY-VAR", "FLOWFORGE_STEP_ENV_PASSTHROUGH: \"MY-VAR\" is not a variable name (letters, digits and _, not starting with a digit)"),
+            ("HOME PATH", "FLOWFORGE_STEP_ENV_PASSTHROUGH: \"HOME PATH\" is not a variable name (letters, digits and _, not starting with a digit)"),
+            ("CAFÉ", "FLOWFORGE_STEP_ENV_PASSTHROUGH: \"CAFÉ\" is not a variable name (letters, digits and _, not starting with a digit)"),
+        ]
+        for (value, message) in cases {
+            #expect(throws: ConfigError(message)) { try Settings.load(environment: ["FLOWFORGE_STEP_ENV_PASSTHROUGH": value]) }
         }
     }
 }
