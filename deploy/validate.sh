@@ -5,7 +5,8 @@
 #   - the Dockerfile with hadolint, every rule, any finding fails;
 #   - compose.yaml against the Compose specification's schema (check-jsonschema);
 #   - FlowForge's own rules that no schema knows (check_rules.py: resources, security
-#     contexts, probes, grace periods, the kustomization's list);
+#     contexts, the worker's capabilities, secrets as files, FlowForge's own database role,
+#     probes, grace periods, the kustomization's list);
 # then that each of those rejects a deliberately broken copy, so that a pass means something.
 #
 # Usage: deploy/validate.sh   (from any folder). The tools are installed, at pinned versions,
@@ -105,7 +106,7 @@ check_compose() {
 check_rules() {
   local output
   output="$("$venv/bin/python" "$1/check_rules.py" "$1" 2>&1)" || { say "$output"; return 1; }
-  say "ok  $(name "$1")/check_rules.py: resources, security contexts, probes, grace periods, kustomization list"
+  say "ok  $(name "$1")/check_rules.py: resources, security contexts, worker capabilities, secrets as files, database role, probes, grace periods, kustomization list"
 }
 
 # ---- the self-check: each check must fail on a broken copy ----------------------------------
@@ -138,9 +139,20 @@ self_check() {
   check_compose "$work/deploy/compose.yaml" && { echo "self-check: a bad depends_on condition passed check-jsonschema" >&2; broken=1; }
   break_copy k8s/worker-deployment.yaml 's/terminationGracePeriodSeconds: 45/terminationGracePeriodSeconds: 30/'
   check_rules "$work/deploy" && { echo "self-check: a worker grace period shorter than its shutdown grace passed check_rules.py" >&2; broken=1; }
+  cp "$deploy/k8s/worker-deployment.yaml" "$work/deploy/k8s/worker-deployment.yaml"
+  # The security rules (deploy/README.md, "Security"): one broken copy each, restored after.
+  break_copy compose.yaml 's/cap_add: \[SETUID, SETGID, KILL, CHOWN\]/cap_add: [SETUID, SETGID, KILL, CHOWN, SYS_ADMIN]/'
+  check_rules "$work/deploy" && { echo "self-check: a worker with an extra capability passed check_rules.py" >&2; broken=1; }
+  break_copy compose.yaml 's/POSTGRES_USER: postgres/POSTGRES_USER: flowforge/'
+  check_rules "$work/deploy" && { echo "self-check: FlowForge connecting as the superuser passed check_rules.py" >&2; broken=1; }
+  cp "$deploy/compose.yaml" "$work/deploy/compose.yaml"
+  break_copy k8s/api-deployment.yaml 's/name: FLOWFORGE_API_TOKEN_FILE/name: FLOWFORGE_API_TOKEN/'
+  check_rules "$work/deploy" && { echo "self-check: a token in an environment variable passed check_rules.py" >&2; broken=1; }
+  cp "$deploy/k8s/api-deployment.yaml" "$work/deploy/k8s/api-deployment.yaml"
   quiet=0
   [ "$broken" = 0 ] || return 1
-  say "ok  self-check: each check rejects a broken copy (unknown field, unknown kind, DL3008, bad depends_on, short grace period)"
+  say "ok  self-check: each check rejects a broken copy (unknown field, unknown kind, DL3008, bad depends_on, short grace period," \
+    "    a worker capability too many, the superuser as FlowForge's role, a token in the environment)"
 }
 
 # ---- run --------------------------------------------------------------------------------

@@ -16,6 +16,9 @@ struct FlowForgeWorkerCommand: AsyncParsableCommand {
     var leaseSeconds: String?
     @Option(name: .customLong("shutdown-grace-seconds"), help: "After SIGTERM, how long running steps may finish before they are handed back (FLOWFORGE_WORKER_SHUTDOWN_GRACE_SECONDS, default 30).")
     var shutdownGraceSeconds: String?
+    @Option(name: .customLong("step-user"), help: "User (name or uid) that steps run as (FLOWFORGE_STEP_USER).") var stepUser: String?
+    @Option(name: .customLong("step-env-passthrough"), help: "Comma-separated variables of this environment that steps get too (FLOWFORGE_STEP_ENV_PASSTHROUGH).")
+    var stepEnvPassthrough: String?
 
     /// Non-dumpable before anything else runs: from here on no other process of this user can
     /// read the worker's environment or memory (`ProcessBootstrap.stepIsolation` checks it again).
@@ -39,6 +42,8 @@ struct FlowForgeWorkerCommand: AsyncParsableCommand {
         overrides["FLOWFORGE_WORKER_ID"] = workerID
         overrides["FLOWFORGE_WORKER_LEASE_SECONDS"] = leaseSeconds
         overrides["FLOWFORGE_WORKER_SHUTDOWN_GRACE_SECONDS"] = shutdownGraceSeconds
+        overrides["FLOWFORGE_STEP_USER"] = stepUser
+        overrides["FLOWFORGE_STEP_ENV_PASSTHROUGH"] = stepEnvPassthrough
         let settings = ProcessBootstrap.settings(program: "flowforge-worker", overrides: overrides)
         let databaseURL = ProcessBootstrap.databaseURL(settings, program: "flowforge-worker")
         let logger = settings.makeLogger(label: "flowforge-worker")

@@ -22,9 +22,12 @@ public struct Settings: Sendable {
     /// Seals webhook secrets in the database (`FLOWFORGE_SECRET_KEY`); the API needs it for
     /// webhook triggers, and every API replica must have the same.
     public var secretBox: SecretBox?
-    /// The user steps run as (`FLOWFORGE_STEP_USER`); nil runs them as the worker's own user.
+    /// The user steps run as (`FLOWFORGE_STEP_USER`, a name or a numeric uid), so that they
+    /// cannot read the worker's secrets or its process; nil runs them as the worker's own user.
     public var stepUser: String?
-    /// Variables the worker passes from its own environment to steps (`FLOWFORGE_STEP_ENV_PASSTHROUGH`).
+    /// Variables of the worker's own environment that steps get too
+    /// (`FLOWFORGE_STEP_ENV_PASSTHROUGH`, comma-separated names); none by default. Never the
+    /// database's or FlowForge's own settings.
     public var stepEnvironmentPassthrough: [String] = []
 
     public static func load(
@@ -36,18 +39,25 @@ public struct Settings: Sendable {
             guard let text = values[name]?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return nil }
             return text
         }
-        var settings = Settings(workerID: "\(ProcessInfo.processInfo.hostName):\(getpid())")
-        if let url = value("DATABASE_URL") { settings.databaseURL = try DatabaseURL(url) }
-        if let tokens = value("FLOWFORGE_API_TOKEN") {
-            settings.apiTokens = tokens.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-            if let short = settings.apiTokens.first(where: { $0.count < 16 }) {
-                _ = short
-                throw ConfigError("FLOWFORGE_API_TOKEN: every token must be at least 16 characters long")
+        /// A secret comes from the variable itself or from the file `<name>_FILE` names, never
+        /// both; a command-line flag (an override of `<name>`) wins over either.
+        func secret(_ name: String) throws(ConfigError) -> String? {
+            let fileVariable = "\(name)_FILE"
+            if overrides[name].map({ !$0.isEmpty }) == true { return value(name) }
+            guard let path = value(fileVariable) else { return value(name) }
+            if value(name) != nil {
+                throw ConfigError("\(name) and \(fileVariable) are both set: give \(name) in only one of them")
             }
+            let text = try SecretFile.contents(of: path, variable: fileVariable).trimmingCharacters(in: .whitespaces)
+            return text.isEmpty ? nil : text
         }
-        settings.stepUser = value("FLOWFORGE_STEP_USER")
-        settings.stepEnvironmentPassthrough = value("FLOWFORGE_STEP_ENV_PASSTHROUGH")?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } ?? []
+        var settings = Settings(workerID: "\(ProcessInfo.processInfo.hostName):\(getpid())")
+        if let url = try secret("DATABASE_URL") { settings.databaseURL = try DatabaseURL(url) }
+        if let tokens = try secret("FLOWFORGE_API_TOKEN") {
+            settings.apiTokens = tokens.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
         if let host = value("FLOWFORGE_HTTP_HOST") { settings.httpHost = host }
+        try APITokenRules.check(settings.apiTokens, host: settings.httpHost)
         if let port = value("FLOWFORGE_HTTP_PORT") { settings.httpPort = try Self.port(port, name: "FLOWFORGE_HTTP_PORT") }
         if let text = value("FLOWFORGE_WORKER_CONCURRENCY") {
             guard let count = Int(text), (1...1_024).contains(count) else {
@@ -85,8 +95,57 @@ public struct Settings: Sendable {
             }
             settings.historyRetentionDays = days
         }
-        if let key = value("FLOWFORGE_SECRET_KEY") { settings.secretBox = try SecretBox(keyText: key) }
+        if let key = try secret("FLOWFORGE_SECRET_KEY") { settings.secretBox = try SecretBox(keyText: key) }
+        if let user = value("FLOWFORGE_STEP_USER") { settings.stepUser = try Self.stepUser(user) }
+        if let names = value("FLOWFORGE_STEP_ENV_PASSTHROUGH") {
+            settings.stepEnvironmentPassthrough = try Self.stepEnvironmentPassthrough(names)
+        }
         return settings
+    }
+
+    /// A user name or a numeric uid, as `getpwnam` and `setuid` take it; whether the user
+    /// exists is the worker's to find out, on the host where it runs.
+    static func stepUser(_ text: String) throws(ConfigError) -> String {
+        let forbidden = text.contains { $0.isWhitespace || $0 == ":" || $0 == "/" }
+        guard text.count <= 64, !forbidden else {
+            throw ConfigError(
+                "FLOWFORGE_STEP_USER must be a user name or a numeric uid (at most 64 characters, no spaces, colons or slashes), not \"\(text)\"")
+        }
+        return text
+    }
+
+    /// Names only, and none that would hand a step the database or FlowForge's own settings.
+    static func stepEnvironmentPassthrough(_ text: String) throws(ConfigError) -> [String] {
+        var names: [String] = []
+        for item in text.split(separator: ",") {
+            let name = item.trimmingCharacters(in: .whitespaces)
+            if name.isEmpty || names.contains(name) { continue }
+            guard Self.isEnvironmentName(name) else {
+                throw ConfigError(
+                    "FLOWFORGE_STEP_ENV_PASSTHROUGH: \"\(name)\" is not a variable name (letters, digits and _, not starting with a digit)")
+            }
+            let upper = name.uppercased()
+            if upper == "DATABASE_URL" || upper == "DATABASE_URL_FILE" {
+                throw ConfigError("FLOWFORGE_STEP_ENV_PASSTHROUGH: \(name) cannot be passed to steps: it holds the database's password")
+            }
+            if upper.hasPrefix("FLOWFORGE_") {
+                throw ConfigError(
+                    "FLOWFORGE_STEP_ENV_PASSTHROUGH: \(name) cannot be passed to steps: FLOWFORGE_ variables are FlowForge's own settings and secrets, and steps get their own FLOWFORGE_ context")
+            }
+            if upper.hasPrefix("PG") {
+                throw ConfigError(
+                    "FLOWFORGE_STEP_ENV_PASSTHROUGH: \(name) cannot be passed to steps: PG variables (PGPASSWORD, PGHOST, PGPASSFILE, …) would connect a step's libpq to the worker's database")
+            }
+            names.append(name)
+        }
+        return names
+    }
+
+    /// `[A-Za-z_][A-Za-z0-9_]*`, the names a POSIX shell can use.
+    private static func isEnvironmentName(_ name: String) -> Bool {
+        func isLetter(_ byte: UInt8) -> Bool { (65...90).contains(byte) || (97...122).contains(byte) || byte == 95 }
+        guard let first = name.utf8.first, isLetter(first) else { return false }
+        return name.utf8.allSatisfy { isLetter($0) || (48...57).contains($0) }
     }
 
     private static func port(_ text: String, name: String) throws(ConfigError) -> Int {
@@ -98,7 +157,8 @@ public struct Settings: Sendable {
 
     public func requireDatabaseURL() throws(ConfigError) -> DatabaseURL {
         guard let databaseURL else {
-            throw ConfigError("DATABASE_URL is not set: give postgres://user:password@host:5432/database (or use `flowforge dev`)")
+            throw ConfigError(
+                "DATABASE_URL is not set: give postgres://user:password@host:5432/database, or DATABASE_URL_FILE naming a file that holds it (or use `flowforge dev`)")
         }
         return databaseURL
     }
