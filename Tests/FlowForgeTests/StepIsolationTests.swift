@@ -35,8 +35,10 @@ struct StepIsolationTests {
 
     /// Starts flowforge-worker against the test's database with secrets in its environment;
     /// `asUser` starts it as that uid through setpriv (the worker then has no rights to switch).
+    /// - databaseURLFile: the worker reads DATABASE_URL from this file (DATABASE_URL_FILE),
+    ///   which is then written, root's alone, with the test database's URL.
     static func startWorker(
-        api: APIHarness, environment extra: [String: String] = [:], asUser: uid_t? = nil
+        api: APIHarness, environment extra: [String: String] = [:], asUser: uid_t? = nil, databaseURLFile: String? = nil
     ) async throws -> Process {
         let path = MigrationAndProcessTests.executable("flowforge-worker").path
         try #require(FileManager.default.isExecutableFile(atPath: path), "build the executables first (make test does)")
@@ -54,6 +56,12 @@ struct StepIsolationTests {
             "PATH": "/usr/bin:/bin", "DATABASE_URL": url.urlString, "FLOWFORGE_LOG_LEVEL": "error",
             "FLOWFORGE_SECRET_KEY": secretKey, "FLOWFORGE_API_TOKEN": apiToken, "PGPASSWORD": "pg-password-nobody-must-see",
         ].merging(extra) { _, new in new }
+        if let databaseURLFile {
+            try Data(url.urlString.utf8).write(to: URL(fileURLWithPath: databaseURLFile))
+            chmod(databaseURLFile, 0o400)
+            process.environment?["DATABASE_URL"] = nil
+            process.environment?["DATABASE_URL_FILE"] = databaseURLFile
+        }
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
@@ -101,7 +109,8 @@ struct StepIsolationTests {
         let secret = try Self.secretFile()
         defer { try? FileManager.default.removeItem(atPath: (secret as NSString).deletingLastPathComponent) }
         try await withAPI { api in
-            let worker = try await Self.startWorker(api: api, environment: ["FLOWFORGE_STEP_USER": "nobody"])
+            // As deployed: the database's URL in a file of root's, steps as another user.
+            let worker = try await Self.startWorker(api: api, environment: ["FLOWFORGE_STEP_USER": "nobody"], databaseURLFile: secret)
             defer { if worker.isRunning { worker.terminate() } }
             let (execution, lines) = try await Self.probeOutput(api, secretFile: secret)
             #expect(execution["status"] == "completed")
