@@ -6,6 +6,8 @@ import Logging
 struct Maintenance: Sendable {
     var rescueInterval: Duration = .seconds(5)
     var pruneInterval: Duration = .seconds(600)
+    /// Runs rescued per transaction; a full batch is followed at once by another.
+    var rescueBatchSize = 500
     /// 0 keeps all history.
     var retentionDays: Int
     let store: SchedulerStore
@@ -16,7 +18,7 @@ struct Maintenance: Sendable {
         var sincePrune = pruneInterval  // prune once at start
         while !Task.isCancelled {
             do {
-                let (requeued, failed) = try await backgroundCall { try await store.rescueExpiredLeases() }
+                let (requeued, failed) = try await rescueExpiredLeases()
                 if requeued + failed > 0 {
                     logger.notice("rescued runs of lost workers", metadata: ["requeued": "\(requeued)", "failed": "\(failed)"])
                 }
@@ -30,6 +32,21 @@ struct Maintenance: Sendable {
             try? await Task.sleep(for: rescueInterval)
             sincePrune += rescueInterval
         }
+    }
+
+    /// One rescue pass: batch after batch until one comes back short, so that thousands of
+    /// expired leases (a large worker lost, a failover) are all handled now, not one batch per
+    /// interval. Each batch is its own short transaction. Returns the totals.
+    func rescueExpiredLeases() async throws -> (requeued: Int, failed: Int) {
+        var total = (requeued: 0, failed: 0)
+        let store = store, limit = rescueBatchSize
+        while !Task.isCancelled {
+            let (requeued, failed) = try await backgroundCall { try await store.rescueExpiredLeases(limit: limit) }
+            total.requeued += requeued
+            total.failed += failed
+            if requeued < limit, failed < limit { break }
+        }
+        return total
     }
 
     /// Deletes in batches, so a large backlog never holds one long transaction. Old webhook

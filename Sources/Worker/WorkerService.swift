@@ -114,9 +114,12 @@ public struct WorkerService: Service {
                 stopping.set()
                 wakeup.wake()
             }
+            // The helpers outlive the claim loop: through the grace period the running steps'
+            // leases must still be renewed (or maintenance rescues runs that are about to
+            // finish) and cancellations still heard. They stop once nothing is held.
+            await drain(queue: queue, running: running)
             helpers.cancelAll()
         }
-        await drain(queue: queue, running: running)
         logger.info("worker stopped")
     }
 
@@ -192,9 +195,11 @@ public struct WorkerService: Service {
     }
 
     /// Shutdown: wait up to the grace period, then give the rest back without spending an attempt.
+    /// A run counts until its result is written, so the grace covers the write too. Cancelled
+    /// (torn down at once, not a graceful shutdown), it gives the runs back without waiting.
     private func drain(queue: QueueStore, running: RunningRuns) async {
         let deadline = ContinuousClock.now + config.shutdownGrace
-        while await running.count > 0, ContinuousClock.now < deadline {
+        while await running.count > 0, ContinuousClock.now < deadline, !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(100))
         }
         let remaining = await running.attempts

@@ -233,7 +233,8 @@ public struct SchedulerStore: Sendable {
     }
 
     /// Jobs whose worker stopped renewing its lease: back to the queue when attempts remain,
-    /// otherwise failed with "worker lost". Returns (requeued, failed).
+    /// otherwise failed with "worker lost". At most `limit` of each per call; a caller that got
+    /// a full batch of either calls again (see `Maintenance`). Returns (requeued, failed).
     public func rescueExpiredLeases(limit: Int = 500) async throws -> (requeued: Int, failed: Int) {
         let (requeued, failed) = try await client.withOpenTransaction(logger: logger) { connection in
             let requeued = try await connection.query(
@@ -262,10 +263,15 @@ public struct SchedulerStore: Sendable {
             let failed = try await connection.query(
                 """
                 WITH expired AS (
+                    -- Only runs whose attempts are used up: the statement above took at most
+                    -- `limit` of the others, and any it left are for the next call, not for this
+                    -- one. A running job whose workflow was deleted has no attempts to give.
                     SELECT j.execution_id FROM flowforge.jobs j
+                    LEFT JOIN flowforge.workflows w ON w.id = j.workflow_id
                     WHERE j.locked_by IS NOT NULL AND j.lease_expires_at < now()
+                      AND (w.id IS NULL OR j.attempt >= w.max_attempts)
                     LIMIT \(limit)
-                    FOR UPDATE SKIP LOCKED
+                    FOR UPDATE OF j SKIP LOCKED
                 ), job AS (
                     DELETE FROM flowforge.jobs j WHERE j.execution_id = ANY(ARRAY(SELECT execution_id FROM expired))
                     RETURNING j.execution_id
