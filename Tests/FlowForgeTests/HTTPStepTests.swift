@@ -304,6 +304,26 @@ struct HTTPStepTests {
         }
     }
 
+    @Test("redirects are followed, a bounded number of times")
+    func redirectsAreFollowed() async throws {
+        let router = Router()
+        router.get("old") { _, _ in Response(status: .found, headers: [.location: "/new"]) }
+        router.get("new") { _, _ in Response(status: .ok, body: ResponseBody(byteBuffer: ByteBuffer(string: "moved here"))) }
+        router.get("loop/:n") { _, context in
+            let n = try context.parameters.require("n", as: Int.self)
+            return Response(status: .found, headers: [.location: "/loop/\(n + 1)"])
+        }
+        try await Self.withServer(router) { port in
+            let moved = await Self.run(try Self.step(["url": .string("http://127.0.0.1:\(port)/old"), "method": "GET"]))
+            #expect(moved.succeeded)
+            #expect(moved.output == StepOutput(text: "HTTP 200\nmoved here"))
+
+            let endless = await Self.run(try Self.step(["url": .string("http://127.0.0.1:\(port)/loop/0"), "method": "GET"]))
+            #expect(!endless.succeeded)
+            #expect(endless.error?.hasPrefix("step call: GET http://127.0.0.1:\(port)/loop/0 failed: ") == true)
+        }
+    }
+
     @Test("a server that is not there fails the step with a sentence")
     func refusedConnectionFails() async throws {
         // Port 9 (discard) is closed on the test machine.
