@@ -52,7 +52,8 @@ struct RunExecutor: Sendable {
                 let deadline = min(runDeadline, ContinuousClock.now + .seconds(command.timeoutSeconds))
                 result = await shell.run(command, name: step.name, context: context, deadline: deadline)
             case .http(let request):
-                result = await http.run(request, name: step.name, context: context)
+                let deadline = min(runDeadline, ContinuousClock.now + .seconds(request.timeoutSeconds))
+                result = await http.run(request, name: step.name, context: context, deadline: deadline)
             case .noop(let milliseconds):
                 let startedAt = Date()
                 if milliseconds > 0 { try? await Task.sleep(for: .milliseconds(milliseconds)) }
