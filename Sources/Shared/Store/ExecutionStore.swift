@@ -42,11 +42,17 @@ public struct ExecutionStore: Sendable {
         """
 
     /// What lists read: each step's summary (sql/007_step_summaries.sql) in place of the step with
-    /// its output, so a page of runs is a few kilobytes however much their steps printed.
+    /// its output, so a page of runs is a few kilobytes however much their steps printed. The
+    /// summaries come as text, to be written out without parsing (`ExecutionListItem`).
     static let summaryColumns = """
         id, workflow_id, workflow_name, trigger_id, trigger_type, trigger_name, status, scheduled_for, queued_at,
-        started_at, finished_at, attempt, worker_id, upstream_execution_id, error, step_summaries AS steps
+        started_at, finished_at, attempt, worker_id, upstream_execution_id, error, '[]'::jsonb AS steps,
+        step_summaries::text AS step_summaries
         """
+
+    static func listItem(from row: PostgresRandomAccessRow) throws -> ExecutionListItem {
+        ExecutionListItem(execution: try execution(from: row), stepSummaries: Array(try row.column("step_summaries", as: String.self).utf8))
+    }
 
     /// "Run now": a queued execution, its job and a wake-up for workers, in one statement (one
     /// round trip and its own transaction: the run is committed, and the workers hear of it,
@@ -98,8 +104,8 @@ public struct ExecutionStore: Sendable {
 
     /// Newest first, each step as its summary (no output: `get` has that). Each filter is
     /// optional; a null bind switches it off.
-    public func list(_ filter: Filter) async throws -> [Execution] {
-        try await client.rows(Self.listQuery(filter), logger: logger).collectRows(Self.execution)
+    public func list(_ filter: Filter) async throws -> [ExecutionListItem] {
+        try await client.rows(Self.listQuery(filter), logger: logger).collectRows(Self.listItem)
     }
 
     static func listQuery(_ filter: Filter) -> PostgresQuery {
