@@ -46,6 +46,11 @@ extension JSONValue {
     }
 }
 
+/// A 200 answer of JSON text the route wrote itself.
+func jsonResponse(_ bytes: [UInt8]) -> Response {
+    Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+}
+
 extension JSONValue: ResponseGenerator {
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         response()

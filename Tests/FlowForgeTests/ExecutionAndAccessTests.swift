@@ -57,6 +57,77 @@ struct ExecutionAndAccessTests {
         }
     }
 
+    @Test("lists answer each step's summary with output_bytes and no output; one execution keeps every byte of its output")
+    func stepSummaries() async throws {
+        try await withAPI { api in
+            let workflowId = try await api.workflow("big-output")
+            let trigger = try await api.expect(
+                .created, .post, "/api/workflows/\(workflowId)/triggers", json: ["trigger_type": "scheduled", "cron_expression": "0 2 * * *"])
+            let triggerId = try #require(trigger["id"]?.intValue)
+            func step(_ name: String, _ extra: [String: JSONValue]) -> JSONValue {
+                var fields: [String: JSONValue] = [
+                    "name": .string(name), "status": "completed", "exit_code": 0,
+                    "started_at": "2026-01-15T10:00:01Z", "finished_at": "2026-01-15T10:00:02Z",
+                ]
+                fields.merge(extra) { _, new in new }
+                return .object(fields)
+            }
+            let big = String(repeating: "0123456789abcdef", count: 4_096)  // 64 KiB
+            let accented = String(repeating: "é", count: 1_000)  // 2,000 bytes of UTF-8
+            // As workers before output counting wrote steps: the output alone.
+            let oldSteps: JSONValue = [
+                step("extract", ["output": .string(big)]), step("accents", ["output": .string(accented)]),
+                step("quiet", ["output": ""]), step("broken", ["status": "failed", "exit_code": 3, "output": .string(big)]),
+            ]
+            // As they write them now: what was printed, what was kept, and binary output as base64.
+            let newSteps: JSONValue = [
+                step("loud", ["output": .string(big), "output_bytes": 3_000_000, "output_truncated": true, "output_binary": false]),
+                step("binary", ["output": "a\u{FFFD}b", "output_base64": "YQBi", "output_bytes": 3, "output_truncated": false, "output_binary": true]),
+            ]
+            var ids: [Int64] = []
+            for steps in [oldSteps, newSteps] {
+                let row = try await api.postgres.query(
+                    """
+                    INSERT INTO flowforge.executions (workflow_id, workflow_name, trigger_id, trigger_type, trigger_name, status,
+                        scheduled_for, started_at, finished_at, cascaded_at, steps)
+                    VALUES (\(workflowId), 'big-output', \(triggerId), 'scheduled', 'nightly', 'completed',
+                        \(testNow.addingTimeInterval(-3_600 * Double(ids.count + 1))), now(), now(), now(), \(steps))
+                    RETURNING id
+                    """)
+                for try await id in row.decode(Int64.self) { ids.append(id) }
+            }
+            // A run's steps written after it was created, as a worker records its result.
+            let manual = try #require(try await api.expect(.created, .post, "/api/workflows/\(workflowId)/run")["id"]?.intValue)
+            try await api.postgres.query(
+                "UPDATE flowforge.executions SET status = 'completed', started_at = now(), finished_at = now(), steps = \(oldSteps) WHERE id = \(manual)")
+            ids.append(manual)
+
+            let expectedOld: [JSONValue] = [
+                step("extract", ["output_bytes": 65_536]), step("accents", ["output_bytes": 2_000]), step("quiet", ["output_bytes": 0]),
+                step("broken", ["status": "failed", "exit_code": 3, "output_bytes": 65_536]),
+            ]
+            let expectedNew: [JSONValue] = [
+                step("loud", ["output_bytes": 3_000_000, "output_truncated": true, "output_binary": false]),
+                step("binary", ["output_bytes": 3, "output_truncated": false, "output_binary": true]),
+            ]
+            let list = try await api.expect(.ok, .get, "/api/executions?workflow_id=\(workflowId)").list("executions")
+            #expect(list.map { $0["id"]?.intValue } == [ids[2], ids[1], ids[0]])
+            #expect(list.map { $0.list("steps") } == [expectedOld, expectedNew, expectedOld])
+            let history = try await api.expect(.ok, .get, "/api/workflows/\(workflowId)/triggers/\(triggerId)/history").list("executions")
+            #expect(history.map { $0["id"]?.intValue } == [ids[1], ids[0]])
+            #expect(history.map { $0.list("steps") } == [expectedNew, expectedOld])
+            let page = try await api.call(.get, "/api/executions?limit=200")
+            #expect(page.body.encoded().count < 16_000, "a page of three runs with 320 KiB of output is not small")
+
+            // The run itself still has every byte.
+            let one = try await api.expect(.ok, .get, "/api/executions/\(ids[0])")
+            #expect(one["steps"] == oldSteps)
+            #expect(one.list("steps").first?["output"]?.stringValue?.utf8.count == 65_536)
+            #expect(try await api.expect(.ok, .get, "/api/executions/\(ids[1])")["steps"] == newSteps)
+            #expect(try await api.expect(.ok, .get, "/api/executions/\(manual)")["steps"] == oldSteps)
+        }
+    }
+
     @Test("cancel stops a queued run at once; a finished run cannot be cancelled")
     func cancel() async throws {
         try await withAPI { api in

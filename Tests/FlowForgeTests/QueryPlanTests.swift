@@ -78,6 +78,46 @@ struct QueryPlanTests {
         }
     }
 
+    @Test("the executions list reads an index at 100,000 runs, whatever its filters, and reads no step output")
+    func executionListsUseIndexes() async throws {
+        try await TestDatabase.with { url in
+            try await PostgresClient.withClient(url.clientConfiguration(maximumConnections: 1), logger: TestDatabase.logger) { client in
+                try await client.withConnection { connection in
+                    try await Self.loadDefinitions(connection)
+                    try await Self.loadRuns(connection)
+                    // History grows slowly next to the queue: autovacuum has analyzed it long
+                    // before it holds 100,000 runs.
+                    try await Self.run("ANALYZE flowforge.executions", on: connection)
+                    func filter(_ change: (inout ExecutionStore.Filter) -> Void) -> ExecutionStore.Filter {
+                        var filter = ExecutionStore.Filter()
+                        change(&filter)
+                        return filter
+                    }
+                    let filters: [(String, ExecutionStore.Filter)] = [
+                        ("newest", filter { $0.limit = 200 }),
+                        ("next page", filter { $0.beforeId = 60_000 }),
+                        ("workflow", filter { $0.workflowId = 7 }),
+                        ("trigger history", filter { $0.workflowId = 7; $0.triggerId = 3; $0.limit = 10 }),
+                        ("queued", filter { $0.status = .queued }),
+                        ("running", filter { $0.status = .running; $0.workflowId = 7 }),
+                        ("completed manual runs", filter { $0.status = .completed; $0.triggerType = .manual }),
+                    ]
+                    for (name, filter) in filters {
+                        let query = ExecutionStore.listQuery(filter)
+                        #expect(!query.sql.contains("error, steps") && query.sql.contains("step_summaries::text"), "\(name) reads steps")
+                        var plan: [String] = []
+                        let rows = try await connection.query(PostgresQuery(unsafeSQL: "EXPLAIN " + query.sql, binds: query.binds), logger: TestDatabase.logger)
+                        for try await line in rows.decode(String.self) { plan.append(line) }
+                        let text = plan.joined(separator: "\n")
+                        #expect(!text.contains("Seq Scan on executions"), "\(name) reads all of executions:\n\(text)")
+                        #expect(!text.contains("Seq Scan on jobs"), "\(name) reads all of jobs:\n\(text)")
+                        #expect(text.contains("Index"), "\(name) uses no index:\n\(text)")
+                    }
+                }
+            }
+        }
+    }
+
     @Test("no index of executions or jobs names a column a worker writes, so a claim and a result are HOT updates")
     func runRowsUpdateInPlace() async throws {
         try await TestDatabase.with { url in

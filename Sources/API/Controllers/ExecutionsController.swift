@@ -11,7 +11,7 @@ struct ExecutionsController {
         group.post(":id/cancel", use: cancel)
     }
 
-    @Sendable func list(_ request: Request, context: BasicRequestContext) async throws -> JSONValue {
+    @Sendable func list(_ request: Request, context: BasicRequestContext) async throws -> Response {
         var filter = ExecutionStore.Filter()
         filter.workflowId = try request.queryInt("workflow_id", in: 1...Int64.max)
         filter.triggerId = try request.queryInt("trigger_id", in: 1...Int64.max)
@@ -21,8 +21,8 @@ struct ExecutionsController {
         filter.limit = Int(try request.queryInt("limit", in: 1...Int64(Limits.pageSize), default: 50)!)
         let executions = try await stores.executions.list(filter)
         // A full page may have more behind it: the client passes next_before_id to continue.
-        let nextBeforeId: JSONValue = executions.count == filter.limit ? JSONValue(executions.last?.id) : .null
-        return ["executions": .array(executions.map(\.json)), "next_before_id": nextBeforeId]
+        let nextBeforeId: JSONValue = executions.count == filter.limit ? JSONValue(executions.last?.execution.id) : .null
+        return jsonResponse(ExecutionListItem.page(executions, with: [("next_before_id", nextBeforeId)]))
     }
 
     @Sendable func get(_ request: Request, context: BasicRequestContext) async throws -> JSONValue {

@@ -64,7 +64,7 @@ struct TriggersController {
         return try await stores.triggers.setEnabled(enabled, workflowId: workflowId, triggerId: triggerId, now: stores.clock()).json
     }
 
-    @Sendable func history(_ request: Request, context: BasicRequestContext) async throws -> JSONValue {
+    @Sendable func history(_ request: Request, context: BasicRequestContext) async throws -> Response {
         let (workflowId, triggerId) = try ids(request, context)
         var filter = ExecutionStore.Filter()
         filter.limit = Int(try request.queryInt("limit", in: 1...100, default: 10)!)
@@ -73,7 +73,7 @@ struct TriggersController {
         }
         filter.triggerId = triggerId
         filter.workflowId = workflowId
-        return ["executions": .array(try await stores.executions.list(filter).map(\.json))]
+        return jsonResponse(ExecutionListItem.page(try await stores.executions.list(filter)))
     }
 
     /// A new secret for a webhook trigger; the old ones keep working for `grace_seconds`

@@ -41,6 +41,19 @@ public struct ExecutionStore: Sendable {
         started_at, finished_at, attempt, worker_id, upstream_execution_id, error, steps
         """
 
+    /// What lists read: each step's summary (sql/007_step_summaries.sql) in place of the step with
+    /// its output, so a page of runs is a few kilobytes however much their steps printed. The
+    /// summaries come as text, to be written out without parsing (`ExecutionListItem`).
+    static let summaryColumns = """
+        id, workflow_id, workflow_name, trigger_id, trigger_type, trigger_name, status, scheduled_for, queued_at,
+        started_at, finished_at, attempt, worker_id, upstream_execution_id, error, '[]'::jsonb AS steps,
+        step_summaries::text AS step_summaries
+        """
+
+    static func listItem(from row: PostgresRandomAccessRow) throws -> ExecutionListItem {
+        ExecutionListItem(execution: try execution(from: row), stepSummaries: Array(try row.column("step_summaries", as: String.self).utf8))
+    }
+
     /// "Run now": a queued execution, its job and a wake-up for workers, in one statement (one
     /// round trip and its own transaction: the run is committed, and the workers hear of it,
     /// as soon as it exists).
@@ -89,14 +102,18 @@ public struct ExecutionStore: Sendable {
         public init() {}
     }
 
-    /// Newest first. Each filter is optional; a null bind switches it off.
-    public func list(_ filter: Filter) async throws -> [Execution] {
+    /// Newest first, each step as its summary (no output: `get` has that). Each filter is
+    /// optional; a null bind switches it off.
+    public func list(_ filter: Filter) async throws -> [ExecutionListItem] {
+        try await client.rows(Self.listQuery(filter), logger: logger).collectRows(Self.listItem)
+    }
+
+    static func listQuery(_ filter: Filter) -> PostgresQuery {
         // Queued and running runs are the ones with a job: the small jobs table finds them,
         // where history has no index on status (it would cost every run's updates their HOT path).
         let waiting = filter.status == .queued || filter.status == .running
-        let rows = try await client.rows(
-            """
-            \(unescaped: Self.select)
+        return """
+            SELECT \(unescaped: summaryColumns) FROM flowforge.executions
             WHERE (\(filter.workflowId)::bigint IS NULL OR workflow_id = \(filter.workflowId))
               AND (\(filter.triggerId)::bigint IS NULL OR trigger_id = \(filter.triggerId))
               AND (\(filter.status?.rawValue)::text IS NULL OR status = \(filter.status?.rawValue))
@@ -105,8 +122,7 @@ public struct ExecutionStore: Sendable {
               AND (\(filter.beforeId)::bigint IS NULL OR id < \(filter.beforeId))
             ORDER BY id DESC
             LIMIT \(filter.limit)
-            """, logger: logger)
-        return try rows.collectRows(Self.execution)
+            """
     }
 
     /// Cancels a queued or running execution: it leaves the queue at once and workers are told
