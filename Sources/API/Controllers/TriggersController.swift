@@ -48,7 +48,9 @@ struct TriggersController {
         var request = request
         let (workflowId, triggerId) = try ids(request, context)
         let body = try await request.jsonBody(context: context)
-        return try await stores.triggers.update(workflowId: workflowId, triggerId: triggerId, body: body, now: stores.clock()).json
+        return try await stores.triggers.update(workflowId: workflowId, triggerId: triggerId, now: stores.clock()) { current in
+            try TriggerInput.update(body, of: current)
+        }.json
     }
 
     @Sendable func delete(_ request: Request, context: BasicRequestContext) async throws -> Response {

@@ -115,19 +115,17 @@ public struct TriggerStore: Sendable {
             throw FlowForgeError.invalid("a workflow can have at most \(Limits.triggersPerWorkflow) triggers")
         }
         let upstreamName = try await checkDependency(definition, workflowId: workflowId, workflowName: workflowName, on: connection, logger: logger)
-        let generatedName = definition.name == nil
-        let name = definition.name ?? defaultName(for: definition, upstreamName: upstreamName)
-        let nextRunAt = definition.enabled ? definition.nextRun(after: now) : nil
+        let change = TriggerChange(creating: definition, upstreamName: upstreamName, now: now)
         let rows = try await connection.query(
             """
             INSERT INTO flowforge.workflow_triggers
                 (workflow_id, trigger_type, enabled, trigger_name, name_is_generated, cron_expression, timezone, next_run_at,
                  misfire_policy, depends_on_workflow_id, dependency_condition, delay_minutes, event_type, event_config, files_since)
-            VALUES (\(workflowId), \(definition.type.rawValue), \(definition.enabled), \(name), \(generatedName),
-                \(definition.cronExpression), \(definition.timezone), \(nextRunAt), \(definition.misfirePolicy.rawValue),
+            VALUES (\(workflowId), \(definition.type.rawValue), \(definition.enabled), \(change.name), \(change.nameIsGenerated),
+                \(definition.cronExpression), \(definition.timezone), \(change.nextRunAt), \(definition.misfirePolicy.rawValue),
                 \(definition.dependsOnWorkflowId), \(definition.dependencyCondition?.rawValue), \(definition.delayMinutes),
                 \(definition.eventType?.rawValue), \(definition.eventConfig),
-                CASE WHEN \(definition.eventType?.rawValue) = 'file_arrival' THEN clock_timestamp() END)
+                CASE WHEN \(change.takesFilesFromNow) THEN clock_timestamp() END)
             RETURNING id
             """, logger: logger)
         var id: Int64 = 0
@@ -173,23 +171,10 @@ public struct TriggerStore: Sendable {
         return upstreamName
     }
 
-    static func defaultName(for definition: TriggerDefinition, upstreamName: String?) -> String {
-        let name: String
-        switch definition.type {
-        case .scheduled:
-            let description = definition.cronExpression.flatMap { try? CronExpression($0) }?.humanDescription
-            name = description ?? "Schedule \(definition.cronExpression ?? "")"
-        case .dependency:
-            let condition = definition.dependencyCondition ?? .onSuccess
-            name = "After \(upstreamName ?? "upstream") \(condition.verb)"
-        case .event:
-            name = definition.eventType == .fileArrival ? "File arrival" : "Webhook"
-        }
-        return String(name.prefix(Limits.nameLength))
-    }
-
+    /// Edits a trigger: `edit` turns the trigger as it is (read and locked in the transaction)
+    /// into its new definition, and `TriggerChange` decides what follows from the difference.
     public func update(
-        workflowId: Int64, triggerId: Int64, body: JSONValue, now: Date
+        workflowId: Int64, triggerId: Int64, now: Date, edit: @escaping @Sendable (Trigger) throws -> TriggerDefinition
     ) async throws -> Trigger {
         try await client.withOpenTransaction(logger: logger) { connection in
             // Which type the trigger has is known only after reading it; a dependency trigger's
@@ -211,31 +196,22 @@ public struct TriggerStore: Sendable {
             guard let workflowName, let current = try await Self.get(workflowId: workflowId, triggerId: triggerId, on: connection, logger: logger) else {
                 throw FlowForgeError.notFound("trigger \(triggerId) of workflow \(workflowId) does not exist")
             }
-            let definition = try TriggerInput.update(body, of: current)
+            let definition = try edit(current)
             let upstreamName = try await Self.checkDependency(
                 definition, workflowId: workflowId, workflowName: workflowName, on: connection, logger: logger)
-            let generatedName = definition.name == nil
-            let name = definition.name ?? Self.defaultName(for: definition, upstreamName: upstreamName)
-            // A schedule keeps its next run unless what decides it changed, or the trigger was off.
-            let scheduleChanged = definition.cronExpression != current.cronExpression || definition.timezone != current.timezone
-                || (definition.enabled && !current.enabled)
-            let nextRunAt = definition.enabled ? (scheduleChanged ? definition.nextRun(after: now) : current.nextRunAt) : nil
-            if scheduleChanged || !definition.enabled {
+            let change = TriggerChange(editing: current, into: definition, upstreamName: upstreamName, now: now)
+            if change.withdrawsUpcomingRuns {
                 try await SchedulerStore.withdrawUpcomingRuns(triggerId: triggerId, on: connection, logger: logger)
             }
-            // A file-arrival trigger given a new folder or pattern, or turned back on, takes
-            // the files that arrive from now on (no surprise backfill).
-            let filesFromNow = definition.eventType == .fileArrival
-                && (definition.eventConfig != current.eventConfig || (definition.enabled && !current.enabled))
             try await connection.query(
                 """
                 UPDATE flowforge.workflow_triggers SET
-                    enabled = \(definition.enabled), trigger_name = \(name), name_is_generated = \(generatedName),
-                    cron_expression = \(definition.cronExpression), timezone = \(definition.timezone), next_run_at = \(nextRunAt),
+                    enabled = \(definition.enabled), trigger_name = \(change.name), name_is_generated = \(change.nameIsGenerated),
+                    cron_expression = \(definition.cronExpression), timezone = \(definition.timezone), next_run_at = \(change.nextRunAt),
                     misfire_policy = \(definition.misfirePolicy.rawValue), depends_on_workflow_id = \(definition.dependsOnWorkflowId),
                     dependency_condition = \(definition.dependencyCondition?.rawValue), delay_minutes = \(definition.delayMinutes),
                     event_type = \(definition.eventType?.rawValue), event_config = \(definition.eventConfig), updated_at = now(),
-                    files_since = CASE WHEN \(filesFromNow) THEN clock_timestamp() ELSE files_since END
+                    files_since = CASE WHEN \(change.takesFilesFromNow) THEN clock_timestamp() ELSE files_since END
                 WHERE id = \(triggerId)
                 """, logger: logger)
             try await Self.notifyChanged(triggerId, on: connection, logger: logger)
@@ -257,13 +233,14 @@ public struct TriggerStore: Sendable {
             guard exists, let current = try await Self.get(workflowId: workflowId, triggerId: triggerId, on: connection, logger: logger) else {
                 throw FlowForgeError.notFound("trigger \(triggerId) of workflow \(workflowId) does not exist")
             }
-            let nextRunAt = enabled ? TriggerDefinition(current).nextRun(after: now) : nil
-            if !enabled { try await SchedulerStore.withdrawUpcomingRuns(triggerId: triggerId, on: connection, logger: logger) }
+            let change = TriggerChange(enabling: current, enabled, now: now)
+            if change.withdrawsUpcomingRuns {
+                try await SchedulerStore.withdrawUpcomingRuns(triggerId: triggerId, on: connection, logger: logger)
+            }
             try await connection.query(
                 """
-                UPDATE flowforge.workflow_triggers SET enabled = \(enabled), next_run_at = \(nextRunAt), updated_at = now(),
-                    files_since = CASE WHEN \(enabled && !current.enabled) AND event_type = 'file_arrival' THEN clock_timestamp()
-                        ELSE files_since END
+                UPDATE flowforge.workflow_triggers SET enabled = \(enabled), next_run_at = \(change.nextRunAt), updated_at = now(),
+                    files_since = CASE WHEN \(change.takesFilesFromNow) THEN clock_timestamp() ELSE files_since END
                 WHERE id = \(triggerId)
                 """, logger: logger)
             try await Self.notifyChanged(triggerId, on: connection, logger: logger)
@@ -393,17 +370,5 @@ public struct TriggerStore: Sendable {
             let names = try await Self.workflowNames(Set(cycle), on: connection, logger: logger)
             return cycle.map { WorkflowRef(id: $0, name: names[$0] ?? "#\($0)") }
         }
-    }
-}
-
-extension TriggerDefinition {
-    /// The first fire instant after `date` of a scheduled trigger; nil for other types or when
-    /// the expression cannot be evaluated.
-    public func nextRun(after date: Date) -> Date? {
-        guard type == .scheduled, let cronExpression,
-            let expression = try? CronExpression(cronExpression),
-            let zone = try? CronTimeZone.named(timezone)
-        else { return nil }
-        return CronSchedule(expression: expression, timeZone: zone).next(after: date)?.instant
     }
 }

@@ -1,0 +1,77 @@
+import Foundation
+
+/// What saving a trigger decides besides the fields it was given: its name, its next run,
+/// whether runs it already created ahead of their time still hold, and from when a file
+/// trigger takes files. Decided here from the trigger as it was and as it will be;
+/// `TriggerStore` only reads and writes.
+public struct TriggerChange: Sendable, Equatable {
+    public var name: String
+    /// The name was made up from what the trigger does (and is made again when that changes).
+    public var nameIsGenerated: Bool
+    /// nil for a trigger that is off or not a schedule.
+    public var nextRunAt: Date?
+    /// Runs the trigger created early (the cron ticker creates them 10 s ahead) go: its schedule
+    /// changed, or it was turned off or deleted.
+    public var withdrawsUpcomingRuns: Bool
+    /// A file-arrival trigger takes only the files that arrive from now on (no surprise backfill).
+    public var takesFilesFromNow: Bool
+
+    /// A new trigger.
+    public init(creating definition: TriggerDefinition, upstreamName: String?, now: Date) {
+        name = definition.name ?? Self.defaultName(for: definition, upstreamName: upstreamName)
+        nameIsGenerated = definition.name == nil
+        nextRunAt = definition.enabled ? definition.nextRun(after: now) : nil
+        withdrawsUpcomingRuns = false
+        takesFilesFromNow = definition.eventType == .fileArrival
+    }
+
+    /// `current` edited into `definition`. A schedule keeps its next run unless what decides it
+    /// changed, or the trigger was off.
+    public init(editing current: Trigger, into definition: TriggerDefinition, upstreamName: String?, now: Date) {
+        name = definition.name ?? Self.defaultName(for: definition, upstreamName: upstreamName)
+        nameIsGenerated = definition.name == nil
+        let turnedOn = definition.enabled && !current.enabled
+        let scheduleChanged = definition.cronExpression != current.cronExpression || definition.timezone != current.timezone || turnedOn
+        nextRunAt = definition.enabled ? (scheduleChanged ? definition.nextRun(after: now) : current.nextRunAt) : nil
+        withdrawsUpcomingRuns = scheduleChanged || !definition.enabled
+        takesFilesFromNow = definition.eventType == .fileArrival && (definition.eventConfig != current.eventConfig || turnedOn)
+    }
+
+    /// `current` turned on or off. Turning on computes the next run from now: what fell due
+    /// while it was off is not made up for.
+    public init(enabling current: Trigger, _ enabled: Bool, now: Date) {
+        name = current.name
+        nameIsGenerated = current.nameIsGenerated
+        nextRunAt = enabled ? TriggerDefinition(current).nextRun(after: now) : nil
+        withdrawsUpcomingRuns = !enabled
+        takesFilesFromNow = enabled && !current.enabled && current.eventType == .fileArrival
+    }
+
+    /// The name a trigger gets when none is given: what it does, in words.
+    public static func defaultName(for definition: TriggerDefinition, upstreamName: String?) -> String {
+        let name: String
+        switch definition.type {
+        case .scheduled:
+            let description = definition.cronExpression.flatMap { try? CronExpression($0) }?.humanDescription
+            name = description ?? "Schedule \(definition.cronExpression ?? "")"
+        case .dependency:
+            let condition = definition.dependencyCondition ?? .onSuccess
+            name = "After \(upstreamName ?? "upstream") \(condition.verb)"
+        case .event:
+            name = definition.eventType == .fileArrival ? "File arrival" : "Webhook"
+        }
+        return String(name.prefix(Limits.nameLength))
+    }
+}
+
+extension TriggerDefinition {
+    /// The first fire instant after `date` of a scheduled trigger; nil for other types or when
+    /// the expression cannot be evaluated.
+    public func nextRun(after date: Date) -> Date? {
+        guard type == .scheduled, let cronExpression,
+            let expression = try? CronExpression(cronExpression),
+            let zone = try? CronTimeZone.named(timezone)
+        else { return nil }
+        return CronSchedule(expression: expression, timeZone: zone).next(after: date)?.instant
+    }
+}
