@@ -2,6 +2,7 @@ import FlowForgeShared
 import Foundation
 import Hummingbird
 import NIOCore
+import ServiceLifecycle
 import Testing
 
 @testable import FlowForgeWorker
@@ -21,17 +22,43 @@ struct HTTPStepTests {
         func received(_ request: String) { requests.append(request) }
     }
 
-    /// Serves `router` on a free port of 127.0.0.1 while `body` runs.
+    /// Serves `router` on a free port of 127.0.0.1 while `body` runs, then shuts the server down
+    /// gracefully: its handlers see their client gone and end. (Cancelling the server's task
+    /// instead, while a streaming handler was between two writes, crashed the test process in
+    /// NIO: "Deinited NIOAsyncWriter without calling finish()".)
     static func withServer(_ router: Router<BasicRequestContext>, _ body: (Int) async throws -> Void) async throws {
         let (portStream, portContinuation) = AsyncStream<Int>.makeStream()
         let server = Application(
             router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
             onServerRunning: { portContinuation.yield($0.localAddress?.port ?? 0) })
-        let serverTask = Task { try await server.runService() }
-        defer { serverTask.cancel() }
+        let group = ServiceGroup(configuration: .init(services: [server], logger: TestDatabase.logger))
+        let serverTask = Task { try await group.run() }
+        func stop() async {
+            await group.triggerGracefulShutdown()
+            // Handlers notice a closed connection at their next write, a second at most here.
+            // Past 20 s it is cancelled after all (awaiting its value cannot be called off).
+            await withTaskGroup(of: Void.self) { race in
+                race.addTask { _ = try? await serverTask.value }
+                race.addTask {
+                    try? await Task.sleep(for: .seconds(20))
+                    if !Task.isCancelled { serverTask.cancel() }
+                }
+                await race.next()
+                race.cancelAll()
+            }
+        }
         var ports = portStream.makeAsyncIterator()
-        let port = try #require(await ports.next())
-        try await body(port)
+        guard let port = await ports.next() else {
+            await stop()
+            throw FlowForgeError.invalid("the test server did not start")
+        }
+        do {
+            try await body(port)
+        } catch {
+            await stop()
+            throw error
+        }
+        await stop()
     }
 
     static func step(_ fields: JSONValue) throws -> Step.HTTP {
