@@ -114,7 +114,7 @@ struct HTTPStepTests {
             let took = ContinuousClock.now - began
             #expect(!result.succeeded)
             #expect(result.error == "step trickle timed out after 3 s and was stopped")
-            #expect(took >= .seconds(2.9) && took < .seconds(8), "took \(took)")
+            #expect(took >= .seconds(2.9) && took < .seconds(20), "took \(took)")
             // What arrived before the deadline is kept: the status line and a few bytes.
             #expect(result.exitCode == 200)
             #expect(String(decoding: result.output.kept, as: UTF8.self).hasPrefix("HTTP 200\nx"))
@@ -131,7 +131,7 @@ struct HTTPStepTests {
             let http = try Self.step(["url": .string("http://127.0.0.1:\(port)/slow"), "method": "GET", "timeout_seconds": 600])
             let began = ContinuousClock.now
             let result = await Self.run(http, name: "trickle", deadline: ContinuousClock.now + .seconds(2))
-            #expect(ContinuousClock.now - began < .seconds(7))
+            #expect(ContinuousClock.now - began < .seconds(20))
             #expect(result.error == "step trickle timed out after 2 s and was stopped")
         }
     }
@@ -147,7 +147,7 @@ struct HTTPStepTests {
             let http = try Self.step(["url": .string("http://127.0.0.1:\(port)/never"), "method": "GET", "timeout_seconds": 2])
             let began = ContinuousClock.now
             let result = await Self.run(http, name: "silent")
-            #expect(ContinuousClock.now - began < .seconds(7))
+            #expect(ContinuousClock.now - began < .seconds(20))
             #expect(result.error == "step silent timed out after 2 s and was stopped")
             #expect(result.exitCode == nil)
         }
@@ -166,8 +166,8 @@ struct HTTPStepTests {
             let cancelledAt = ContinuousClock.now
             running.cancel()
             let result = await running.value
-            #expect(ContinuousClock.now - cancelledAt < .seconds(2))
-            #expect(ContinuousClock.now - began < .seconds(10))
+            // Far below the step's 600 s: the cancel, not a deadline, ended it (bounds loose for a busy machine).
+            #expect(ContinuousClock.now - cancelledAt < .seconds(30))
             #expect(result.error == "step trickle was stopped: the run was cancelled")
             #expect(await Self.waitUntil { await log.abandoned })
         }
@@ -238,7 +238,7 @@ struct HTTPStepTests {
             let http = try Self.step(["url": .string("http://127.0.0.1:\(port)/endless"), "method": "GET", "timeout_seconds": 30])
             let began = ContinuousClock.now
             let result = await Self.run(http)
-            #expect(ContinuousClock.now - began < .seconds(10))
+            #expect(ContinuousClock.now - began < .seconds(25))
             #expect(result.succeeded)
             #expect(result.output.totalBytes == 9 + (1 << 20))
             #expect(result.output.cutNote == "[… response body cut at 1 MiB; 65536 bytes kept]")
@@ -356,7 +356,7 @@ struct HTTPStepTests {
         // Port 9 (discard) is closed on the test machine.
         let began = ContinuousClock.now
         let result = await Self.run(try Self.step(["url": "http://127.0.0.1:9/", "method": "GET", "timeout_seconds": 20]))
-        #expect(ContinuousClock.now - began < .seconds(5), "a refused connection is not retried until the deadline")
+        #expect(ContinuousClock.now - began < .seconds(15), "a refused connection is not retried until the deadline")
         #expect(!result.succeeded)
         #expect(result.error?.hasPrefix("step call: GET http://127.0.0.1:9/ failed: ") == true)
     }
