@@ -24,19 +24,19 @@ struct FileArrivalWatcher: Sendable {
     let logger: Logger
 
     func run() async {
-        let changed = ChangeFlag()
+        let changed = AtomicFlag()
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 await listen(
                     ["flowforge_triggers_changed"], postgres: postgres, logger: logger,
-                    onSubscribed: changed.set, onNotification: { _, _ in changed.set() })
+                    onSubscribed: { changed.set() }, onNotification: { _, _ in changed.set() })
             }
             await watch(changed)
             group.cancelAll()
         }
     }
 
-    private func watch(_ changed: ChangeFlag) async {
+    private func watch(_ changed: AtomicFlag) async {
         // Files this process knows the database has (so they are not sent again every scan),
         // per trigger. Only a shortcut: the database decides.
         var known: [Int64: Set<EventStore.SeenFile>] = [:]
@@ -106,21 +106,5 @@ struct FileArrivalWatcher: Sendable {
             files.append(EventStore.SeenFile(path: path, size: Int64(info.st_size), mtimeMicroseconds: mtime))
         }
         return (files, nil)
-    }
-}
-
-/// Set by a notification, taken by the loop that acts on it.
-final class ChangeFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var changed = false
-
-    func set() { lock.withLock { changed = true } }
-
-    /// Whether it was set since the last call.
-    func take() -> Bool {
-        lock.withLock {
-            defer { changed = false }
-            return changed
-        }
     }
 }

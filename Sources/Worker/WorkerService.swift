@@ -57,7 +57,7 @@ public struct WorkerService: Service {
     public func run() async throws {
         let queue = QueueStore(client: postgres, logger: logger, metrics: metrics)
         let wakeup = Wakeup()
-        let stopping = StopFlag()
+        let stopping = AtomicFlag()
         let running = RunningRuns(slots: config.concurrency, metrics: metrics)
         let writer = ResultWriter(
             queue: queue, workerID: config.workerID, leaseSeconds: config.leaseSeconds, giveUpAfter: .seconds(config.leaseSeconds),
@@ -210,14 +210,6 @@ public struct WorkerService: Service {
         _ = try? await abandoning(after: .seconds(config.leaseSeconds)) { try await queue.release(remaining, workerID: workerID) }
         for attempt in remaining { await running.cancel(attempt) }
     }
-}
-
-/// Set once, read from anywhere.
-final class StopFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = false
-    var isSet: Bool { lock.withLock { value } }
-    func set() { lock.withLock { value = true } }
 }
 
 /// The runs this worker is executing, by attempt, and its slots. A run holds its slot

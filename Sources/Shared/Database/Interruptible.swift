@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Runs `operation` in a task of its own and returns its result, unless an interruption comes
 /// first: then it throws the interruption's error at once, cancels the operation and leaves it
@@ -43,27 +44,30 @@ func interruptible<T: Sendable>(
 }
 
 /// True for the first caller only; holds the work, so an interruption can cancel it.
-private final class ResumeOnce: @unchecked Sendable {
-    private let lock = NSLock()
-    private var done = false
-    private var _work: Task<Void, Never>?
+private final class ResumeOnce: Sendable {
+    private struct State {
+        var done = false
+        var work: Task<Void, Never>?
+    }
 
-    var work: Task<Void, Never>? { lock.withLock { _work } }
+    private let state = Mutex(State())
+
+    var work: Task<Void, Never>? { state.withLock { $0.work } }
 
     /// Keeps the work; cancels it at once if an interruption already settled the call (a
     /// deadline of zero can pass before the work is even kept).
     func hold(_ work: Task<Void, Never>) {
-        let settled = lock.withLock {
-            _work = work
-            return done
+        let settled = state.withLock { state in
+            state.work = work
+            return state.done
         }
         if settled { work.cancel() }
     }
 
     func claim() -> Bool {
-        lock.withLock {
-            defer { done = true }
-            return !done
+        state.withLock { state in
+            defer { state.done = true }
+            return !state.done
         }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import Synchronization
 
 /// LISTEN on `channels` over one connection for as long as the task runs, reconnecting when
 /// the connection drops. `onSubscribed` runs each time the subscriptions are (re)made, since
@@ -42,29 +43,32 @@ public func listen(_ channel: String, postgres: PostgresClient, logger: Logger, 
 }
 
 /// A wake-up signal: `wait(upTo:)` returns early when `wake()` was called since the last wait.
-public final class Wakeup: @unchecked Sendable {
-    private let lock = NSLock()
-    private var pending = false
-    private var waiter: (id: UUID, continuation: CheckedContinuation<Void, Never>)?
+public final class Wakeup: Sendable {
+    private struct State {
+        var pending = false
+        var waiter: (id: UUID, continuation: CheckedContinuation<Void, Never>)?
+    }
+
+    private let state = Mutex(State())
 
     public init() {}
 
     public func wake() {
-        let continuation: CheckedContinuation<Void, Never>? = lock.withLock {
-            guard let waiter else {
-                pending = true
+        let continuation: CheckedContinuation<Void, Never>? = state.withLock { state in
+            guard let waiter = state.waiter else {
+                state.pending = true
                 return nil
             }
-            self.waiter = nil
+            state.waiter = nil
             return waiter.continuation
         }
         continuation?.resume()
     }
 
     private func resume(_ id: UUID) {
-        let continuation: CheckedContinuation<Void, Never>? = lock.withLock {
-            guard let waiter, waiter.id == id else { return nil }
-            self.waiter = nil
+        let continuation: CheckedContinuation<Void, Never>? = state.withLock { state in
+            guard let waiter = state.waiter, waiter.id == id else { return nil }
+            state.waiter = nil
             return waiter.continuation
         }
         continuation?.resume()
@@ -78,12 +82,12 @@ public final class Wakeup: @unchecked Sendable {
         defer { alarm?.cancel() }
         await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                let ready = lock.withLock {
-                    if pending || Task.isCancelled {
-                        pending = false
+                let ready = state.withLock { state in
+                    if state.pending || Task.isCancelled {
+                        state.pending = false
                         return true
                     }
-                    waiter = (id, continuation)
+                    state.waiter = (id, continuation)
                     return false
                 }
                 if ready {

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import Synchronization
 
 /// A run a worker has claimed: everything it needs to execute the steps.
 public struct ClaimedRun: Sendable {
@@ -622,21 +623,20 @@ struct ClaimedRunDecoder {
 /// otherwise parse them for every run, or at least at every claim (one run at a time under
 /// light load); it now only compares the bytes. An edited workflow's steps differ in their
 /// bytes and are decoded again.
-final class StepsCache: @unchecked Sendable {
+final class StepsCache: Sendable {
     static let shared = StepsCache()
     /// Past this many workflows the cache starts over.
     static let capacity = 1_000
 
-    private let lock = NSLock()
-    private var entries: [Int64: (stored: ByteBuffer, steps: [Step])] = [:]
+    private let entries = Mutex<[Int64: (stored: ByteBuffer, steps: [Step])]>([:])
 
     func steps(of workflowId: Int64, stored: ByteBuffer?, decode: () throws -> [Step]) throws -> [Step] {
         guard let stored else { return try decode() }
-        if let entry = lock.withLock({ entries[workflowId] }), entry.stored == stored { return entry.steps }
+        if let entry = entries.withLock({ $0[workflowId] }), entry.stored == stored { return entry.steps }
         let steps = try decode()
         // A copy: the cell's bytes are a view into the whole message they arrived in.
         let copy = ByteBuffer(bytes: stored.readableBytesView)
-        lock.withLock {
+        entries.withLock { entries in
             if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
             entries[workflowId] = (copy, steps)
         }
