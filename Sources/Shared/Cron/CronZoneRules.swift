@@ -90,7 +90,9 @@ final class CronZoneRules: Sendable {
 }
 
 /// Zone tables are immutable and cost about 2 ms to build, so each process builds a zone's
-/// table once and shares it; the API previews a schedule per request.
+/// table once and shares it; the API previews a schedule per request. Process-wide, unlike the
+/// worker's `StepsCache`: a table depends on nothing but the zone's name and the system's zone
+/// data, so sharing it cannot change what any caller sees.
 final class CronZoneRulesCache: Sendable {
     static let shared = CronZoneRulesCache()
 
