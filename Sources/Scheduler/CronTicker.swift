@@ -15,24 +15,13 @@ struct CronTicker: Sendable {
     let logger: Logger
 
     func run() async {
-        let wakeup = Wakeup()
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await listen("flowforge_triggers_changed", postgres: postgres, logger: logger, wake: wakeup) }
-            while !Task.isCancelled {
-                var sleep = maxSleep
-                do {
-                    let created = try await backgroundCall { try await store.fireDueTriggers(now: clock(), lookahead: lookahead) }
-                    if created > 0 { logger.info("scheduled runs created", metadata: ["count": "\(created)"]) }
-                    if let next = try await backgroundCall({ try await store.nextTriggerTime() }) {
-                        let wait = next.timeIntervalSince(clock()) - lookahead
-                        sleep = min(maxSleep, .milliseconds(max(0, Int64(wait * 1000))))
-                    }
-                } catch {
-                    logger.warning("cron tick failed", metadata: ["error": "\(String(reflecting: error))"])
-                }
-                await wakeup.wait(upTo: sleep)
-            }
-            group.cancelAll()
+        let loop = BackgroundLoop.Config(interval: maxSleep, listen: [.triggersChanged], failure: "cron tick failed")
+        await BackgroundLoop(config: loop, postgres: postgres, logger: logger).run { _ in
+            let created = try await backgroundCall { try await store.fireDueTriggers(now: clock(), lookahead: lookahead) }
+            if created > 0 { logger.info("scheduled runs created", metadata: ["count": "\(created)"]) }
+            guard let next = try await backgroundCall({ try await store.nextTriggerTime() }) else { return nil }
+            let wait = next.timeIntervalSince(clock()) - lookahead
+            return min(maxSleep, .milliseconds(max(0, Int64(wait * 1000))))
         }
     }
 }

@@ -16,7 +16,8 @@ struct Maintenance: Sendable {
 
     func run() async {
         var sincePrune = pruneInterval  // prune once at start
-        while !Task.isCancelled {
+        let loop = BackgroundLoop.Config(interval: rescueInterval, failure: "maintenance failed")
+        await BackgroundLoop(config: loop, postgres: nil, logger: logger).run { _ in
             do {
                 let (requeued, failed) = try await rescueExpiredLeases()
                 if requeued + failed > 0 {
@@ -29,8 +30,8 @@ struct Maintenance: Sendable {
                 sincePrune = .zero
                 await prune()
             }
-            try? await Task.sleep(for: rescueInterval)
             sincePrune += rescueInterval
+            return nil
         }
     }
 

@@ -7,10 +7,10 @@ import ServiceLifecycle
 /// The worker: N slots that claim runs from the queue and execute their steps.
 ///
 /// It claims as many due jobs as it has free slots in one statement, and writes results in
-/// batches (see `ResultWriter`). LISTEN `flowforge_jobs` wakes it the moment work arrives;
+/// batches (see `ResultWriter`). `NotificationChannel.jobs` wakes it the moment work arrives;
 /// otherwise it sleeps until the earliest future `run_at` (a retry's backoff, a dependency's
 /// delay), and at most `pollInterval`, so a lost notification delays a job and never strands
-/// it. `flowforge_execution_cancelled` stops a cancelled run at once; lease renewal, which
+/// it. `NotificationChannel.executionCancelled` stops a cancelled run at once; lease renewal, which
 /// notices a lease that is gone, is the fallback. On graceful shutdown it stops claiming,
 /// gives running steps `shutdownGrace` to finish, then hands the rest back unspent.
 public struct WorkerService: Service {
@@ -88,10 +88,10 @@ public struct WorkerService: Service {
         await withTaskGroup(of: Void.self) { helpers in
             helpers.addTask {
                 await listen(
-                    ["flowforge_jobs", "flowforge_execution_cancelled"], postgres: postgres, logger: logger,
+                    [.jobs, .executionCancelled], postgres: postgres, logger: logger,
                     onSubscribed: wakeup.wake,
                     onNotification: { channel, payload in
-                        guard channel == "flowforge_execution_cancelled" else { return wakeup.wake() }
+                        guard channel == .executionCancelled else { return wakeup.wake() }
                         guard let id = Int64(payload) else { return }
                         Task {
                             if await running.cancel(executionId: id) {

@@ -8,9 +8,9 @@ import Synchronization
 /// anything sent meanwhile was missed; `onNotification` gets each (channel, payload). A wake-up
 /// only: callers also poll, so a lost notification delays work and never strands it.
 public func listen(
-    _ channels: [String], postgres: PostgresClient, logger: Logger,
+    _ channels: [NotificationChannel], postgres: PostgresClient, logger: Logger,
     onSubscribed: @escaping @Sendable () -> Void,
-    onNotification: @escaping @Sendable (_ channel: String, _ payload: String) -> Void
+    onNotification: @escaping @Sendable (_ channel: NotificationChannel, _ payload: String) -> Void
 ) async {
     while !Task.isCancelled {
         do {
@@ -18,7 +18,7 @@ public func listen(
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for channel in channels {
                         group.addTask {
-                            try await connection.listen(on: channel) { notifications in
+                            try await connection.listen(on: channel.rawValue) { notifications in
                                 onSubscribed()
                                 for try await notification in notifications { onNotification(channel, notification.payload) }
                             }
@@ -31,15 +31,10 @@ public func listen(
             }
         } catch {
             if Task.isCancelled { return }
-            logger.debug("LISTEN interrupted", metadata: ["channels": "\(channels)", "error": "\(error)"])
+            logger.debug("LISTEN interrupted", metadata: ["channels": "\(channels.map(\.rawValue))", "error": "\(error)"])
         }
         try? await Task.sleep(for: .seconds(1))
     }
-}
-
-/// LISTEN on one channel, waking `wakeup` on every notification and on every (re)subscription.
-public func listen(_ channel: String, postgres: PostgresClient, logger: Logger, wake wakeup: Wakeup) async {
-    await listen([channel], postgres: postgres, logger: logger, onSubscribed: wakeup.wake, onNotification: { _, _ in wakeup.wake() })
 }
 
 /// A wake-up signal: `wait(upTo:)` returns early when `wake()` was called since the last wait.
