@@ -3,6 +3,27 @@ import Logging
 import PostgresNIO
 import Synchronization
 
+// Workarounds for postgres-nio (1.33), in one place. Each says what it guards against; each can
+// go once postgres-nio does the same itself, which its test shows:
+//
+// - `PostgresConnection.whileOpen` (with `CloseWatch`): a statement sent on a connection the
+//   server already closed is never answered. Can go when such a statement fails instead
+//   (`ClosedConnectionTests` sends one).
+// - `PostgresClient.withOpenConnection` (with `ConnectionWait`, `LeaseState`): a caller waiting
+//   for a pooled connection waits until the pool has failed to connect for a minute. Can go
+//   when the pool can bound a caller's wait itself; the API relies on the bound to answer 503.
+//   `withOpenTransaction` and `rows` are `withTransaction` and `query` through it.
+// - `abandoning` and `backgroundCall` (with `DeadlineExceeded`): a statement on a connection
+//   that died without closing (a cut network link, a vanished server) is never answered, and
+//   postgres-nio has no statement timeout of its own. Can go when it has one.
+// - `interruptible`: what the three above share; goes with the last of them.
+// - Not code, a setting: the pool keeps no idle connections open (`minimumConnections` 0). Open
+//   ones would avoid its 60 s idle timer per returned connection, but the pool has crashed
+//   with them after connections dropped (postgres-nio issues 479 and 539; the multi-host test's
+//   worker died once with SIGILL after the PostgreSQL restart). Can change when those are fixed.
+
+// MARK: - The connection closed: whileOpen
+
 /// The server closed the connection a call was made on (a restart, an administrator's
 /// `pg_terminate_backend`, a network fault): the call did not happen, or its transaction
 /// was rolled back.
@@ -42,10 +63,10 @@ extension PostgresConnection {
 
 /// Tells whoever holds a connection now that it closed. A connection gets one callback on its
 /// close future for its whole life, not one per `whileOpen`: a pooled connection serves
-/// thousands of calls, and their callbacks would pile up on it until it closed. (A first
-/// version looked at `isClosed` every 250 ms instead. The LISTEN connections are held for
-/// good, so their timers never stopped: `bench idle` measured the scheduler at 0.47–0.67 % of
-/// a core and the worker at 0.45–0.48 %, against 0.27–0.32 % and 0.30–0.35 % with this.)
+/// thousands of calls, and their callbacks would pile up on it until it closed. It is not a
+/// poll of `isClosed`, whose timers would never stop on the LISTEN connections, which are held
+/// for good: polling every 250 ms, `bench idle` measured the scheduler at 0.47–0.67 % of a core
+/// and the worker at 0.45–0.48 %, against 0.27–0.32 % and 0.30–0.35 % with this.
 final class CloseWatch: Sendable {
     static let shared = CloseWatch()
 
@@ -87,6 +108,8 @@ final class CloseWatch: Sendable {
         }
     }
 }
+
+// MARK: - No connection to be had: withOpenConnection
 
 /// No connection to the database could be had: the pool could not open one (the server is
 /// down, restarting or unreachable), or none was free within `ConnectionWait.limit`. Nothing
@@ -179,6 +202,121 @@ extension PostgresClient {
     public func rows(_ query: PostgresQuery, logger: Logger, file: String = #fileID, line: Int = #line) async throws -> [PostgresRow] {
         try await withOpenConnection { connection in
             try await connection.query(query, logger: logger, file: file, line: line).collect()
+        }
+    }
+}
+
+// MARK: - No answer in time: abandoning
+
+/// A database call that did not answer in time.
+public struct DeadlineExceeded: Error, Sendable, CustomStringConvertible {
+    public let seconds: Double
+    public var description: String { "no answer from the database within \(seconds) s; the call was abandoned" }
+}
+
+/// How long a loop that runs in the background (each part of the scheduler, a worker waiting
+/// for work) waits for one database call before it abandons the call and goes round again.
+/// A call on a connection the server closed is caught sooner, by `whileOpen`; this is the
+/// bound for anything else that leaves a call unanswered, so that no loop stops for good.
+public let backgroundCallLimit: Duration = .seconds(60)
+
+/// One database call of a background loop: abandoned after `backgroundCallLimit`, and
+/// cancelled with the loop, so that a stopping scheduler stops at once.
+public func backgroundCall<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await abandoning(after: backgroundCallLimit, cancelWithCaller: true, operation)
+}
+
+/// Runs `operation` and returns its result, or throws `DeadlineExceeded` once `limit` has
+/// passed, whichever comes first. An operation still running then is cancelled and left to
+/// finish on its own, its result dropped: a query stuck on a connection that died without
+/// closing (a cut network link, a server that vanished mid-commit) must not stall the caller
+/// forever. Use it where dropping the result is safe, as with leases, which run out.
+///
+/// The operation runs in a task of its own, so the caller's cancellation reaches it only
+/// with `cancelWithCaller` (a loop that stops on cancellation wants that; a worker writing
+/// its last results while it shuts down does not).
+public func abandoning<T: Sendable>(
+    after limit: Duration, cancelWithCaller: Bool = false, _ operation: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    try await interruptible(
+        cancelWithCaller: cancelWithCaller,
+        arm: { interrupt in
+            let seconds = Double(limit.components.seconds) + Double(limit.components.attoseconds) / 1e18
+            let alarm = Alarm(after: limit) { interrupt(DeadlineExceeded(seconds: seconds)) }
+            return { alarm.cancel() }
+        },
+        operation)
+}
+
+// MARK: - What they share: interruptible
+
+/// Runs `operation` in a task of its own and returns its result, unless an interruption comes
+/// first: then it throws the interruption's error at once, cancels the operation and leaves it
+/// to finish on its own, its result dropped.
+///
+/// `arm` is called once, before the operation starts, with the function that interrupts; it
+/// returns what disarms it (a timer to cancel, a watch to end), which is called when the
+/// operation answers first. Whichever of the two comes first settles the call; the other is
+/// ignored.
+///
+/// The caller's cancellation reaches the operation only with `cancelWithCaller`: a loop that
+/// stops on cancellation wants that; a worker writing its last results while it shuts down
+/// does not.
+///
+/// `abandoning` (a deadline) and `PostgresConnection.whileOpen` (the connection closing) are
+/// this with different interruptions.
+func interruptible<T: Sendable>(
+    cancelWithCaller: Bool,
+    arm: (_ interrupt: @escaping @Sendable (any Error) -> Void) -> @Sendable () -> Void,
+    _ operation: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    let once = ResumeOnce()
+    return try await withTaskCancellationHandler {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            let disarm = arm { error in
+                if once.claim() {
+                    once.work?.cancel()
+                    continuation.resume(throwing: error)
+                }
+            }
+            once.hold(Task {
+                let result: Result<T, any Error>
+                do { result = .success(try await operation()) } catch { result = .failure(error) }
+                disarm()
+                if once.claim() { continuation.resume(with: result) }
+            })
+            if cancelWithCaller && Task.isCancelled { once.work?.cancel() }  // cancelled before the handler could see the work
+        }
+    } onCancel: {
+        if cancelWithCaller { once.work?.cancel() }
+    }
+}
+
+/// True for the first caller only; holds the work, so an interruption can cancel it.
+private final class ResumeOnce: Sendable {
+    private struct State {
+        var done = false
+        var work: Task<Void, Never>?
+    }
+
+    private let state = Mutex(State())
+
+    var work: Task<Void, Never>? { state.withLock { $0.work } }
+
+    /// Keeps the work; cancels it at once if an interruption already settled the call (a
+    /// deadline of zero can pass before the work is even kept).
+    func hold(_ work: Task<Void, Never>) {
+        let settled = state.withLock { state in
+            state.work = work
+            return state.done
+        }
+        if settled { work.cancel() }
+    }
+
+    func claim() -> Bool {
+        state.withLock { state in
+            defer { state.done = true }
+            return !state.done
         }
     }
 }
