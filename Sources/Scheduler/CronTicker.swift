@@ -7,8 +7,8 @@ import PostgresNIO
 /// ahead of their time (see `SchedulerStore.defaultLookahead`). Sleeps until the earliest
 /// `next_run_at` less the look-ahead (at most `maxSleep`) and wakes early when triggers change.
 struct CronTicker: Sendable {
-    var maxSleep: Duration = .seconds(5)
-    var lookahead: TimeInterval = SchedulerStore.defaultLookahead
+    let maxSleep: Duration
+    let lookahead: TimeInterval
     let store: SchedulerStore
     let postgres: PostgresClient
     let clock: @Sendable () -> Date

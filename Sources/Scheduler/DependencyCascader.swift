@@ -6,7 +6,7 @@ import PostgresNIO
 /// `NotificationChannel.executionFinished`, and sweeping every `sweepInterval` in case a notification
 /// was lost or the cascader was down. The executions table is the truth.
 struct DependencyCascader: Sendable {
-    var sweepInterval: Duration = .seconds(2)
+    let sweepInterval: Duration
     let store: SchedulerStore
     let postgres: PostgresClient
     let logger: Logger

@@ -18,8 +18,8 @@ import Glibc
 /// was lost, not at every scan: read at every scan, that query was a tenth of all the CPU an
 /// idle stack used. A notification does not start a scan early; the next scan reads the list.
 struct FileArrivalWatcher: Sendable {
-    var interval: Duration = .seconds(2)
-    var refreshInterval: Duration = .seconds(60)
+    let interval: Duration
+    let refreshInterval: Duration
     let store: EventStore
     let postgres: PostgresClient
     let logger: Logger

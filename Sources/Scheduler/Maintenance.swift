@@ -4,12 +4,12 @@ import Logging
 /// Maintenance: requeues (or fails) runs whose worker stopped renewing its lease, and deletes
 /// history older than the retention setting.
 struct Maintenance: Sendable {
-    var rescueInterval: Duration = .seconds(5)
-    var pruneInterval: Duration = .seconds(600)
+    let rescueInterval: Duration
+    let pruneInterval: Duration
     /// Runs rescued per transaction; a full batch is followed at once by another.
-    var rescueBatchSize = 500
+    let rescueBatchSize: Int
     /// 0 keeps all history.
-    var retentionDays: Int
+    let retentionDays: Int
     let store: SchedulerStore
     let events: EventStore
     let logger: Logger
