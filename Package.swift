@@ -17,7 +17,7 @@ let executableDependencies: [Target.Dependency] = [
 
 let package = Package(
     name: "flowforge",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "flowforge-api", targets: ["flowforge-api"]),
         .executable(name: "flowforge-scheduler", targets: ["flowforge-scheduler"]),

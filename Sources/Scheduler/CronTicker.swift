@@ -7,32 +7,21 @@ import PostgresNIO
 /// ahead of their time (see `SchedulerStore.defaultLookahead`). Sleeps until the earliest
 /// `next_run_at` less the look-ahead (at most `maxSleep`) and wakes early when triggers change.
 struct CronTicker: Sendable {
-    var maxSleep: Duration = .seconds(5)
-    var lookahead: TimeInterval = SchedulerStore.defaultLookahead
+    let maxSleep: Duration
+    let lookahead: TimeInterval
     let store: SchedulerStore
     let postgres: PostgresClient
     let clock: @Sendable () -> Date
     let logger: Logger
 
     func run() async {
-        let wakeup = Wakeup()
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await listen("flowforge_triggers_changed", postgres: postgres, logger: logger, wake: wakeup) }
-            while !Task.isCancelled {
-                var sleep = maxSleep
-                do {
-                    let created = try await backgroundCall { try await store.fireDueTriggers(now: clock(), lookahead: lookahead) }
-                    if created > 0 { logger.info("scheduled runs created", metadata: ["count": "\(created)"]) }
-                    if let next = try await backgroundCall({ try await store.nextTriggerTime() }) {
-                        let wait = next.timeIntervalSince(clock()) - lookahead
-                        sleep = min(maxSleep, .milliseconds(max(0, Int64(wait * 1000))))
-                    }
-                } catch {
-                    logger.warning("cron tick failed", metadata: ["error": "\(String(reflecting: error))"])
-                }
-                await wakeup.wait(upTo: sleep)
-            }
-            group.cancelAll()
+        let loop = BackgroundLoop.Config(interval: maxSleep, listen: [.triggersChanged], failure: "cron tick failed")
+        await BackgroundLoop(config: loop, postgres: postgres, logger: logger).run { _ in
+            let created = try await backgroundCall { try await store.fireDueTriggers(now: clock(), lookahead: lookahead) }
+            if created > 0 { logger.info("scheduled runs created", metadata: ["count": "\(created)"]) }
+            guard let next = try await backgroundCall({ try await store.nextTriggerTime() }) else { return nil }
+            let wait = next.timeIntervalSince(clock()) - lookahead
+            return min(maxSleep, .milliseconds(max(0, Int64(wait * 1000))))
         }
     }
 }

@@ -14,75 +14,60 @@ import Glibc
 /// exists. A file that arrived while no scheduler ran is found at the next listing.
 ///
 /// The list of file-arrival triggers is read again only when a trigger changes
-/// (`flowforge_triggers_changed`) and every `refreshInterval` in case a notification was lost,
-/// not at every scan: on an idle stack that query was a tenth of all the CPU used.
+/// (`NotificationChannel.triggersChanged`) and every `refreshInterval` in case a notification
+/// was lost, not at every scan: read at every scan, that query was a tenth of all the CPU an
+/// idle stack used. A notification does not start a scan early; the next scan reads the list.
 struct FileArrivalWatcher: Sendable {
-    var interval: Duration = .seconds(2)
-    var refreshInterval: Duration = .seconds(60)
+    let interval: Duration
+    let refreshInterval: Duration
     let store: EventStore
     let postgres: PostgresClient
     let logger: Logger
 
     func run() async {
-        let changed = ChangeFlag()
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                await listen(
-                    ["flowforge_triggers_changed"], postgres: postgres, logger: logger,
-                    onSubscribed: changed.set, onNotification: { _, _ in changed.set() })
-            }
-            await watch(changed)
-            group.cancelAll()
-        }
-    }
-
-    private func watch(_ changed: ChangeFlag) async {
         // Files this process knows the database has (so they are not sent again every scan),
         // per trigger. Only a shortcut: the database decides.
         var known: [Int64: Set<EventStore.SeenFile>] = [:]
         var triggers: [EventStore.FileTrigger] = []
         var loadedAt: ContinuousClock.Instant?
-        while !Task.isCancelled {
-            do {
-                if changed.take() || loadedAt.map({ ContinuousClock.now - $0 >= refreshInterval }) ?? true {
-                    do {
-                        triggers = try await backgroundCall { try await store.fileTriggers() }
-                        loadedAt = .now
-                    } catch {
-                        changed.set()  // read it again next time
-                        throw error
-                    }
+        let loop = BackgroundLoop.Config(
+            interval: interval, listen: [.triggersChanged], notificationEndsWait: false, failure: "file-arrival scan failed")
+        await BackgroundLoop(config: loop, postgres: postgres, logger: logger).run { changed in
+            if changed.take() || loadedAt.map({ ContinuousClock.now - $0 >= refreshInterval }) ?? true {
+                do {
+                    triggers = try await backgroundCall { try await store.fileTriggers() }
+                    loadedAt = .now
+                } catch {
+                    changed.set()  // read it again next time
+                    throw error
                 }
-                known = known.filter { id, _ in triggers.contains { $0.id == id } }
-                for trigger in triggers {
-                    let now = Date()
-                    let (files, problem) = Self.list(trigger.config)
-                    if let problem {
-                        logger.warning("cannot watch a folder", metadata: ["trigger_id": "\(trigger.id)", "problem": "\(problem)"])
-                        continue
-                    }
-                    let quietBefore = Int64((now.timeIntervalSince1970 - Double(trigger.config.minQuietSeconds)) * 1_000_000)
-                    let since = trigger.since.map { Int64(($0.timeIntervalSince1970 * 1_000_000).rounded(.down)) }
-                    var seen = known[trigger.id] ?? []
-                    // Forget files that are gone, so the set stays the size of the folder.
-                    seen.formIntersection(files)
-                    let candidates = files.filter { file in
-                        !seen.contains(file) && file.mtimeMicroseconds <= quietBefore && since.map { file.mtimeMicroseconds >= $0 } ?? true
-                    }
-                    for batch in stride(from: 0, to: candidates.count, by: 500).map({ Array(candidates[$0..<min($0 + 500, candidates.count)]) }) {
-                        let started = try await backgroundCall { try await store.recordArrivals(triggerId: trigger.id, files: batch) }
-                        if !started.isEmpty {
-                            logger.info("files arrived", metadata: ["trigger_id": "\(trigger.id)", "runs": "\(started.count)"])
-                        }
-                        seen.formUnion(batch)
-                    }
-                    known[trigger.id] = seen
-                }
-            } catch {
-                if Task.isCancelled { return }
-                logger.warning("file-arrival scan failed", metadata: ["error": "\(String(reflecting: error))"])
             }
-            try? await Task.sleep(for: interval)
+            known = known.filter { id, _ in triggers.contains { $0.id == id } }
+            for trigger in triggers {
+                let now = Date()
+                let (files, problem) = Self.list(trigger.config)
+                if let problem {
+                    logger.warning("cannot watch a folder", metadata: ["trigger_id": "\(trigger.id)", "problem": "\(problem)"])
+                    continue
+                }
+                let quietBefore = Int64((now.timeIntervalSince1970 - Double(trigger.config.minQuietSeconds)) * 1_000_000)
+                let since = trigger.since.map { Int64(($0.timeIntervalSince1970 * 1_000_000).rounded(.down)) }
+                var seen = known[trigger.id] ?? []
+                // Forget files that are gone, so the set stays the size of the folder.
+                seen.formIntersection(files)
+                let candidates = files.filter { file in
+                    !seen.contains(file) && file.mtimeMicroseconds <= quietBefore && since.map { file.mtimeMicroseconds >= $0 } ?? true
+                }
+                for batch in stride(from: 0, to: candidates.count, by: 500).map({ Array(candidates[$0..<min($0 + 500, candidates.count)]) }) {
+                    let started = try await backgroundCall { try await store.recordArrivals(triggerId: trigger.id, files: batch) }
+                    if !started.isEmpty {
+                        logger.info("files arrived", metadata: ["trigger_id": "\(trigger.id)", "runs": "\(started.count)"])
+                    }
+                    seen.formUnion(batch)
+                }
+                known[trigger.id] = seen
+            }
+            return nil
         }
     }
 
@@ -106,21 +91,5 @@ struct FileArrivalWatcher: Sendable {
             files.append(EventStore.SeenFile(path: path, size: Int64(info.st_size), mtimeMicroseconds: mtime))
         }
         return (files, nil)
-    }
-}
-
-/// Set by a notification, taken by the loop that acts on it.
-final class ChangeFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var changed = false
-
-    func set() { lock.withLock { changed = true } }
-
-    /// Whether it was set since the last call.
-    func take() -> Bool {
-        lock.withLock {
-            defer { changed = false }
-            return changed
-        }
     }
 }

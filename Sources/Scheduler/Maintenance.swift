@@ -4,19 +4,20 @@ import Logging
 /// Maintenance: requeues (or fails) runs whose worker stopped renewing its lease, and deletes
 /// history older than the retention setting.
 struct Maintenance: Sendable {
-    var rescueInterval: Duration = .seconds(5)
-    var pruneInterval: Duration = .seconds(600)
+    let rescueInterval: Duration
+    let pruneInterval: Duration
     /// Runs rescued per transaction; a full batch is followed at once by another.
-    var rescueBatchSize = 500
+    let rescueBatchSize: Int
     /// 0 keeps all history.
-    var retentionDays: Int
+    let retentionDays: Int
     let store: SchedulerStore
     let events: EventStore
     let logger: Logger
 
     func run() async {
         var sincePrune = pruneInterval  // prune once at start
-        while !Task.isCancelled {
+        let loop = BackgroundLoop.Config(interval: rescueInterval, failure: "maintenance failed")
+        await BackgroundLoop(config: loop, postgres: nil, logger: logger).run { _ in
             do {
                 let (requeued, failed) = try await rescueExpiredLeases()
                 if requeued + failed > 0 {
@@ -29,8 +30,8 @@ struct Maintenance: Sendable {
                 sincePrune = .zero
                 await prune()
             }
-            try? await Task.sleep(for: rescueInterval)
             sincePrune += rescueInterval
+            return nil
         }
     }
 

@@ -8,6 +8,7 @@ import ServiceLifecycle
 /// Every part is safe to run as several replicas: rows are claimed with SKIP LOCKED and runs
 /// are protected by unique keys, so no leader is needed.
 public struct SchedulerService: Service {
+    /// Every setting of the scheduler's services, with its default: the one place they are filled in.
     public struct Config: Sendable {
         public var tickerMaxSleep: Duration = .seconds(5)
         /// Seconds ahead of their time that scheduled runs are created (0: at their time).
@@ -15,8 +16,12 @@ public struct SchedulerService: Service {
         public var cascadeSweep: Duration = .seconds(2)
         public var rescueInterval: Duration = .seconds(5)
         public var pruneInterval: Duration = .seconds(600)
+        /// Runs rescued per transaction; a full batch is followed at once by another.
+        public var rescueBatchSize = 500
         /// How often the folders of file-arrival triggers are listed.
         public var fileScanInterval: Duration = .seconds(2)
+        /// How often the file watcher reads its triggers again without a notification.
+        public var fileTriggersRefresh: Duration = .seconds(60)
         /// Finished executions older than this are deleted; 0 keeps them all.
         public var historyRetentionDays = 30
         public var clock: @Sendable () -> Date = Date.init
@@ -54,13 +59,13 @@ public struct SchedulerService: Service {
                 }
                 group.addTask {
                     await FileArrivalWatcher(
-                        interval: config.fileScanInterval, store: EventStore(client: postgres, logger: logger, metrics: metrics), postgres: postgres,
+                        interval: config.fileScanInterval, refreshInterval: config.fileTriggersRefresh, store: EventStore(client: postgres, logger: logger, metrics: metrics), postgres: postgres,
                         logger: logger
                     ).run()
                 }
                 group.addTask {
                     await Maintenance(
-                        rescueInterval: config.rescueInterval, pruneInterval: config.pruneInterval,
+                        rescueInterval: config.rescueInterval, pruneInterval: config.pruneInterval, rescueBatchSize: config.rescueBatchSize,
                         retentionDays: config.historyRetentionDays, store: store,
                         events: EventStore(client: postgres, logger: logger), logger: logger
                     ).run()

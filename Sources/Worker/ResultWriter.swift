@@ -1,6 +1,7 @@
 import FlowForgeShared
 import Foundation
 import Logging
+import Synchronization
 
 /// Writes run results in batches and refills the slots they free in the same transaction.
 ///
@@ -19,7 +20,7 @@ actor ResultWriter {
     private let leaseSeconds: Int
     private let giveUpAfter: Duration
     private let running: RunningRuns
-    private let stopping: StopFlag
+    private let stopping: AtomicFlag
     /// Wakes the worker's claim loop: slots this writer freed and could not refill are its to fill.
     private let wake: @Sendable () -> Void
     private let logger: Logger
@@ -28,7 +29,7 @@ actor ResultWriter {
     private let inbox = Inbox()
 
     init(
-        queue: QueueStore, workerID: String, leaseSeconds: Int, giveUpAfter: Duration, running: RunningRuns, stopping: StopFlag,
+        queue: QueueStore, workerID: String, leaseSeconds: Int, giveUpAfter: Duration, running: RunningRuns, stopping: AtomicFlag,
         wake: @escaping @Sendable () -> Void, logger: Logger
     ) {
         self.queue = queue
@@ -141,17 +142,20 @@ actor ResultWriter {
 }
 
 /// The results runs have handed in, and whether a flush is on its way to take them.
-private final class Inbox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var outcomes: [RunOutcome] = []
-    private var flushing = false
+private final class Inbox: Sendable {
+    private struct State {
+        var outcomes: [RunOutcome] = []
+        var flushing = false
+    }
+
+    private let state = Mutex(State())
 
     /// Adds a result; true when no flush is running or about to run, and the caller must start one.
     func append(_ outcome: RunOutcome) -> Bool {
-        lock.withLock {
-            outcomes.append(outcome)
-            guard !flushing else { return false }
-            flushing = true
+        state.withLock { state in
+            state.outcomes.append(outcome)
+            guard !state.flushing else { return false }
+            state.flushing = true
             return true
         }
     }
@@ -159,13 +163,13 @@ private final class Inbox: @unchecked Sendable {
     /// Every result handed in so far; nil when there is none, and then the flush taking them has
     /// ended (the next result starts another).
     func takeAll() -> [RunOutcome]? {
-        lock.withLock {
-            guard !outcomes.isEmpty else {
-                flushing = false
+        state.withLock { state in
+            guard !state.outcomes.isEmpty else {
+                state.flushing = false
                 return nil
             }
-            defer { outcomes = [] }
-            return outcomes
+            defer { state.outcomes = [] }
+            return state.outcomes
         }
     }
 }

@@ -7,10 +7,10 @@ import ServiceLifecycle
 /// The worker: N slots that claim runs from the queue and execute their steps.
 ///
 /// It claims as many due jobs as it has free slots in one statement, and writes results in
-/// batches (see `ResultWriter`). LISTEN `flowforge_jobs` wakes it the moment work arrives;
+/// batches (see `ResultWriter`). `NotificationChannel.jobs` wakes it the moment work arrives;
 /// otherwise it sleeps until the earliest future `run_at` (a retry's backoff, a dependency's
 /// delay), and at most `pollInterval`, so a lost notification delays a job and never strands
-/// it. `flowforge_execution_cancelled` stops a cancelled run at once; lease renewal, which
+/// it. `NotificationChannel.executionCancelled` stops a cancelled run at once; lease renewal, which
 /// notices a lease that is gone, is the fallback. On graceful shutdown it stops claiming,
 /// gives running steps `shutdownGrace` to finish, then hands the rest back unspent.
 public struct WorkerService: Service {
@@ -57,7 +57,7 @@ public struct WorkerService: Service {
     public func run() async throws {
         let queue = QueueStore(client: postgres, logger: logger, metrics: metrics)
         let wakeup = Wakeup()
-        let stopping = StopFlag()
+        let stopping = AtomicFlag()
         let running = RunningRuns(slots: config.concurrency, metrics: metrics)
         let writer = ResultWriter(
             queue: queue, workerID: config.workerID, leaseSeconds: config.leaseSeconds, giveUpAfter: .seconds(config.leaseSeconds),
@@ -88,10 +88,10 @@ public struct WorkerService: Service {
         await withTaskGroup(of: Void.self) { helpers in
             helpers.addTask {
                 await listen(
-                    ["flowforge_jobs", "flowforge_execution_cancelled"], postgres: postgres, logger: logger,
+                    [.jobs, .executionCancelled], postgres: postgres, logger: logger,
                     onSubscribed: wakeup.wake,
                     onNotification: { channel, payload in
-                        guard channel == "flowforge_execution_cancelled" else { return wakeup.wake() }
+                        guard channel == .executionCancelled else { return wakeup.wake() }
                         guard let id = Int64(payload) else { return }
                         Task {
                             if await running.cancel(executionId: id) {
@@ -210,14 +210,6 @@ public struct WorkerService: Service {
         _ = try? await abandoning(after: .seconds(config.leaseSeconds)) { try await queue.release(remaining, workerID: workerID) }
         for attempt in remaining { await running.cancel(attempt) }
     }
-}
-
-/// Set once, read from anywhere.
-final class StopFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = false
-    var isSet: Bool { lock.withLock { value } }
-    func set() { lock.withLock { value = true } }
 }
 
 /// The runs this worker is executing, by attempt, and its slots. A run holds its slot

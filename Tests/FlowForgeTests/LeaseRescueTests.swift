@@ -32,7 +32,9 @@ struct LeaseRescueTests {
     }
 
     static func maintenance(_ api: APIHarness) -> Maintenance {
-        Maintenance(
+        let defaults = SchedulerService.Config()
+        return Maintenance(
+            rescueInterval: defaults.rescueInterval, pruneInterval: defaults.pruneInterval, rescueBatchSize: defaults.rescueBatchSize,
             retentionDays: 0, store: SchedulerStore(client: api.postgres, logger: TestDatabase.logger),
             events: EventStore(client: api.postgres, logger: TestDatabase.logger), logger: TestDatabase.logger)
     }

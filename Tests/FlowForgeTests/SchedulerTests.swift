@@ -195,7 +195,7 @@ struct SchedulerTests {
             let heard = Heard()
             let listener = Task {
                 await listen(
-                    ["flowforge_execution_finished"], postgres: api.postgres, logger: TestDatabase.logger,
+                    [.executionFinished], postgres: api.postgres, logger: TestDatabase.logger,
                     onSubscribed: { heard.subscribed() }, onNotification: { _, payload in heard.add(payload) })
             }
             defer { listener.cancel() }

@@ -45,7 +45,7 @@ struct StepResultTests {
             let running = RunningRuns(slots: 4, metrics: nil)
             await running.complete(finished: [], reserved: 0, started: claimed.map { ($0.key, Task {}) })
             let writer = ResultWriter(
-                queue: queue, workerID: "refusal", leaseSeconds: 60, giveUpAfter: .seconds(10), running: running, stopping: StopFlag(),
+                queue: queue, workerID: "refusal", leaseSeconds: 60, giveUpAfter: .seconds(10), running: running, stopping: AtomicFlag(),
                 wake: {}, logger: TestDatabase.logger)
             await writer.setLauncher { _ in Task {} }
             // jsonb refuses "\u0000": a result that bypassed StepOutput's escaping.

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A time zone's UTC offsets as a table of transitions, so that the schedule search never calls
 /// into ICU (a `secondsFromGMT(for:)` call costs about as much as a whole `next()`).
@@ -89,20 +90,21 @@ final class CronZoneRules: Sendable {
 }
 
 /// Zone tables are immutable and cost about 2 ms to build, so each process builds a zone's
-/// table once and shares it; the API previews a schedule per request.
-final class CronZoneRulesCache: @unchecked Sendable {
+/// table once and shares it; the API previews a schedule per request. Process-wide, unlike the
+/// worker's `StepsCache`: a table depends on nothing but the zone's name and the system's zone
+/// data, so sharing it cannot change what any caller sees.
+final class CronZoneRulesCache: Sendable {
     static let shared = CronZoneRulesCache()
 
-    private let lock = NSLock()
-    private var tables: [String: CronZoneRules] = [:]
+    private let tables = Mutex<[String: CronZoneRules]>([:])
 
     func rules(for zone: TimeZone) -> CronZoneRules {
         let key = zone.identifier
-        if let found = lock.withLock({ tables[key] }) {
+        if let found = tables.withLock({ $0[key] }) {
             return found
         }
         let built = CronZoneRules(zone: zone)
-        return lock.withLock {
+        return tables.withLock { tables in
             if let raced = tables[key] {
                 return raced
             }

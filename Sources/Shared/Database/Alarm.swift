@@ -10,11 +10,9 @@ import PostgresNIO
 /// time arms two 30 s deadlines per run (the claim's, the result write's), and in `bench
 /// throughput --concurrency 1` its memory grew by 14 MiB every 8 s with sleeping tasks and by
 /// 11 MiB with alarms. The rest is postgres-nio's pool, which arms a 60 s idle timer and a 30 s
-/// keep-alive timer, both sleeping tasks, each time it takes a connection back. Keeping
-/// connections open (`minimumConnections`) avoids the idle timers, but the pool has crashed
-/// with it after connections dropped (postgres-nio issues 479 and 539; the multi-host test's
-/// worker died once with SIGILL after the PostgreSQL restart), so it stays at 0. An event loop
-/// drops a cancelled scheduled task at once.
+/// keep-alive timer, both sleeping tasks, each time it takes a connection back (see
+/// PostgresWorkarounds.swift for why it keeps no connections open). An event loop drops a
+/// cancelled scheduled task at once.
 public struct Alarm: Sendable {
     private let scheduled: Scheduled<Void>
 

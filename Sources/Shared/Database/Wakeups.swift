@@ -1,15 +1,16 @@
 import Foundation
 import Logging
 import PostgresNIO
+import Synchronization
 
 /// LISTEN on `channels` over one connection for as long as the task runs, reconnecting when
 /// the connection drops. `onSubscribed` runs each time the subscriptions are (re)made, since
 /// anything sent meanwhile was missed; `onNotification` gets each (channel, payload). A wake-up
 /// only: callers also poll, so a lost notification delays work and never strands it.
 public func listen(
-    _ channels: [String], postgres: PostgresClient, logger: Logger,
+    _ channels: [NotificationChannel], postgres: PostgresClient, logger: Logger,
     onSubscribed: @escaping @Sendable () -> Void,
-    onNotification: @escaping @Sendable (_ channel: String, _ payload: String) -> Void
+    onNotification: @escaping @Sendable (_ channel: NotificationChannel, _ payload: String) -> Void
 ) async {
     while !Task.isCancelled {
         do {
@@ -17,7 +18,7 @@ public func listen(
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for channel in channels {
                         group.addTask {
-                            try await connection.listen(on: channel) { notifications in
+                            try await connection.listen(on: channel.rawValue) { notifications in
                                 onSubscribed()
                                 for try await notification in notifications { onNotification(channel, notification.payload) }
                             }
@@ -30,41 +31,39 @@ public func listen(
             }
         } catch {
             if Task.isCancelled { return }
-            logger.debug("LISTEN interrupted", metadata: ["channels": "\(channels)", "error": "\(error)"])
+            logger.debug("LISTEN interrupted", metadata: ["channels": "\(channels.map(\.rawValue))", "error": "\(error)"])
         }
         try? await Task.sleep(for: .seconds(1))
     }
 }
 
-/// LISTEN on one channel, waking `wakeup` on every notification and on every (re)subscription.
-public func listen(_ channel: String, postgres: PostgresClient, logger: Logger, wake wakeup: Wakeup) async {
-    await listen([channel], postgres: postgres, logger: logger, onSubscribed: wakeup.wake, onNotification: { _, _ in wakeup.wake() })
-}
-
 /// A wake-up signal: `wait(upTo:)` returns early when `wake()` was called since the last wait.
-public final class Wakeup: @unchecked Sendable {
-    private let lock = NSLock()
-    private var pending = false
-    private var waiter: (id: UUID, continuation: CheckedContinuation<Void, Never>)?
+public final class Wakeup: Sendable {
+    private struct State {
+        var pending = false
+        var waiter: (id: UUID, continuation: CheckedContinuation<Void, Never>)?
+    }
+
+    private let state = Mutex(State())
 
     public init() {}
 
     public func wake() {
-        let continuation: CheckedContinuation<Void, Never>? = lock.withLock {
-            guard let waiter else {
-                pending = true
+        let continuation: CheckedContinuation<Void, Never>? = state.withLock { state in
+            guard let waiter = state.waiter else {
+                state.pending = true
                 return nil
             }
-            self.waiter = nil
+            state.waiter = nil
             return waiter.continuation
         }
         continuation?.resume()
     }
 
     private func resume(_ id: UUID) {
-        let continuation: CheckedContinuation<Void, Never>? = lock.withLock {
-            guard let waiter, waiter.id == id else { return nil }
-            self.waiter = nil
+        let continuation: CheckedContinuation<Void, Never>? = state.withLock { state in
+            guard let waiter = state.waiter, waiter.id == id else { return nil }
+            state.waiter = nil
             return waiter.continuation
         }
         continuation?.resume()
@@ -78,12 +77,12 @@ public final class Wakeup: @unchecked Sendable {
         defer { alarm?.cancel() }
         await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                let ready = lock.withLock {
-                    if pending || Task.isCancelled {
-                        pending = false
+                let ready = state.withLock { state in
+                    if state.pending || Task.isCancelled {
+                        state.pending = false
                         return true
                     }
-                    waiter = (id, continuation)
+                    state.waiter = (id, continuation)
                     return false
                 }
                 if ready {

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import Synchronization
 
 /// A run a worker has claimed: everything it needs to execute the steps.
 public struct ClaimedRun: Sendable {
@@ -97,6 +98,8 @@ public struct QueueStore: Sendable {
     let client: PostgresClient
     let logger: Logger
     let metrics: FlowForgeMetrics?
+    /// The steps of the workflows this store's claims returned; one per worker, for its life.
+    let stepsCache = StepsCache()
 
     public init(client: PostgresClient, logger: Logger, metrics: FlowForgeMetrics? = nil) {
         self.client = client
@@ -124,7 +127,7 @@ public struct QueueStore: Sendable {
     /// a second question.
     public func claim(workerID: String, limit: Int, leaseSeconds: Int) async throws -> Claim {
         guard limit > 0 else { return Claim(runs: [], nextDueIn: nil) }
-        let (claimed, limitedDue, nextDueIn) = try await Self.decodeClaim(
+        let (claimed, limitedDue, nextDueIn) = try await decodeClaim(
             client.execute(ClaimUnlimited(workerID: workerID, leaseSeconds: leaseSeconds, limit: limit), logger: logger))
         guard claimed.count < limit, limitedDue else { return Claim(runs: claimed, nextDueIn: nextDueIn) }
         let remaining = limit - claimed.count
@@ -145,9 +148,9 @@ public struct QueueStore: Sendable {
 
     /// The runs a claim statement returned, whether a limited workflow's job was due, and the
     /// seconds until the next job comes due.
-    static func decodeClaim<Rows: AsyncSequence>(_ rows: Rows) async throws -> (runs: [ClaimedRun], limitedDue: Bool, nextDueIn: Double?)
+    func decodeClaim<Rows: AsyncSequence>(_ rows: Rows) async throws -> (runs: [ClaimedRun], limitedDue: Bool, nextDueIn: Double?)
     where Rows.Element == PostgresRow {
-        var decoder = ClaimedRunDecoder()
+        var decoder = ClaimedRunDecoder(stepsCache: stepsCache)
         var runs: [ClaimedRun] = []
         var nextDueIn: Double?
         var first = true
@@ -170,12 +173,12 @@ public struct QueueStore: Sendable {
         for (type, count) in try await Self.skipOverLimit(on: connection, logger: logger) {
             metrics?.runsFinished(count, status: .skipped, triggerType: type)
         }
-        return try await Self.claim(Self.limitedDue(limit: limit), workerID: workerID, leaseSeconds: leaseSeconds, on: connection, logger: logger)
+        return try await claim(Self.limitedDue(limit: limit), workerID: workerID, leaseSeconds: leaseSeconds, on: connection, logger: logger)
     }
 
     private func claim(workerID: String, limit: Int, leaseSeconds: Int, on connection: PostgresConnection) async throws -> [ClaimedRun] {
         guard limit > 0 else { return [] }
-        let (claimed, limitedDue, _) = try await Self.decodeClaim(
+        let (claimed, limitedDue, _) = try await decodeClaim(
             connection.execute(ClaimUnlimited(workerID: workerID, leaseSeconds: leaseSeconds, limit: limit), logger: logger))
         guard claimed.count < limit, limitedDue else { return claimed }
         return claimed + (try await claimLimited(workerID: workerID, limit: limit - claimed.count, leaseSeconds: leaseSeconds, on: connection))
@@ -232,10 +235,10 @@ public struct QueueStore: Sendable {
 
     /// Leases the jobs `due` selects and returns their runs. `due` is SQL text of ours with no
     /// input in it (its only value, the limit, is an integer we computed).
-    static func claim(
+    func claim(
         _ due: String, workerID: String, leaseSeconds: Int, on connection: PostgresConnection, logger: Logger
     ) async throws -> [ClaimedRun] {
-        var query = PostgresQuery(unsafeSQL: leaseSQL(due: due))
+        var query = PostgresQuery(unsafeSQL: Self.leaseSQL(due: due))
         query.binds.append(workerID)
         query.binds.append(leaseSeconds)
         return try await decodeClaim(connection.query(query, logger: logger)).runs
@@ -369,7 +372,7 @@ public struct QueueStore: Sendable {
         }
         if !anyFailed {
             // Only final results, and a claim: one statement.
-            var decoder = ClaimedRunDecoder()
+            var decoder = ClaimedRunDecoder(stepsCache: stepsCache)
             var claimed: [ClaimedRun] = []
             var counts: [String: Int] = [:]
             var first = true
@@ -581,10 +584,15 @@ public struct QueueStore: Sendable {
 
 /// Reads claimed runs; a workflow's steps are decoded only when `StepsCache` does not have them.
 struct ClaimedRunDecoder {
+    let stepsCache: StepsCache
     /// Whether the statement saw a limited workflow's job due: read from the first row, as
     /// every row carries the same value.
     private(set) var limitedDue = false
     private var sawFirstRow = false
+
+    init(stepsCache: StepsCache) {
+        self.stepsCache = stepsCache
+    }
 
     /// The run in a claim's row; nil for the row that only carries `limited_due` and
     /// `next_due_in`. Columns are read by position, in the order of `QueueStore.leaseSQL`'s
@@ -596,7 +604,7 @@ struct ClaimedRunDecoder {
         }
         guard let workflowId = try row[2].decode(Int64?.self) else { return nil }
         let cell = row[13]
-        let workflowSteps = try StepsCache.shared.steps(of: workflowId, stored: cell.bytes) {
+        let workflowSteps = try stepsCache.steps(of: workflowId, stored: cell.bytes) {
             try Step.list(stored: cell.decode(JSONValue.self))
         }
         return ClaimedRun(
@@ -618,25 +626,23 @@ struct ClaimedRunDecoder {
 }
 
 /// The steps of the workflows a worker has claimed runs of, by workflow, with the stored JSON
-/// they were decoded from. A claim's rows carry each run's workflow steps, and a worker would
-/// otherwise parse them for every run, or at least at every claim (one run at a time under
-/// light load); it now only compares the bytes. An edited workflow's steps differ in their
-/// bytes and are decoded again.
-final class StepsCache: @unchecked Sendable {
-    static let shared = StepsCache()
+/// they were decoded from. A claim's rows carry each run's workflow steps; rather than parse
+/// them for every run (one run per claim under light load), the bytes are compared, and only
+/// a workflow whose bytes changed (an edit) is decoded again. Each `QueueStore` holds its own,
+/// so a worker's cache lives as long as the worker.
+final class StepsCache: Sendable {
     /// Past this many workflows the cache starts over.
     static let capacity = 1_000
 
-    private let lock = NSLock()
-    private var entries: [Int64: (stored: ByteBuffer, steps: [Step])] = [:]
+    private let entries = Mutex<[Int64: (stored: ByteBuffer, steps: [Step])]>([:])
 
     func steps(of workflowId: Int64, stored: ByteBuffer?, decode: () throws -> [Step]) throws -> [Step] {
         guard let stored else { return try decode() }
-        if let entry = lock.withLock({ entries[workflowId] }), entry.stored == stored { return entry.steps }
+        if let entry = entries.withLock({ $0[workflowId] }), entry.stored == stored { return entry.steps }
         let steps = try decode()
         // A copy: the cell's bytes are a view into the whole message they arrived in.
         let copy = ByteBuffer(bytes: stored.readableBytesView)
-        lock.withLock {
+        entries.withLock { entries in
             if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
             entries[workflowId] = (copy, steps)
         }

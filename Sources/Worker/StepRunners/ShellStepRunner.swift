@@ -3,6 +3,7 @@ import Foundation
 
 #if canImport(Glibc)
 import Glibc
+import Synchronization
 #endif
 
 /// Runs a shell step: argv as given (no shell unless the user asks for one), in a process group
@@ -70,21 +71,24 @@ struct ShellStepRunner: Sendable {
 }
 
 /// The exit status of a child, delivered once by the thread that waits for it.
-final class ProcessExit: @unchecked Sendable {
+final class ProcessExit: Sendable {
     private struct Waiter {
         let continuation: CheckedContinuation<Void, Never>
         let alarm: Alarm
     }
 
-    private let lock = NSLock()
-    private var status: Int32?
-    private var waiters: [UUID: Waiter] = [:]
+    private struct State {
+        var status: Int32?
+        var waiters: [UUID: Waiter] = [:]
+    }
+
+    private let state = Mutex(State())
 
     func finish(_ status: Int32) {
-        let waiting = lock.withLock {
-            self.status = status
-            defer { waiters = [:] }
-            return Array(waiters.values)
+        let waiting = state.withLock { state in
+            state.status = status
+            defer { state.waiters = [:] }
+            return Array(state.waiters.values)
         }
         for waiter in waiting {
             waiter.alarm.cancel()
@@ -95,7 +99,7 @@ final class ProcessExit: @unchecked Sendable {
     /// Wakes one waiter, once: whichever of exit, timeout or cancellation comes first. Its
     /// alarm is called off, so nothing is left waiting for a step's timeout once it exited.
     private func wake(_ id: UUID) {
-        guard let waiter = lock.withLock({ waiters.removeValue(forKey: id) }) else { return }
+        guard let waiter = state.withLock({ $0.waiters.removeValue(forKey: id) }) else { return }
         waiter.alarm.cancel()
         waiter.continuation.resume()
     }
@@ -105,11 +109,11 @@ final class ProcessExit: @unchecked Sendable {
         let id = UUID()
         await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                let finished = lock.withLock {
-                    if status != nil || Task.isCancelled { return true }
+                let finished = state.withLock { state in
+                    if state.status != nil || Task.isCancelled { return true }
                     // Armed under the lock: an alarm that goes off at once waits for the lock
                     // and then finds its waiter kept.
-                    waiters[id] = Waiter(continuation: continuation, alarm: Alarm(after: timeout) { [weak self] in self?.wake(id) })
+                    state.waiters[id] = Waiter(continuation: continuation, alarm: Alarm(after: timeout) { [weak self] in self?.wake(id) })
                     return false
                 }
                 if finished { continuation.resume() }
@@ -117,6 +121,6 @@ final class ProcessExit: @unchecked Sendable {
         } onCancel: {
             wake(id)
         }
-        return lock.withLock { status }
+        return state.withLock { $0.status }
     }
 }

@@ -5,6 +5,7 @@ import PostgresNIO
 
 #if canImport(Glibc)
 import Glibc
+import Synchronization
 #endif
 
 /// The database one benchmark runs against: a fresh database on `DATABASE_URL`'s server
@@ -54,11 +55,11 @@ struct BenchDatabase {
 }
 
 /// A FlowForge executable started as a real child process, its output in a log file.
-final class BenchProcess: @unchecked Sendable {
+final class BenchProcess: Sendable {
     let name: String
     let pid: pid_t
     let logPath: String
-    private var lastUsage: (rssKiB: Int, cpuSeconds: Double) = (0, 0)
+    private let lastUsage = Mutex<(rssKiB: Int, cpuSeconds: Double)>((0, 0))
 
     /// Starts `program` (a sibling of this executable) with the environment given on top of ours.
     init(_ program: String, name: String, environment: [String: String], arguments: [String] = [], logDirectory: URL) throws {
@@ -82,9 +83,9 @@ final class BenchProcess: @unchecked Sendable {
             let kib = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? ""),
             let stat = ProcStat(pid: pid)
         {
-            lastUsage = (kib, stat.cpuSeconds)
+            lastUsage.withLock { $0 = (kib, stat.cpuSeconds) }
         }
-        return lastUsage
+        return lastUsage.withLock { $0 }
     }
 
     var isRunning: Bool {
@@ -122,14 +123,13 @@ final class BenchProcess: @unchecked Sendable {
 }
 
 /// The processes a benchmark started; all of them are stopped however it ends.
-final class BenchProcesses: @unchecked Sendable {
-    private let lock = NSLock()
-    private var processes: [BenchProcess] = []
+final class BenchProcesses: Sendable {
+    private let processes = Mutex<[BenchProcess]>([])
 
-    var all: [BenchProcess] { lock.withLock { processes } }
+    var all: [BenchProcess] { processes.withLock { $0 } }
 
     func add(_ process: BenchProcess) {
-        lock.withLock { processes.append(process) }
+        processes.withLock { $0.append(process) }
     }
 
     func stopAll(grace: Duration = .seconds(40)) async {

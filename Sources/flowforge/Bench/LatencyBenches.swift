@@ -8,29 +8,13 @@ import PostgresNIO
 import FoundationNetworking
 #endif
 
-/// A flag set at most once, readable from any thread.
-final class OnceFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = false
-
-    var isSet: Bool { lock.withLock { value } }
-
-    /// Sets the flag; false if it was already set.
-    func setOnce() -> Bool {
-        lock.withLock {
-            defer { value = true }
-            return !value
-        }
-    }
-}
-
 /// What the latency benchmarks share: a database, FlowForge processes started as children,
 /// and a wait until they listen.
 struct BenchCluster {
     let database: BenchDatabase
     let processes = BenchProcesses()
     /// Set once by a SIGINT or SIGTERM: the signal handler then owns the clean-up.
-    let interrupted = OnceFlag()
+    let interrupted = AtomicFlag()
     let logs: URL
     let logger = benchLogger()
 
@@ -94,7 +78,7 @@ struct BenchCluster {
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler { [processes, database, interrupted, logs] in
-                guard interrupted.setOnce() else { return }
+                guard interrupted.set() else { return }
                 print("\ninterrupted: stopping the FlowForge processes\(database.cluster == nil ? "" : " and the private PostgreSQL")")
                 let running = processes.all.filter(\.isRunning)
                 for process in running { kill(process.pid, SIGTERM) }

@@ -2,6 +2,7 @@ import Foundation
 
 #if canImport(Glibc)
 import Glibc
+import Synchronization
 #endif
 
 /// The load generator of `bench api`: HTTP/1.1 GET requests over one kept-alive loopback
@@ -158,18 +159,16 @@ struct LoadClient {
     }
 
     /// What the lanes measured, gathered under a lock.
-    private final class Results: @unchecked Sendable {
-        private let lock = NSLock()
-        private var latencies: [Double] = []
-        private var errors = 0
+    private final class Results: Sendable {
+        private let gathered = Mutex<(latencies: [Double], errors: Int)>(([], 0))
 
         func add(_ more: [Double], errors moreErrors: Int) {
-            lock.withLock {
-                latencies += more
-                errors += moreErrors
+            gathered.withLock {
+                $0.latencies += more
+                $0.errors += moreErrors
             }
         }
 
-        var all: (latencies: [Double], errors: Int) { lock.withLock { (latencies, errors) } }
+        var all: (latencies: [Double], errors: Int) { gathered.withLock { $0 } }
     }
 }
