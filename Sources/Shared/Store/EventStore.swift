@@ -95,7 +95,7 @@ public struct EventStore: Sendable {
                 ), seen AS (
                     UPDATE flowforge.workflow_triggers SET last_run_at = now() WHERE id = \(triggerId)
                 )
-                SELECT *, pg_notify('flowforge_jobs', id::text) FROM execution
+                SELECT *, pg_notify(\(NotificationChannel.jobs.rawValue), id::text) FROM execution
                 """, logger: logger)
             guard let execution = try await rows.collectRows(ExecutionStore.execution).first else { return .gone }
             try await connection.query(
@@ -185,7 +185,7 @@ public struct EventStore: Sendable {
                 UPDATE flowforge.workflow_triggers SET last_run_at = now()
                 WHERE id = \(triggerId) AND EXISTS (SELECT 1 FROM new)
             )
-            SELECT path, size, (extract(epoch FROM mtime) * 1000000)::bigint, pg_notify('flowforge_jobs', execution_id::text)::text
+            SELECT path, size, (extract(epoch FROM mtime) * 1000000)::bigint, pg_notify(\(NotificationChannel.jobs.rawValue), execution_id::text)::text
             FROM new
             """, logger: logger)
         var started: [SeenFile] = []

@@ -70,7 +70,7 @@ public struct ExecutionStore: Sendable {
                 INSERT INTO flowforge.jobs (execution_id, workflow_id, limited, run_at)
                 SELECT e.id, e.workflow_id, w.overlap_policy <> 'allow', e.queued_at FROM execution e, workflow w
             )
-            SELECT *, pg_notify('flowforge_jobs', id::text) FROM execution
+            SELECT *, pg_notify(\(NotificationChannel.jobs.rawValue), id::text) FROM execution
             """, logger: logger)
         guard let execution = try rows.collectRows(Self.execution).first else {
             throw FlowForgeError.notFound("workflow \(workflowId) does not exist")
@@ -150,7 +150,7 @@ public struct ExecutionStore: Sendable {
             guard cancelled else {
                 throw FlowForgeError.conflict("execution \(id) has already finished (\(current.status.rawValue)); there is nothing to cancel")
             }
-            try await connection.query("SELECT pg_notify('flowforge_execution_cancelled', \(String(id)))", logger: logger)
+            try await connection.query("SELECT pg_notify(\(NotificationChannel.executionCancelled.rawValue), \(String(id)))", logger: logger)
             return (current, cancelled)
         }
         if cancelled { metrics?.runsFinished(status: .cancelled, triggerType: execution.triggerType) }

@@ -416,7 +416,7 @@ public struct QueueStore: Sendable {
             retriedQuery.binds.append(workerID)
             var retried = 0
             for try await _ in try await connection.query(retriedQuery, logger: logger) { retried += 1 }
-            if retried > 0 { try await connection.query("SELECT pg_notify('flowforge_jobs', 'retry')", logger: logger) }
+            if retried > 0 { try await connection.query("SELECT pg_notify(\(NotificationChannel.jobs.rawValue), 'retry')", logger: logger) }
 
             let counts = try await Self.tally(connection.execute(RecordResults(outcomes: batch, workerID: workerID), logger: logger))
             let claimed = try await claim(workerID: workerID, limit: claimLimit, leaseSeconds: leaseSeconds, on: connection)
@@ -479,7 +479,7 @@ public struct QueueStore: Sendable {
     struct RecordResults: PostgresPreparedStatement {
         static let sql = """
             WITH \(recordCTEs)
-            SELECT status, trigger_type, pg_notify('flowforge_execution_finished', id::text)::text FROM done
+            SELECT status, trigger_type, pg_notify('\(NotificationChannel.executionFinished.rawValue)', id::text)::text FROM done
             """
         typealias Row = (String, String)
         let outcomes: RawJSON
@@ -532,7 +532,7 @@ public struct QueueStore: Sendable {
     struct RecordResultsAndClaim: PostgresPreparedStatement {
         static let sql = """
             WITH \(recordCTEs), recorded AS (
-                SELECT status || ' ' || trigger_type AS kind, pg_notify('flowforge_execution_finished', id::text) FROM done
+                SELECT status || ' ' || trigger_type AS kind, pg_notify('\(NotificationChannel.executionFinished.rawValue)', id::text) FROM done
             ), tally AS (
                 SELECT array_agg(kind) AS kinds, array_agg(n) AS counts FROM (SELECT kind, count(*) AS n FROM recorded GROUP BY kind) k
             ), \(leaseCTEs(due: unlimitedDue(limit: "$4"), worker: "$2", lease: "$3"))
@@ -574,7 +574,7 @@ public struct QueueStore: Sendable {
                 UPDATE flowforge.executions e SET status = 'queued', started_at = NULL, worker_id = NULL
                 FROM job WHERE e.id = job.execution_id AND e.status = 'running'
                 """, logger: logger)
-            try await connection.query("SELECT pg_notify('flowforge_jobs', 'released')", logger: logger)
+            try await connection.query("SELECT pg_notify(\(NotificationChannel.jobs.rawValue), 'released')", logger: logger)
         }
     }
 }

@@ -129,7 +129,7 @@ public struct SchedulerStore: Sendable {
                     WHERE t.id = u.id
                     """, logger: logger)
             }
-            if created > 0 { try await connection.query("SELECT pg_notify('flowforge_jobs', 'scheduled')", logger: logger) }
+            if created > 0 { try await connection.query("SELECT pg_notify(\(NotificationChannel.jobs.rawValue), 'scheduled')", logger: logger) }
             return created
         }
         metrics?.runsCreated(created, triggerType: .scheduled)
@@ -225,7 +225,7 @@ public struct SchedulerStore: Sendable {
             let rows = try await connection.query(query, logger: logger)
             var created = 0
             for try await _ in rows { created += 1 }
-            if created > 0 { try await connection.query("SELECT pg_notify('flowforge_jobs', 'cascade')", logger: logger) }
+            if created > 0 { try await connection.query("SELECT pg_notify(\(NotificationChannel.jobs.rawValue), 'cascade')", logger: logger) }
             return created
         }
         metrics?.runsCreated(created, triggerType: .dependency)
@@ -290,9 +290,10 @@ public struct SchedulerStore: Sendable {
                 failedRuns.append((id, ExecutionTriggerType(rawValue: type) ?? .manual))
             }
             for (id, _) in failedRuns {
-                try await connection.query("SELECT pg_notify('flowforge_execution_finished', \(String(id)))", logger: logger)
+                try await connection.query(
+                    "SELECT pg_notify(\(NotificationChannel.executionFinished.rawValue), \(String(id)))", logger: logger)
             }
-            if requeuedCount > 0 { try await connection.query("SELECT pg_notify('flowforge_jobs', 'rescued')", logger: logger) }
+            if requeuedCount > 0 { try await connection.query("SELECT pg_notify(\(NotificationChannel.jobs.rawValue), 'rescued')", logger: logger) }
             return (requeuedCount, failedRuns)
         }
         for (_, type) in failed { metrics?.runsFinished(status: .failed, triggerType: type) }

@@ -176,7 +176,7 @@ public struct WorkflowStore: Sendable {
                 )
                 DELETE FROM flowforge.jobs WHERE execution_id IN (SELECT id FROM cancelled)
                 """, logger: logger)
-            try await connection.query("SELECT pg_notify('flowforge_triggers_changed', \(String(id)))", logger: logger)
+            try await connection.query("SELECT pg_notify(\(NotificationChannel.triggersChanged.rawValue), \(String(id)))", logger: logger)
             return true
         }
     }

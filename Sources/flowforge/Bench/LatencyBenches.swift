@@ -184,7 +184,7 @@ struct CascadeBench: AsyncParsableCommand {
                 )
                 INSERT INTO flowforge.jobs (execution_id, workflow_id, limited, run_at) SELECT id, workflow_id, false, queued_at FROM runs
                 """, logger: cluster.logger)
-            try await client.query("NOTIFY flowforge_jobs", logger: cluster.logger)
+            try await client.query("NOTIFY \(unescaped: NotificationChannel.jobs.rawValue)", logger: cluster.logger)
 
             var progress = BenchProgress("cascading", total: total)
             let deadline = ContinuousClock.now + .seconds(timeout)
@@ -275,7 +275,7 @@ struct SchedulesBench: AsyncParsableCommand {
                     INSERT INTO flowforge.workflow_triggers (workflow_id, trigger_type, trigger_name, cron_expression, timezone, next_run_at)
                     SELECT id, 'scheduled', 'bench', \(cron), 'UTC', \(first) FROM flowforge.workflows
                     """, logger: cluster.logger)
-                try await connection.query("NOTIFY flowforge_triggers_changed", logger: cluster.logger)
+                try await connection.query("NOTIFY \(unescaped: NotificationChannel.triggersChanged.rawValue)", logger: cluster.logger)
             }
             // Statistics for the freshly loaded tables, as autovacuum would gather within a minute.
             try await client.query("ANALYZE flowforge.workflows", logger: cluster.logger)
