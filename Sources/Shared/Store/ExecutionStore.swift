@@ -60,17 +60,12 @@ public struct ExecutionStore: Sendable {
     public func createManual(workflowId: Int64) async throws -> Execution {
         let rows = try await client.rows(
             """
-            WITH workflow AS (
-                SELECT id, name, overlap_policy FROM flowforge.workflows WHERE id = \(workflowId) FOR KEY SHARE
-            ), execution AS (
-                INSERT INTO flowforge.executions (workflow_id, workflow_name, trigger_type, trigger_name, status)
-                SELECT id, name, 'manual', 'Run now', 'queued' FROM workflow
-                RETURNING \(unescaped: Self.columns)
-            ), job AS (
-                INSERT INTO flowforge.jobs (execution_id, workflow_id, limited, run_at)
-                SELECT e.id, e.workflow_id, w.overlap_policy <> 'allow', e.queued_at FROM execution e, workflow w
-            )
-            SELECT *, pg_notify(\(NotificationChannel.jobs.rawValue), id::text) FROM execution
+            WITH wanted AS (
+                SELECT id AS workflow_id, name AS workflow_name, NULL::bigint AS trigger_id, 'Run now' AS trigger_name,
+                    NULL::timestamptz AS scheduled_for, NULL::bigint AS upstream_execution_id, now() AS queued_at
+                FROM flowforge.workflows WHERE id = \(workflowId) FOR KEY SHARE
+            ), \(unescaped: RunEnqueue.ctes(.manual, returningExecution: true))
+            SELECT *, pg_notify(\(NotificationChannel.jobs.rawValue), id::text) FROM run
             """, logger: logger)
         guard let execution = try rows.collectRows(Self.execution).first else {
             throw FlowForgeError.notFound("workflow \(workflowId) does not exist")
