@@ -399,7 +399,8 @@ public struct QueueStore: Sendable {
                     WITH o AS (SELECT * FROM \(outcomesTable)), job AS (
                         UPDATE flowforge.jobs j
                         SET locked_by = NULL, lease_expires_at = NULL, attempt = j.attempt + 1,
-                            run_at = now() + make_interval(secs => w.retry_backoff_seconds), limited = w.overlap_policy <> 'allow'
+                            run_at = now() + make_interval(secs => w.retry_backoff_seconds),
+                            limited = \(RunEnqueue.limited(overlapPolicy: "w.overlap_policy"))
                         FROM o, flowforge.executions e, flowforge.workflows w
                         WHERE j.execution_id = ANY(ARRAY(SELECT id FROM o WHERE NOT ok)) AND j.execution_id = o.id AND NOT o.ok
                           AND j.locked_by = $2 AND j.attempt = o.attempt
@@ -566,7 +567,7 @@ public struct QueueStore: Sendable {
                 """
                 WITH job AS (
                     UPDATE flowforge.jobs j SET locked_by = NULL, lease_expires_at = NULL,
-                        limited = coalesce((SELECT w.overlap_policy <> 'allow' FROM flowforge.workflows w WHERE w.id = j.workflow_id), false)
+                        limited = coalesce((SELECT \(unescaped: RunEnqueue.limited(overlapPolicy: "w.overlap_policy")) FROM flowforge.workflows w WHERE w.id = j.workflow_id), false)
                     FROM unnest(\(ids)::bigint[], \(numbers)::int[]) AS held(id, attempt)
                     WHERE j.execution_id = ANY(\(ids)) AND j.execution_id = held.id AND j.attempt = held.attempt AND j.locked_by = \(workerID)
                     RETURNING j.execution_id

@@ -228,7 +228,7 @@ public struct SchedulerStore: Sendable {
             let requeued = try await connection.query(
                 """
                 WITH expired AS (
-                    SELECT j.execution_id, w.overlap_policy <> 'allow' AS limited FROM flowforge.jobs j
+                    SELECT j.execution_id, \(unescaped: RunEnqueue.limited(overlapPolicy: "w.overlap_policy")) AS limited FROM flowforge.jobs j
                     JOIN flowforge.workflows w ON w.id = j.workflow_id
                     WHERE j.locked_by IS NOT NULL AND j.lease_expires_at < now() AND j.attempt < w.max_attempts
                     LIMIT \(limit)
