@@ -78,24 +78,18 @@ public struct EventStore: Sendable {
             guard matched else { return .filtered }
             let rows = try await connection.query(
                 """
-                WITH trigger AS (
-                    SELECT t.id, t.trigger_name, w.id AS workflow_id, w.name, w.overlap_policy
+                WITH wanted AS (
+                    SELECT w.id AS workflow_id, w.name AS workflow_name, t.id AS trigger_id, t.trigger_name,
+                        NULL::timestamptz AS scheduled_for, NULL::bigint AS upstream_execution_id, now() AS queued_at
                     FROM flowforge.workflow_triggers t JOIN flowforge.workflows w ON w.id = t.workflow_id
                     WHERE t.id = \(triggerId)
-                ), execution AS (
-                    INSERT INTO flowforge.executions (workflow_id, workflow_name, trigger_id, trigger_type, trigger_name, status)
-                    SELECT workflow_id, name, id, 'event', trigger_name, 'queued' FROM trigger
-                    RETURNING \(unescaped: ExecutionStore.columns)
-                ), job AS (
-                    INSERT INTO flowforge.jobs (execution_id, workflow_id, limited, run_at)
-                    SELECT e.id, e.workflow_id, t.overlap_policy <> 'allow', e.queued_at FROM execution e, trigger t
-                ), event AS (
+                ), \(unescaped: RunEnqueue.ctes(.event, returningExecution: true)), event AS (
                     INSERT INTO flowforge.execution_events (execution_id, payload, payload_json)
-                    SELECT id, \(ByteBuffer(bytes: payload)), \(payloadJSON) FROM execution
+                    SELECT id, \(ByteBuffer(bytes: payload)), \(payloadJSON) FROM run
                 ), seen AS (
                     UPDATE flowforge.workflow_triggers SET last_run_at = now() WHERE id = \(triggerId)
                 )
-                SELECT *, pg_notify('flowforge_jobs', id::text) FROM execution
+                SELECT *, pg_notify(\(NotificationChannel.jobs.rawValue), id::text) FROM run
                 """, logger: logger)
             guard let execution = try await rows.collectRows(ExecutionStore.execution).first else { return .gone }
             try await connection.query(
@@ -155,7 +149,7 @@ public struct EventStore: Sendable {
         let rows = try await client.rows(
             """
             WITH trigger AS (
-                SELECT t.id, t.trigger_name, w.id AS workflow_id, w.name, w.overlap_policy
+                SELECT t.id, t.trigger_name, w.id AS workflow_id, w.name
                 FROM flowforge.workflow_triggers t JOIN flowforge.workflows w ON w.id = t.workflow_id
                 WHERE t.id = \(triggerId) AND t.enabled AND t.trigger_type = 'event' AND t.event_type = 'file_arrival'
                 FOR KEY SHARE OF t
@@ -169,23 +163,18 @@ public struct EventStore: Sendable {
                 FROM candidate c, trigger
                 ON CONFLICT DO NOTHING
                 RETURNING path, size, mtime, execution_id
-            ), execution AS (
-                INSERT INTO flowforge.executions (id, workflow_id, workflow_name, trigger_id, trigger_type, trigger_name, status)
-                OVERRIDING SYSTEM VALUE
-                SELECT new.execution_id, trigger.workflow_id, trigger.name, trigger.id, 'event', trigger.trigger_name, 'queued'
+            ), wanted AS (
+                SELECT new.execution_id AS id, trigger.workflow_id, trigger.name AS workflow_name, trigger.id AS trigger_id,
+                    trigger.trigger_name, NULL::timestamptz AS scheduled_for, NULL::bigint AS upstream_execution_id, now() AS queued_at
                 FROM new, trigger
-                RETURNING id, workflow_id, queued_at
-            ), job AS (
-                INSERT INTO flowforge.jobs (execution_id, workflow_id, limited, run_at)
-                SELECT e.id, e.workflow_id, trigger.overlap_policy <> 'allow', e.queued_at FROM execution e, trigger
-            ), event AS (
+            ), \(unescaped: RunEnqueue.ctes(.event, idsGiven: true)), event AS (
                 INSERT INTO flowforge.execution_events (execution_id, file_path, file_size, file_mtime)
                 SELECT execution_id, path, size, mtime FROM new
             ), seen AS (
                 UPDATE flowforge.workflow_triggers SET last_run_at = now()
                 WHERE id = \(triggerId) AND EXISTS (SELECT 1 FROM new)
             )
-            SELECT path, size, (extract(epoch FROM mtime) * 1000000)::bigint, pg_notify('flowforge_jobs', execution_id::text)::text
+            SELECT path, size, (extract(epoch FROM mtime) * 1000000)::bigint, pg_notify(\(NotificationChannel.jobs.rawValue), execution_id::text)::text
             FROM new
             """, logger: logger)
         var started: [SeenFile] = []

@@ -402,7 +402,8 @@ public struct QueueStore: Sendable {
                     WITH o AS (SELECT * FROM \(outcomesTable)), job AS (
                         UPDATE flowforge.jobs j
                         SET locked_by = NULL, lease_expires_at = NULL, attempt = j.attempt + 1,
-                            run_at = now() + make_interval(secs => w.retry_backoff_seconds), limited = w.overlap_policy <> 'allow'
+                            run_at = now() + make_interval(secs => w.retry_backoff_seconds),
+                            limited = \(RunEnqueue.limited(overlapPolicy: "w.overlap_policy"))
                         FROM o, flowforge.executions e, flowforge.workflows w
                         WHERE j.execution_id = ANY(ARRAY(SELECT id FROM o WHERE NOT ok)) AND j.execution_id = o.id AND NOT o.ok
                           AND j.locked_by = $2 AND j.attempt = o.attempt
@@ -419,7 +420,7 @@ public struct QueueStore: Sendable {
             retriedQuery.binds.append(workerID)
             var retried = 0
             for try await _ in try await connection.query(retriedQuery, logger: logger) { retried += 1 }
-            if retried > 0 { try await connection.query("SELECT pg_notify('flowforge_jobs', 'retry')", logger: logger) }
+            if retried > 0 { try await connection.query("SELECT pg_notify(\(NotificationChannel.jobs.rawValue), 'retry')", logger: logger) }
 
             let counts = try await Self.tally(connection.execute(RecordResults(outcomes: batch, workerID: workerID), logger: logger))
             let claimed = try await claim(workerID: workerID, limit: claimLimit, leaseSeconds: leaseSeconds, on: connection)
@@ -482,7 +483,7 @@ public struct QueueStore: Sendable {
     struct RecordResults: PostgresPreparedStatement {
         static let sql = """
             WITH \(recordCTEs)
-            SELECT status, trigger_type, pg_notify('flowforge_execution_finished', id::text)::text FROM done
+            SELECT status, trigger_type, pg_notify('\(NotificationChannel.executionFinished.rawValue)', id::text)::text FROM done
             """
         typealias Row = (String, String)
         let outcomes: RawJSON
@@ -535,7 +536,7 @@ public struct QueueStore: Sendable {
     struct RecordResultsAndClaim: PostgresPreparedStatement {
         static let sql = """
             WITH \(recordCTEs), recorded AS (
-                SELECT status || ' ' || trigger_type AS kind, pg_notify('flowforge_execution_finished', id::text) FROM done
+                SELECT status || ' ' || trigger_type AS kind, pg_notify('\(NotificationChannel.executionFinished.rawValue)', id::text) FROM done
             ), tally AS (
                 SELECT array_agg(kind) AS kinds, array_agg(n) AS counts FROM (SELECT kind, count(*) AS n FROM recorded GROUP BY kind) k
             ), \(leaseCTEs(due: unlimitedDue(limit: "$4"), worker: "$2", lease: "$3"))
@@ -569,7 +570,7 @@ public struct QueueStore: Sendable {
                 """
                 WITH job AS (
                     UPDATE flowforge.jobs j SET locked_by = NULL, lease_expires_at = NULL,
-                        limited = coalesce((SELECT w.overlap_policy <> 'allow' FROM flowforge.workflows w WHERE w.id = j.workflow_id), false)
+                        limited = coalesce((SELECT \(unescaped: RunEnqueue.limited(overlapPolicy: "w.overlap_policy")) FROM flowforge.workflows w WHERE w.id = j.workflow_id), false)
                     FROM unnest(\(ids)::bigint[], \(numbers)::int[]) AS held(id, attempt)
                     WHERE j.execution_id = ANY(\(ids)) AND j.execution_id = held.id AND j.attempt = held.attempt AND j.locked_by = \(workerID)
                     RETURNING j.execution_id
@@ -577,7 +578,7 @@ public struct QueueStore: Sendable {
                 UPDATE flowforge.executions e SET status = 'queued', started_at = NULL, worker_id = NULL
                 FROM job WHERE e.id = job.execution_id AND e.status = 'running'
                 """, logger: logger)
-            try await connection.query("SELECT pg_notify('flowforge_jobs', 'released')", logger: logger)
+            try await connection.query("SELECT pg_notify(\(NotificationChannel.jobs.rawValue), 'released')", logger: logger)
         }
     }
 }

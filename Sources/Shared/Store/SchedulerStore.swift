@@ -100,21 +100,15 @@ public struct SchedulerStore: Sendable {
             if !runTriggers.isEmpty {
                 let inserted = try await connection.query(
                     """
-                    WITH runs AS (
-                        INSERT INTO flowforge.executions
-                            (workflow_id, workflow_name, trigger_id, trigger_type, trigger_name, scheduled_for, queued_at)
-                        SELECT t.workflow_id, w.name, t.id, 'scheduled', t.trigger_name, r.at, \(now)
+                    WITH wanted AS (
+                        SELECT t.workflow_id, w.name AS workflow_name, t.id AS trigger_id, t.trigger_name, r.at AS scheduled_for,
+                            NULL::bigint AS upstream_execution_id, \(now)::timestamptz AS queued_at
                         FROM unnest(\(runTriggers)::bigint[], \(runTimes)::timestamptz[]) AS r(trigger_id, at)
                         JOIN flowforge.workflow_triggers t ON t.id = r.trigger_id
                         JOIN flowforge.workflows w ON w.id = t.workflow_id
                         ORDER BY r.at, t.id
-                        ON CONFLICT (trigger_id, scheduled_for) WHERE trigger_type = 'scheduled' DO NOTHING
-                        RETURNING id, workflow_id, scheduled_for
-                    )
-                    INSERT INTO flowforge.jobs (execution_id, workflow_id, limited, run_at)
-                    SELECT r.id, r.workflow_id, w.overlap_policy <> 'allow', r.scheduled_for
-                    FROM runs r JOIN flowforge.workflows w ON w.id = r.workflow_id
-                    RETURNING execution_id
+                    ), \(unescaped: RunEnqueue.ctes(.scheduled))
+                    SELECT execution_id FROM run_job
                     """, logger: logger)
                 for try await _ in inserted { created += 1 }
             }
@@ -129,7 +123,7 @@ public struct SchedulerStore: Sendable {
                     WHERE t.id = u.id
                     """, logger: logger)
             }
-            if created > 0 { try await connection.query("SELECT pg_notify('flowforge_jobs', 'scheduled')", logger: logger) }
+            if created > 0 { try await connection.query("SELECT pg_notify(\(NotificationChannel.jobs.rawValue), 'scheduled')", logger: logger) }
             return created
         }
         metrics?.runsCreated(created, triggerType: .scheduled)
@@ -190,11 +184,10 @@ public struct SchedulerStore: Sendable {
             WHERE e.id = ANY(ARRAY(SELECT execution_id FROM taken)) AND e.status IN ('completed', 'failed')
         ), marked AS (
             UPDATE flowforge.executions e SET cascaded_at = now() WHERE e.id = ANY(ARRAY(SELECT execution_id FROM taken))
-        ), downstream AS (
-            INSERT INTO flowforge.executions
-                (workflow_id, workflow_name, trigger_id, trigger_type, trigger_name, upstream_execution_id, scheduled_for)
-            SELECT t.workflow_id, w.name, t.id, 'dependency', t.trigger_name, f.id,
-                f.finished_at + make_interval(mins => t.delay_minutes)
+        ), wanted AS (
+            SELECT t.workflow_id, w.name AS workflow_name, t.id AS trigger_id, t.trigger_name,
+                f.finished_at + make_interval(mins => t.delay_minutes) AS scheduled_for, f.id AS upstream_execution_id,
+                now() AS queued_at
             FROM finished f
             JOIN flowforge.workflow_triggers t
                 ON t.depends_on_workflow_id = f.workflow_id AND t.trigger_type = 'dependency' AND t.enabled
@@ -202,13 +195,8 @@ public struct SchedulerStore: Sendable {
                     OR (t.dependency_condition = 'on_success' AND f.status = 'completed')
                     OR (t.dependency_condition = 'on_failure' AND f.status = 'failed'))
             JOIN flowforge.workflows w ON w.id = t.workflow_id
-            ON CONFLICT (trigger_id, upstream_execution_id) WHERE trigger_type = 'dependency' DO NOTHING
-            RETURNING id, workflow_id, scheduled_for
-        )
-        INSERT INTO flowforge.jobs (execution_id, workflow_id, limited, run_at)
-        SELECT d.id, d.workflow_id, w.overlap_policy <> 'allow', d.scheduled_for
-        FROM downstream d JOIN flowforge.workflows w ON w.id = d.workflow_id
-        RETURNING execution_id
+        ), \(RunEnqueue.ctes(.dependency))
+        SELECT execution_id FROM run_job
         """
 
     /// Starts the downstream runs of finished executions not yet cascaded, in one statement:
@@ -225,7 +213,7 @@ public struct SchedulerStore: Sendable {
             let rows = try await connection.query(query, logger: logger)
             var created = 0
             for try await _ in rows { created += 1 }
-            if created > 0 { try await connection.query("SELECT pg_notify('flowforge_jobs', 'cascade')", logger: logger) }
+            if created > 0 { try await connection.query("SELECT pg_notify(\(NotificationChannel.jobs.rawValue), 'cascade')", logger: logger) }
             return created
         }
         metrics?.runsCreated(created, triggerType: .dependency)
@@ -240,7 +228,7 @@ public struct SchedulerStore: Sendable {
             let requeued = try await connection.query(
                 """
                 WITH expired AS (
-                    SELECT j.execution_id, w.overlap_policy <> 'allow' AS limited FROM flowforge.jobs j
+                    SELECT j.execution_id, \(unescaped: RunEnqueue.limited(overlapPolicy: "w.overlap_policy")) AS limited FROM flowforge.jobs j
                     JOIN flowforge.workflows w ON w.id = j.workflow_id
                     WHERE j.locked_by IS NOT NULL AND j.lease_expires_at < now() AND j.attempt < w.max_attempts
                     LIMIT \(limit)
@@ -290,9 +278,10 @@ public struct SchedulerStore: Sendable {
                 failedRuns.append((id, ExecutionTriggerType(rawValue: type) ?? .manual))
             }
             for (id, _) in failedRuns {
-                try await connection.query("SELECT pg_notify('flowforge_execution_finished', \(String(id)))", logger: logger)
+                try await connection.query(
+                    "SELECT pg_notify(\(NotificationChannel.executionFinished.rawValue), \(String(id)))", logger: logger)
             }
-            if requeuedCount > 0 { try await connection.query("SELECT pg_notify('flowforge_jobs', 'rescued')", logger: logger) }
+            if requeuedCount > 0 { try await connection.query("SELECT pg_notify(\(NotificationChannel.jobs.rawValue), 'rescued')", logger: logger) }
             return (requeuedCount, failedRuns)
         }
         for (_, type) in failed { metrics?.runsFinished(status: .failed, triggerType: type) }

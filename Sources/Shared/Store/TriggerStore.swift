@@ -296,7 +296,7 @@ public struct TriggerStore: Sendable {
     }
 
     static func notifyChanged(_ triggerId: Int64, on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query("SELECT pg_notify('flowforge_triggers_changed', \(String(triggerId)))", logger: logger)
+        try await connection.query("SELECT pg_notify(\(NotificationChannel.triggersChanged.rawValue), \(String(triggerId)))", logger: logger)
     }
 
     // MARK: - Dependencies

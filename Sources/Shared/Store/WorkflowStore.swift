@@ -140,7 +140,7 @@ public struct WorkflowStore: Sendable {
                         max_concurrent_runs = \(definition.maxConcurrentRuns), overlap_policy = \(definition.overlapPolicy.rawValue),
                         updated_at = now()
                     WHERE id = \(id)
-                    RETURNING id, overlap_policy <> 'allow' AS limited
+                    RETURNING id, \(unescaped: RunEnqueue.limited(overlapPolicy: "overlap_policy")) AS limited
                 ), waiting AS (
                     -- Queued jobs follow the new overlap policy; leased ones pick it up when requeued.
                     UPDATE flowforge.jobs j SET limited = u.limited FROM updated u
@@ -176,7 +176,7 @@ public struct WorkflowStore: Sendable {
                 )
                 DELETE FROM flowforge.jobs WHERE execution_id IN (SELECT id FROM cancelled)
                 """, logger: logger)
-            try await connection.query("SELECT pg_notify('flowforge_triggers_changed', \(String(id)))", logger: logger)
+            try await connection.query("SELECT pg_notify(\(NotificationChannel.triggersChanged.rawValue), \(String(id)))", logger: logger)
             return true
         }
     }

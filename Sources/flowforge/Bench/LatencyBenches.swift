@@ -159,16 +159,11 @@ struct CascadeBench: AsyncParsableCommand {
                 "flowforge-worker", name: "flowforge-worker-1",
                 environment: ["FLOWFORGE_WORKER_CONCURRENCY": "\(concurrency)", "FLOWFORGE_WORKER_ID": "bench-worker-1"])
             try await cluster.waitForListeners(3, client: client)
-            try await client.query(
-                """
-                WITH runs AS (
-                    INSERT INTO flowforge.executions (workflow_id, workflow_name, trigger_type, trigger_name)
-                    SELECT id, name, 'manual', 'Run now' FROM flowforge.workflows WHERE name LIKE 'chain-%-1'
-                    RETURNING id, workflow_id, queued_at
-                )
-                INSERT INTO flowforge.jobs (execution_id, workflow_id, limited, run_at) SELECT id, workflow_id, false, queued_at FROM runs
-                """, logger: cluster.logger)
-            try await client.query("NOTIFY flowforge_jobs", logger: cluster.logger)
+            var heads: [Int64] = []
+            for try await id in try await client.query(
+                "SELECT id FROM flowforge.workflows WHERE name LIKE 'chain-%-1'", logger: cluster.logger
+            ).decode(Int64.self) { heads.append(id) }
+            _ = try await ExecutionStore(client: client, logger: cluster.logger).createManual(workflowIds: heads, count: 1)
 
             var progress = BenchProgress("cascading", total: total)
             let deadline = ContinuousClock.now + .seconds(timeout)
@@ -259,7 +254,7 @@ struct SchedulesBench: AsyncParsableCommand {
                     INSERT INTO flowforge.workflow_triggers (workflow_id, trigger_type, trigger_name, cron_expression, timezone, next_run_at)
                     SELECT id, 'scheduled', 'bench', \(cron), 'UTC', \(first) FROM flowforge.workflows
                     """, logger: cluster.logger)
-                try await connection.query("NOTIFY flowforge_triggers_changed", logger: cluster.logger)
+                try await connection.query("NOTIFY \(unescaped: NotificationChannel.triggersChanged.rawValue)", logger: cluster.logger)
             }
             // Statistics for the freshly loaded tables, as autovacuum would gather within a minute.
             try await client.query("ANALYZE flowforge.workflows", logger: cluster.logger)

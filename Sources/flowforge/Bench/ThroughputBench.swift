@@ -48,7 +48,7 @@ struct ThroughputBench: AsyncParsableCommand {
     }
 
     private func enqueue(client: PostgresClient, logger: Logger) async throws {
-        try await client.withOpenTransaction(logger: logger) { connection in
+        let workflowId = try await client.withOpenTransaction(logger: logger) { connection in
             let rows = try await connection.query(
                 """
                 INSERT INTO flowforge.workflows (name, steps, overlap_policy, max_concurrent_runs)
@@ -57,16 +57,9 @@ struct ThroughputBench: AsyncParsableCommand {
                 """, logger: logger)
             var workflowId: Int64 = 0
             for try await id in rows.decode(Int64.self) { workflowId = id }
-            try await connection.query(
-                """
-                WITH runs AS (
-                    INSERT INTO flowforge.executions (workflow_id, workflow_name, trigger_type, trigger_name)
-                    SELECT \(workflowId), 'bench-noop', 'manual', 'Run now' FROM generate_series(1, \(jobs))
-                    RETURNING id, workflow_id, queued_at
-                )
-                INSERT INTO flowforge.jobs (execution_id, workflow_id, limited, run_at) SELECT id, workflow_id, false, queued_at FROM runs
-                """, logger: logger)
+            return workflowId
         }
+        _ = try await ExecutionStore(client: client, logger: logger).createManual(workflowIds: [workflowId], count: jobs)
         try await client.query("ANALYZE flowforge.jobs", logger: logger)
         try await client.query("ANALYZE flowforge.executions", logger: logger)
     }

@@ -1,0 +1,56 @@
+/// Creating a run: how an execution and its job are written, for every kind of trigger (Run
+/// now, the cron ticker, the cascader, webhooks, file arrival). What differs between them is
+/// only which runs they want; the rest is decided here, once:
+///
+/// - the key that stops two schedulers from creating the same run (`conflict(for:)`);
+/// - whether the job waits behind its workflow's overlap lock (`limited(overlapPolicy:)`);
+/// - when the job comes due: a run with a time of its own (a scheduled run created ahead of
+///   its minute, a downstream run after its delay) at that time, any other at once.
+///
+/// It is SQL text to put into the caller's statement, not a function of its own, so a batch
+/// (ten thousand runs of one minute, a cascade's fan-out) stays one set-based statement and
+/// a run still costs one round trip. The caller names the runs it wants in a CTE, `wanted`,
+/// with the columns `workflow_id, workflow_name, trigger_id, trigger_name, scheduled_for,
+/// upstream_execution_id, queued_at` (and `id` first, when it took the ids from the sequence
+/// itself), then appends `RunEnqueue.ctes(…)`, which adds two CTEs: `run`, the executions
+/// created, and `run_job`, their jobs (`RETURNING execution_id`).
+enum RunEnqueue {
+    /// The one overlap rule: a workflow's jobs are claimed under its overlap lock unless its
+    /// policy lets any number of runs overlap. `overlapPolicy` is the SQL of the policy column.
+    static func limited(overlapPolicy: String) -> String { "(\(overlapPolicy) <> 'allow')" }
+
+    /// The unique key that makes a second scheduler's insert of the same run do nothing: once
+    /// per (trigger, minute) and once per (trigger, upstream run). Manual and event runs have
+    /// none (an event is recorded once before its run is created).
+    static func conflict(for triggerType: ExecutionTriggerType) -> String {
+        switch triggerType {
+        case .scheduled: "ON CONFLICT (trigger_id, scheduled_for) WHERE trigger_type = 'scheduled' DO NOTHING"
+        case .dependency: "ON CONFLICT (trigger_id, upstream_execution_id) WHERE trigger_type = 'dependency' DO NOTHING"
+        case .manual, .event: ""
+        }
+    }
+
+    /// The `run` and `run_job` CTEs for the rows of `wanted`. `idsGiven`: `wanted` starts with
+    /// an `id` column the caller took from the executions' sequence. `returningExecution`: `run`
+    /// returns every column of the execution (`ExecutionStore.columns`), else only what its job needs.
+    static func ctes(_ triggerType: ExecutionTriggerType, idsGiven: Bool = false, returningExecution: Bool = false) -> String {
+        let id = idsGiven ? "id, " : ""
+        return """
+            run AS (
+                INSERT INTO flowforge.executions
+                    (\(id)workflow_id, workflow_name, trigger_id, trigger_type, trigger_name, scheduled_for, upstream_execution_id, queued_at)
+                \(idsGiven ? "OVERRIDING SYSTEM VALUE" : "")
+                SELECT \(id)workflow_id, workflow_name, trigger_id, '\(triggerType.rawValue)', trigger_name, scheduled_for,
+                    upstream_execution_id, queued_at
+                FROM wanted
+                \(conflict(for: triggerType))
+                RETURNING \(returningExecution ? ExecutionStore.columns : "id, workflow_id, scheduled_for, queued_at")
+            ), run_job AS (
+                INSERT INTO flowforge.jobs (execution_id, workflow_id, limited, run_at)
+                SELECT run.id, run.workflow_id, \(limited(overlapPolicy: "w.overlap_policy")), coalesce(run.scheduled_for, run.queued_at)
+                FROM run JOIN flowforge.workflows w ON w.id = run.workflow_id
+                RETURNING execution_id
+            )
+            """
+    }
+}
