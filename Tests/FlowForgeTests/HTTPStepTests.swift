@@ -93,6 +93,14 @@ struct HTTPStepTests {
         }
     }
 
+    /// A server whose `/slow` answers 200 and then a byte a second, and what it saw.
+    static func withTrickleServer(_ body: (Int, ServerLog) async throws -> Void) async throws {
+        let log = ServerLog()
+        let router = Router()
+        router.get("slow", use: Self.trickle(log))
+        try await withServer(router) { port in try await body(port, log) }
+    }
+
     static func waitUntil(_ condition: @Sendable () async -> Bool, within limit: Duration = .seconds(10)) async -> Bool {
         let end = ContinuousClock.now + limit
         while ContinuousClock.now < end {
@@ -104,10 +112,7 @@ struct HTTPStepTests {
 
     @Test("a server that sends one byte a second is stopped at the step's timeout, and its connection closed")
     func trickleTimesOut() async throws {
-        let log = ServerLog()
-        let router = Router()
-        router.get("slow", use: Self.trickle(log))
-        try await Self.withServer(router) { port in
+        try await Self.withTrickleServer { port, log in
             let http = try Self.step(["url": .string("http://127.0.0.1:\(port)/slow"), "method": "GET", "timeout_seconds": 3])
             let began = ContinuousClock.now
             let result = await Self.run(http, name: "trickle")
@@ -124,10 +129,7 @@ struct HTTPStepTests {
 
     @Test("the run's deadline ends an http step before its own timeout")
     func runDeadlineBoundsStep() async throws {
-        let log = ServerLog()
-        let router = Router()
-        router.get("slow", use: Self.trickle(log))
-        try await Self.withServer(router) { port in
+        try await Self.withTrickleServer { port, log in
             let http = try Self.step(["url": .string("http://127.0.0.1:\(port)/slow"), "method": "GET", "timeout_seconds": 600])
             let began = ContinuousClock.now
             let result = await Self.run(http, name: "trickle", deadline: ContinuousClock.now + .seconds(2))
@@ -156,10 +158,7 @@ struct HTTPStepTests {
 
     @Test("a cancelled run stops its http step at once")
     func cancelStops() async throws {
-        let log = ServerLog()
-        let router = Router()
-        router.get("slow", use: Self.trickle(log))
-        try await Self.withServer(router) { port in
+        try await Self.withTrickleServer { port, log in
             let http = try Self.step(["url": .string("http://127.0.0.1:\(port)/slow"), "method": "GET", "timeout_seconds": 600])
             let began = ContinuousClock.now
             let running = Task { await Self.run(http, name: "trickle") }
@@ -364,10 +363,7 @@ struct HTTPStepTests {
 
     @Test("a workflow's timeout_seconds ends its http step, through the worker")
     func workflowTimeoutEndsStep() async throws {
-        let log = ServerLog()
-        let router = Router()
-        router.get("slow", use: Self.trickle(log))
-        try await Self.withServer(router) { port in
+        try await Self.withTrickleServer { port, log in
             try await withAPI(services: WorkerTests.worker()) { api in
                 let id = try await WorkerTests.run(
                     api,
