@@ -72,14 +72,13 @@ struct StepOutput: Sendable, Equatable {
     /// The kept bytes as text: NUL and every byte that is not UTF-8 become U+FFFD.
     var shown: String {
         let text = String(decoding: kept, as: UTF8.self)
-        guard text.utf8.contains(0) else { return text }
-        return String(text.unicodeScalars.map { $0 == "\0" ? "\u{FFFD}" : Character($0) })
+        return text.utf8.contains(0) ? text.replacingOccurrences(of: "\0", with: "\u{FFFD}") : text
     }
 
     /// `output`, `output_bytes`, and when they apply `output_truncated`, `output_binary` and
     /// `output_base64`.
     func describe(into fields: inout [String: JSONValue]) {
-        let text = isText ? String(decoding: kept, as: UTF8.self) : shown
+        let text = shown
         fields["output"] = .string(cutNote.map { "\($0)\n\(text)" } ?? text)
         fields["output_bytes"] = .int(Int64(totalBytes))
         if truncated { fields["output_truncated"] = .bool(true) }
