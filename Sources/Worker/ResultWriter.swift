@@ -88,18 +88,25 @@ actor ResultWriter {
         switch await write(outcomes, claimLimit: claimLimit) {
         case .written(let claimed):
             return claimed
+        case .refused(let reason) where outcomes.count == 1:
+            await recordRefusal(of: outcomes[0], reason: reason)
+            return []
         case .refused(let reason):
             // One result the database will not take must not cost the others theirs: write them
             // one at a time, and the refused one as failed, saying why.
             logger.warning("the database refused a batch of results; writing them one at a time", metadata: ["runs": "\(outcomes.count)", "error": "\(reason)"])
             for outcome in outcomes {
-                guard case .refused(let reason) = await write([outcome], claimLimit: 0) else { continue }
-                logger.error("the database refused a run's result; recording the run as failed", metadata: ["execution_id": "\(outcome.executionId)", "error": "\(reason)"])
-                if case .refused(let again) = await write([outcome.refused(because: reason)], claimLimit: 0) {
-                    logger.error("cannot record even the refusal; leaving the run to lease rescue", metadata: ["execution_id": "\(outcome.executionId)", "error": "\(again)"])
-                }
+                if case .refused(let reason) = await write([outcome], claimLimit: 0) { await recordRefusal(of: outcome, reason: reason) }
             }
             return []
+        }
+    }
+
+    /// Records a run whose result the database refused as failed, saying why.
+    private func recordRefusal(of outcome: RunOutcome, reason: String) async {
+        logger.error("the database refused a run's result; recording the run as failed", metadata: ["execution_id": "\(outcome.executionId)", "error": "\(reason)"])
+        if case .refused(let again) = await write([outcome.refused(because: reason)], claimLimit: 0) {
+            logger.error("cannot record even the refusal; leaving the run to lease rescue", metadata: ["execution_id": "\(outcome.executionId)", "error": "\(again)"])
         }
     }
 
