@@ -202,34 +202,23 @@ public struct EventStore: Sendable {
         return nil
     }
 
-    /// The event as stored: the JSON body (when jsonb could hold it), or the file.
-    private func storedSummary(executionId: Int64) async throws -> JSONValue? {
+    /// The event as the API shows it on the execution: the JSON body, or the file. A small body
+    /// that jsonb could not hold (JSON with "\u0000") is read as bytes and parsed here.
+    public func eventSummary(executionId: Int64) async throws -> JSONValue? {
         let rows = try await client.rows(
             """
-            SELECT payload_json, octet_length(payload), file_path, file_size, file_mtime
+            SELECT payload_json, octet_length(payload), file_path, file_size, file_mtime,
+                CASE WHEN payload_json IS NULL AND octet_length(payload) <= \(Limits.eventJSONBytes) THEN payload END
             FROM flowforge.execution_events WHERE execution_id = \(executionId)
             """, logger: logger)
-        for (json, bytes, path, size, mtime) in try rows.decode((JSONValue?, Int64?, String?, Int64?, Date?).self) {
+        for (json, bytes, path, size, mtime, raw) in try rows.decode((JSONValue?, Int64?, String?, Int64?, Date?, ByteBuffer?).self) {
             if let path {
                 return ["file": .string(path), "file_size": JSONValue(size), "file_modified_at": JSONValue(mtime)]
             }
-            return ["payload": json ?? .null, "payload_bytes": JSONValue(bytes)]
+            let shown = json ?? raw.flatMap { try? JSONValue.parse(Array($0.readableBytesView)) }
+            return ["payload": shown ?? .null, "payload_bytes": JSONValue(bytes)]
         }
         return nil
-    }
-
-    /// The event as the API shows it on the execution: the JSON body, or the file. A small JSON
-    /// body that jsonb could not hold (a string with "\u0000") is parsed from its bytes.
-    public func eventSummary(executionId: Int64) async throws -> JSONValue? {
-        guard var summary = try await storedSummary(executionId: executionId) else { return nil }
-        guard summary["payload"] == .null, let size = summary["payload_bytes"]?.intValue, size > 0, size <= Limits.eventJSONBytes,
-            let bytes = try await eventData(executionId: executionId)?.payload, let json = try? JSONValue.parse(bytes)
-        else { return summary }
-        if case .object(var fields) = summary {
-            fields["payload"] = json
-            summary = .object(fields)
-        }
-        return summary
     }
 
     // MARK: - Upkeep
