@@ -208,14 +208,15 @@ public struct EventStore: Sendable {
         let rows = try await client.rows(
             """
             SELECT payload_json, octet_length(payload), file_path, file_size, file_mtime,
-                CASE WHEN payload_json IS NULL AND octet_length(payload) <= \(Limits.eventJSONBytes) THEN payload END
+                CASE WHEN coalesce(payload_json, 'null') = 'null' AND octet_length(payload) <= \(Limits.eventJSONBytes) THEN payload END
             FROM flowforge.execution_events WHERE execution_id = \(executionId)
             """, logger: logger)
         for (json, bytes, path, size, mtime, raw) in try rows.decode((JSONValue?, Int64?, String?, Int64?, Date?, ByteBuffer?).self) {
             if let path {
                 return ["file": .string(path), "file_size": JSONValue(size), "file_modified_at": JSONValue(mtime)]
             }
-            let shown = json ?? raw.flatMap { try? JSONValue.parse(Array($0.readableBytesView)) }
+            // `raw` is there only when no JSON was stored (the webhook writes jsonb `null` then).
+            let shown = raw.map { (try? JSONValue.parse(Array($0.readableBytesView))) ?? .null } ?? json
             return ["payload": shown ?? .null, "payload_bytes": JSONValue(bytes)]
         }
         return nil
