@@ -82,8 +82,7 @@ final class StepProcess: Sendable {
             if status == nil, exitFD >= 0 { fds.append(pollfd(fd: exitFD, events: Int16(POLLIN), revents: 0)) }
             let timeout: Int32
             if status != nil {
-                let left = (drainDeadline - ContinuousClock.now).components
-                timeout = Int32(max(1, left.seconds * 1_000 + left.attoseconds / 1_000_000_000_000_000 + 1))
+                timeout = Int32(max(1, ((drainDeadline - ContinuousClock.now) / .milliseconds(1)).rounded(.up)))
             } else {
                 // Without a pidfd (a kernel before 5.3) the exit is looked for every 50 ms.
                 timeout = exitFD >= 0 ? -1 : 50
