@@ -73,24 +73,36 @@ struct HTTPStepTests {
         return await HTTPStepRunner().run(http, name: name, context: ["FLOWFORGE_EXECUTION_ID": "42"], deadline: deadline)
     }
 
-    /// A handler that answers 200 and then sends one byte a second, until the client leaves.
-    static func trickle(_ log: ServerLog) -> @Sendable (Request, BasicRequestContext) async throws -> Response {
+    /// A handler that answers 200 and then writes `chunk`, `pause` apart, `times` times (then
+    /// ends the body) or until the client leaves; the log says what it wrote and whether the
+    /// client left first.
+    static func streaming(
+        _ log: ServerLog, _ chunk: ByteBuffer, times: Int? = nil, pause: Duration? = nil, contentLength: Int? = nil
+    ) -> @Sendable (Request, BasicRequestContext) async throws -> Response {
         { _, _ in
             Response(
                 status: .ok,
-                body: ResponseBody { writer in
+                body: ResponseBody(contentLength: contentLength) { writer in
                     do {
-                        while true {
-                            try await writer.write(ByteBuffer(string: "x"))
-                            await log.wrote(1)
-                            try await Task.sleep(for: .seconds(1))
+                        var written = 0
+                        while times.map({ written < $0 }) ?? true {
+                            try await writer.write(chunk)
+                            written += 1
+                            await log.wrote(chunk.readableBytes)
+                            if let pause { try await Task.sleep(for: pause) }
                         }
+                        try await writer.finish(nil)
                     } catch {
                         await log.sawAbandon()
                         throw error
                     }
                 })
         }
+    }
+
+    /// A handler that answers 200 and then sends one byte a second, until the client leaves.
+    static func trickle(_ log: ServerLog) -> @Sendable (Request, BasicRequestContext) async throws -> Response {
+        streaming(log, ByteBuffer(string: "x"), pause: .seconds(1))
     }
 
     /// A server whose `/slow` answers 200 and then a byte a second, and what it saw.
@@ -177,23 +189,7 @@ struct HTTPStepTests {
     func largeBodyIsCut() async throws {
         let log = ServerLog()
         let router = Router()
-        let chunk = ByteBuffer(repeating: UInt8(ascii: "a"), count: 64 * 1024)
-        router.get("big") { _, _ in
-            Response(
-                status: .ok,
-                body: ResponseBody(contentLength: 5 << 20) { writer in
-                    do {
-                        for _ in 0..<80 {
-                            try await writer.write(chunk)
-                            await log.wrote(chunk.readableBytes)
-                        }
-                        try await writer.finish(nil)
-                    } catch {
-                        await log.sawAbandon()
-                        throw error
-                    }
-                })
-        }
+        router.get("big", use: Self.streaming(log, ByteBuffer(repeating: UInt8(ascii: "a"), count: 64 * 1024), times: 80, contentLength: 5 << 20))
         try await Self.withServer(router) { port in
             let http = try Self.step(["url": .string("http://127.0.0.1:\(port)/big"), "method": "GET", "timeout_seconds": 30])
             let result = await Self.run(http)
@@ -218,22 +214,7 @@ struct HTTPStepTests {
     func endlessBodyIsAbandoned() async throws {
         let log = ServerLog()
         let router = Router()
-        let chunk = ByteBuffer(repeating: UInt8(ascii: "e"), count: 64 * 1024)
-        router.get("endless") { _, _ in
-            Response(
-                status: .ok,
-                body: ResponseBody { writer in
-                    do {
-                        while true {
-                            try await writer.write(chunk)
-                            await log.wrote(chunk.readableBytes)
-                        }
-                    } catch {
-                        await log.sawAbandon()
-                        throw error
-                    }
-                })
-        }
+        router.get("endless", use: Self.streaming(log, ByteBuffer(repeating: UInt8(ascii: "e"), count: 64 * 1024)))
         try await Self.withServer(router) { port in
             let http = try Self.step(["url": .string("http://127.0.0.1:\(port)/endless"), "method": "GET", "timeout_seconds": 30])
             let began = ContinuousClock.now
