@@ -24,16 +24,7 @@ struct FlowForgeWorkerCommand: AsyncParsableCommand {
     /// read the worker's environment or memory (`ProcessBootstrap.stepIsolation` checks it again).
     static func main() async {
         _ = try? StepIsolation.protectProcess()
-        do {
-            var command = try parseAsRoot()
-            if var command = command as? any AsyncParsableCommand {
-                try await command.run()
-            } else {
-                try command.run()
-            }
-        } catch {
-            exit(withError: error)
-        }
+        await main(nil)
     }
 
     func run() async throws {

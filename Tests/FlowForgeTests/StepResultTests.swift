@@ -144,7 +144,7 @@ struct StepResultTests {
         guard let files = FileManager.default.enumerator(atPath: directory) else { return 0 }
         var largest = 0
         for case let file as String in files {
-            let size = (try? FileManager.default.attributesOfItem(atPath: directory + "/" + file)[.size] as? Int) ?? 0
+            let size = (try? FileManager.default.attributesOfItem(atPath: directory + "/" + file))?[.size] as? Int
             largest = max(largest, size ?? 0)
         }
         return largest
