@@ -1,3 +1,4 @@
+@testable import FlowForgeScheduler
 @testable import FlowForgeShared
 import Foundation
 import Hummingbird

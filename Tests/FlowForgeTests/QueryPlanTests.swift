@@ -1,3 +1,5 @@
+@testable import FlowForgeScheduler
+@testable import FlowForgeWorker
 @testable import FlowForgeShared
 import Foundation
 import PostgresNIO

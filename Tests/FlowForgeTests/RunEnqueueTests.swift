@@ -1,3 +1,4 @@
+@testable import FlowForgeScheduler
 import FlowForgeShared
 import Foundation
 import Hummingbird

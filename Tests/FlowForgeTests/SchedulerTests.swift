@@ -1,4 +1,4 @@
-import FlowForgeScheduler
+@testable import FlowForgeScheduler
 import FlowForgeShared
 @testable import FlowForgeWorker
 import Foundation

@@ -3,7 +3,7 @@ import PostgresNIO
 
 extension PostgresRandomAccessRow {
     /// The named column, decoded; a type mismatch is a programming error in the store's SQL.
-    func column<T: PostgresDecodable>(_ name: String, as type: T.Type = T.self) throws -> T {
+    public func column<T: PostgresDecodable>(_ name: String, as type: T.Type = T.self) throws -> T {
         try self[name].decode(T.self, context: .default)
     }
 }
@@ -13,7 +13,7 @@ extension PostgresRandomAccessRow {
 
 extension PostgresRowSequence {
     /// Collects every row in random-access form and maps it.
-    func collectRows<T>(_ transform: (PostgresRandomAccessRow) throws -> T) async throws -> [T] {
+    public func collectRows<T>(_ transform: (PostgresRandomAccessRow) throws -> T) async throws -> [T] {
         var result: [T] = []
         for try await row in self { result.append(try transform(row.makeRandomAccess())) }
         return result
@@ -27,7 +27,7 @@ extension Array where Element == PostgresRow {
     }
 
     /// Each row in random-access form, mapped.
-    func collectRows<T>(_ transform: (PostgresRandomAccessRow) throws -> T) throws -> [T] {
+    public func collectRows<T>(_ transform: (PostgresRandomAccessRow) throws -> T) throws -> [T] {
         try map { try transform($0.makeRandomAccess()) }
     }
 }
@@ -94,9 +94,9 @@ extension Error {
 }
 
 /// Advisory-lock keys FlowForge agrees on across processes and hosts.
-enum AdvisoryLock {
+public enum AdvisoryLock {
     /// Serializes changes to the dependency graph so two halves of a cycle cannot both commit.
-    static let dependencyGraph: Int64 = 0x466C_6F77_4465_7073
+    public static let dependencyGraph: Int64 = 0x466C_6F77_4465_7073
     /// Serializes claims of runs whose workflow limits concurrent runs (overlap queue/skip).
-    static let overlap: Int64 = 0x466C_6F77_4F76_6572
+    public static let overlap: Int64 = 0x466C_6F77_4F76_6572
 }

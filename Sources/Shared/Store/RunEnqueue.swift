@@ -1,3 +1,6 @@
+import Logging
+import PostgresNIO
+
 /// Creating a run: how an execution and its job are written, for every kind of trigger (Run
 /// now, the cron ticker, the cascader, webhooks, file arrival). What differs between them is
 /// only which runs they want; the rest is decided here, once:
@@ -14,15 +17,18 @@
 /// upstream_execution_id, queued_at` (and `id` first, when it took the ids from the sequence
 /// itself), then appends `RunEnqueue.ctes(…)`, which adds two CTEs: `run`, the executions
 /// created, and `run_job`, their jobs (`RETURNING execution_id`).
-enum RunEnqueue {
+///
+/// Its inverse is here too: `withdrawUpcoming`, for runs created ahead of their time whose
+/// trigger changed before they came due.
+public enum RunEnqueue {
     /// The one overlap rule: a workflow's jobs are claimed under its overlap lock unless its
     /// policy lets any number of runs overlap. `overlapPolicy` is the SQL of the policy column.
-    static func limited(overlapPolicy: String) -> String { "(\(overlapPolicy) <> 'allow')" }
+    public static func limited(overlapPolicy: String) -> String { "(\(overlapPolicy) <> 'allow')" }
 
     /// The unique key that makes a second scheduler's insert of the same run do nothing: once
     /// per (trigger, minute) and once per (trigger, upstream run). Manual and event runs have
     /// none (an event is recorded once before its run is created).
-    static func conflict(for triggerType: ExecutionTriggerType) -> String {
+    public static func conflict(for triggerType: ExecutionTriggerType) -> String {
         switch triggerType {
         case .scheduled: "ON CONFLICT (trigger_id, scheduled_for) WHERE trigger_type = 'scheduled' DO NOTHING"
         case .dependency: "ON CONFLICT (trigger_id, upstream_execution_id) WHERE trigger_type = 'dependency' DO NOTHING"
@@ -33,7 +39,7 @@ enum RunEnqueue {
     /// The `run` and `run_job` CTEs for the rows of `wanted`. `idsGiven`: `wanted` starts with
     /// an `id` column the caller took from the executions' sequence. `returningExecution`: `run`
     /// returns every column of the execution (`ExecutionStore.columns`), else only what its job needs.
-    static func ctes(_ triggerType: ExecutionTriggerType, idsGiven: Bool = false, returningExecution: Bool = false) -> String {
+    public static func ctes(_ triggerType: ExecutionTriggerType, idsGiven: Bool = false, returningExecution: Bool = false) -> String {
         let id = idsGiven ? "id, " : ""
         return """
             run AS (
@@ -52,5 +58,24 @@ enum RunEnqueue {
                 RETURNING execution_id
             )
             """
+    }
+
+    /// Removes the runs of scheduled triggers that were created ahead of their time and are
+    /// not yet due (see `SchedulerStore.defaultLookahead`): for one trigger, or for every trigger of a
+    /// workflow. Called when a trigger is disabled, deleted or rescheduled, in its transaction.
+    /// The job is locked before its execution, the order every queue statement uses.
+    public static func withdrawUpcoming(
+        triggerId: Int64? = nil, workflowId: Int64? = nil, on connection: PostgresConnection, logger: Logger
+    ) async throws {
+        try await connection.query(
+            """
+            WITH upcoming AS (
+                DELETE FROM flowforge.jobs j USING flowforge.executions e
+                WHERE e.id = j.execution_id AND e.trigger_type = 'scheduled' AND j.locked_by IS NULL AND j.run_at > now()
+                  AND (e.trigger_id = \(triggerId) OR e.workflow_id = \(workflowId))
+                RETURNING j.execution_id
+            )
+            DELETE FROM flowforge.executions WHERE id IN (SELECT execution_id FROM upcoming)
+            """, logger: logger)
     }
 }

@@ -201,7 +201,7 @@ public struct TriggerStore: Sendable {
                 definition, workflowId: workflowId, workflowName: workflowName, on: connection, logger: logger)
             let change = TriggerChange(editing: current, into: definition, upstreamName: upstreamName, now: now)
             if change.withdrawsUpcomingRuns {
-                try await SchedulerStore.withdrawUpcomingRuns(triggerId: triggerId, on: connection, logger: logger)
+                try await RunEnqueue.withdrawUpcoming(triggerId: triggerId, on: connection, logger: logger)
             }
             try await connection.query(
                 """
@@ -235,7 +235,7 @@ public struct TriggerStore: Sendable {
             }
             let change = TriggerChange(enabling: current, enabled, now: now)
             if change.withdrawsUpcomingRuns {
-                try await SchedulerStore.withdrawUpcomingRuns(triggerId: triggerId, on: connection, logger: logger)
+                try await RunEnqueue.withdrawUpcoming(triggerId: triggerId, on: connection, logger: logger)
             }
             try await connection.query(
                 """
@@ -258,7 +258,7 @@ public struct TriggerStore: Sendable {
             var exists = false
             for try await _ in owned { exists = true }
             guard exists else { return false }
-            try await SchedulerStore.withdrawUpcomingRuns(triggerId: triggerId, on: connection, logger: logger)
+            try await RunEnqueue.withdrawUpcoming(triggerId: triggerId, on: connection, logger: logger)
             let rows = try await connection.query(
                 "DELETE FROM flowforge.workflow_triggers WHERE workflow_id = \(workflowId) AND id = \(triggerId) RETURNING id",
                 logger: logger)

@@ -165,7 +165,7 @@ public struct WorkflowStore: Sendable {
             for try await _ in rows { deleted = true }
             guard deleted else { return false }
             // Scheduled runs created ahead of their time never happened: they go. What was due is cancelled.
-            try await SchedulerStore.withdrawUpcomingRuns(workflowId: id, on: connection, logger: logger)
+            try await RunEnqueue.withdrawUpcoming(workflowId: id, on: connection, logger: logger)
             try await connection.query(
                 """
                 WITH cancelled AS (

@@ -1,3 +1,4 @@
+import FlowForgeShared
 import Foundation
 import Logging
 import PostgresNIO
@@ -16,17 +17,10 @@ public struct SchedulerStore: Sendable {
         self.metrics = metrics
     }
 
-    /// Runs later than this after their time count as missed, and the misfire policy decides.
-    public static let misfireThreshold: TimeInterval = 60
-    /// `run_all` creates at most this many missed runs per trigger.
-    public static let maxMissedRuns = 100
-
     /// Enabled scheduled triggers due by $1, at most $2, locked for this transaction.
     static let dueTriggersSQL = """
-        SELECT t.id, t.workflow_id, w.name AS workflow_name, t.trigger_name, t.cron_expression, t.timezone,
-            t.next_run_at, t.misfire_policy
+        SELECT t.id, t.cron_expression, t.timezone, t.next_run_at, t.misfire_policy
         FROM flowforge.workflow_triggers t
-        JOIN flowforge.workflows w ON w.id = t.workflow_id
         WHERE t.enabled AND t.trigger_type = 'scheduled' AND t.next_run_at <= $1
         ORDER BY t.next_run_at
         LIMIT $2
@@ -37,59 +31,49 @@ public struct SchedulerStore: Sendable {
     /// waits in the queue with `run_at` = its `scheduled_for`, and the workers, which sleep
     /// until the earliest `run_at`, start it on the minute: creating 10,000 runs takes a couple
     /// of seconds on a small machine, and that time is spent before the minute, not after it.
-    /// A trigger that is disabled, deleted or given a new schedule withdraws its early runs.
+    /// A trigger that is disabled, deleted or given a new schedule withdraws its early runs
+    /// (`RunEnqueue.withdrawUpcoming`).
     public static let defaultLookahead: TimeInterval = 10
 
-    /// Fires the scheduled triggers due by `now + lookahead`: inserts their runs and jobs,
-    /// advances `next_run_at`, all in one transaction. Returns how many runs it created. Runs
-    /// already late are judged by the misfire policy against `now`; runs within the look-ahead
-    /// are created on time, each with its own `scheduled_for`.
-    public func fireDueTriggers(now: Date, lookahead: TimeInterval = 0, limit: Int = 500) async throws -> Int {
-        let horizon = now.addingTimeInterval(max(0, lookahead))
+    /// A scheduled trigger whose `next_run_at` has come (within the look-ahead).
+    struct DueTrigger: Sendable {
+        var id: Int64
+        var cron: String
+        var timezone: String
+        var nextRunAt: Date
+        var misfire: MisfirePolicy
+    }
+
+    /// Locks the enabled scheduled triggers due by `horizon` (at most `limit`), asks `plan` for
+    /// each one's runs and next time, and writes them all in the same transaction with two
+    /// statements (the cost of a minute with thousands of due triggers is a few round trips).
+    /// A trigger `plan` cannot plan (nil) is switched off. Returns how many runs it created.
+    func fireDueTriggers(dueBy horizon: Date, limit: Int, now: Date, plan: @escaping @Sendable (DueTrigger) -> FirePlan?) async throws -> Int {
         let created = try await client.withOpenTransaction(logger: logger) { connection in
             var dueQuery = PostgresQuery(unsafeSQL: Self.dueTriggersSQL)
             dueQuery.binds.append(horizon)
             dueQuery.binds.append(limit)
-            let rows = try await connection.query(dueQuery, logger: logger)
-            struct Due {
-                var id: Int64, workflowId: Int64, workflowName: String, triggerName: String
-                var cron: String, timezone: String, nextRunAt: Date, misfire: MisfirePolicy
-            }
-            let due = try await rows.collectRows { row in
-                Due(
-                    id: try row.column("id"), workflowId: try row.column("workflow_id"),
-                    workflowName: try row.column("workflow_name"), triggerName: try row.column("trigger_name"),
-                    cron: try row.column("cron_expression"), timezone: try row.column("timezone"),
+            let due = try await connection.query(dueQuery, logger: logger).collectRows { row in
+                DueTrigger(
+                    id: try row.column("id"), cron: try row.column("cron_expression"), timezone: try row.column("timezone"),
                     nextRunAt: try row.column("next_run_at"),
                     misfire: MisfirePolicy(rawValue: try row.column("misfire_policy")) ?? .runOnce)
             }
-            // Work out every trigger's runs and next time here, then write them all with two
-            // statements: the cost of a minute with thousands of due triggers is two round trips.
             var runTriggers: [Int64] = [], runTimes: [Date] = []
             var advanced: [Int64] = [], nextTimes: [Date] = [], hasNext: [Bool] = [], lastTimes: [Date] = [], hasLast: [Bool] = []
             var broken: [Int64] = []
             for trigger in due {
-                guard let expression = try? CronExpression(trigger.cron), let zone = try? CronTimeZone.named(trigger.timezone) else {
-                    // Stored expressions were validated; one that no longer parses is switched off, not retried forever.
+                guard let fire = plan(trigger) else {
                     broken.append(trigger.id)
                     continue
                 }
-                let schedule = CronSchedule(expression: expression, timeZone: zone)
-                var runs = trigger.nextRunAt <= now
-                    ? Self.runTimes(from: trigger.nextRunAt, now: now, schedule: schedule, policy: trigger.misfire) : []
-                var upcoming = trigger.nextRunAt > now ? trigger.nextRunAt : schedule.next(after: max(now, runs.last ?? now))?.instant
-                while let time = upcoming, time <= horizon {
-                    runs.append(time)
-                    upcoming = schedule.next(after: time)?.instant
-                }
-                let next = upcoming
-                runTriggers += Array(repeating: trigger.id, count: runs.count)
-                runTimes += runs
+                runTriggers += Array(repeating: trigger.id, count: fire.runs.count)
+                runTimes += fire.runs
                 advanced.append(trigger.id)
-                nextTimes.append(next ?? now)
-                hasNext.append(next != nil)
-                lastTimes.append(runs.last ?? now)
-                hasLast.append(runs.last != nil)
+                nextTimes.append(fire.next ?? now)
+                hasNext.append(fire.next != nil)
+                lastTimes.append(fire.runs.last ?? now)
+                hasLast.append(fire.runs.last != nil)
             }
             if !broken.isEmpty {
                 try await connection.query(
@@ -128,44 +112,6 @@ public struct SchedulerStore: Sendable {
         }
         metrics?.runsCreated(created, triggerType: .scheduled)
         return created
-    }
-
-    /// The fire times to create for a trigger whose `next_run_at` is `first`, seen at `now`:
-    /// on time → that one run; late beyond the threshold → as the misfire policy says.
-    static func runTimes(from first: Date, now: Date, schedule: CronSchedule, policy: MisfirePolicy) -> [Date] {
-        var missed = [first]
-        while let next = schedule.next(after: missed.last!)?.instant, next <= now {
-            missed.append(next)
-            if missed.count > maxMissedRuns { missed.removeFirst() }
-        }
-        let late = now.timeIntervalSince(missed.last!) > misfireThreshold
-        guard late || missed.count > 1 else { return missed }
-        switch policy {
-        case .skip:
-            // Only a run still within the threshold is on time; the rest were missed.
-            return now.timeIntervalSince(missed.last!) <= misfireThreshold ? [missed.last!] : []
-        case .runOnce: return [missed.last!]
-        case .runAll: return missed
-        }
-    }
-
-    /// Removes the runs of scheduled triggers that were created ahead of their time and are
-    /// not yet due (see `defaultLookahead`): for one trigger, or for every trigger of a
-    /// workflow. Called when a trigger is disabled, deleted or rescheduled, in its transaction.
-    /// The job is locked before its execution, the order every queue statement uses.
-    static func withdrawUpcomingRuns(
-        triggerId: Int64? = nil, workflowId: Int64? = nil, on connection: PostgresConnection, logger: Logger
-    ) async throws {
-        try await connection.query(
-            """
-            WITH upcoming AS (
-                DELETE FROM flowforge.jobs j USING flowforge.executions e
-                WHERE e.id = j.execution_id AND e.trigger_type = 'scheduled' AND j.locked_by IS NULL AND j.run_at > now()
-                  AND (e.trigger_id = \(triggerId) OR e.workflow_id = \(workflowId))
-                RETURNING j.execution_id
-            )
-            DELETE FROM flowforge.executions WHERE id IN (SELECT execution_id FROM upcoming)
-            """, logger: logger)
     }
 
     /// `DatabaseURL.queueWorkerPlannerSettings` for the rest of the transaction.

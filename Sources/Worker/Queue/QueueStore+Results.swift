@@ -1,3 +1,4 @@
+import FlowForgeShared
 import Foundation
 import Logging
 import PostgresNIO
@@ -30,7 +31,7 @@ extension QueueStore {
             // Only final results, and a claim: one statement.
             var decoder = ClaimedRunDecoder(stepsCache: stepsCache)
             var claimed: [ClaimedRun] = []
-            var counts: [String: Int] = [:]
+            var counts: [FinishedKind: Int] = [:]
             var first = true
             let rows = try await client.execute(
                 RecordResultsAndClaim(outcomes: batch, workerID: workerID, leaseSeconds: leaseSeconds, limit: claimLimit), logger: logger)
@@ -38,8 +39,12 @@ extension QueueStore {
                 let row = row.makeRandomAccess()
                 if first {
                     first = false
-                    let kinds = try row[15].decode([String]?.self) ?? [], numbers = try row[16].decode([Int64]?.self) ?? []
-                    for (kind, number) in zip(kinds, numbers) { counts[kind, default: 0] += Int(number) }
+                    let statuses = try row[ClaimColumn.finishedStatuses].decode([String]?.self) ?? []
+                    let types = try row[ClaimColumn.finishedTriggerTypes].decode([String]?.self) ?? []
+                    let numbers = try row[ClaimColumn.finishedCounts].decode([Int64]?.self) ?? []
+                    for ((status, type), number) in zip(zip(statuses, types), numbers) {
+                        counts[FinishedKind(status: status, triggerType: type), default: 0] += Int(number)
+                    }
                 }
                 if let run = try decoder.decode(row) { claimed.append(run) }
             }
@@ -107,20 +112,26 @@ extension QueueStore {
         return RawJSON(bytes: out)
     }
 
-    /// `RecordResults`' rows counted by "status trigger_type".
-    private static func tally<Rows: AsyncSequence>(_ rows: Rows) async throws -> [String: Int] where Rows.Element == (String, String) {
-        var counts: [String: Int] = [:]
-        for try await (status, type) in rows { counts["\(status) \(type)", default: 0] += 1 }
+    /// `RecordResults`' rows counted by status and trigger type.
+    private static func tally<Rows: AsyncSequence>(_ rows: Rows) async throws -> [FinishedKind: Int] where Rows.Element == (String, String) {
+        var counts: [FinishedKind: Int] = [:]
+        for try await (status, type) in rows { counts[FinishedKind(status: status, triggerType: type), default: 0] += 1 }
         return counts
     }
 
-    /// Counts finished runs by "status trigger_type".
-    private func countFinished(_ counts: [String: Int]) {
-        for (key, count) in counts {
-            let parts = key.split(separator: " ").map(String.init)
-            metrics?.runsFinished(
-                count, status: ExecutionStatus(rawValue: parts[0]) ?? .failed, triggerType: ExecutionTriggerType(rawValue: parts[1]) ?? .manual)
+    /// Finished runs of one status and trigger type, as the metrics count them.
+    struct FinishedKind: Hashable {
+        var status: ExecutionStatus
+        var triggerType: ExecutionTriggerType
+
+        init(status: String, triggerType: String) {
+            self.status = ExecutionStatus(rawValue: status) ?? .failed
+            self.triggerType = ExecutionTriggerType(rawValue: triggerType) ?? .manual
         }
+    }
+
+    private func countFinished(_ counts: [FinishedKind: Int]) {
+        for (kind, count) in counts { metrics?.runsFinished(count, status: kind.status, triggerType: kind.triggerType) }
     }
 
     /// The outcomes of a batch ($1, a JSON array) as a table.
@@ -186,17 +197,18 @@ extension QueueStore {
     /// worker) and `ClaimUnlimited` ($3 the lease, $4 the batch size) together, so that
     /// writing a batch of results and taking the next batch is one round trip and one commit
     /// (a transaction around the two statements took four round trips). The rows are the
-    /// claim's; each also carries what the results counted, by "status trigger_type". The two
+    /// claim's (`ClaimColumn`); each also carries what the results counted, by status and trigger type. The two
     /// halves touch different rows: the claim takes only unleased jobs, and these results'
     /// jobs are leased to this worker until the statement ends.
     struct RecordResultsAndClaim: PostgresPreparedStatement {
         static let sql = """
             WITH \(recordCTEs), recorded AS (
-                SELECT status || ' ' || trigger_type AS kind, pg_notify('\(NotificationChannel.executionFinished.rawValue)', id::text) FROM done
+                SELECT status, trigger_type, pg_notify('\(NotificationChannel.executionFinished.rawValue)', id::text) FROM done
             ), tally AS (
-                SELECT array_agg(kind) AS kinds, array_agg(n) AS counts FROM (SELECT kind, count(*) AS n FROM recorded GROUP BY kind) k
+                SELECT array_agg(status) AS statuses, array_agg(trigger_type) AS trigger_types, array_agg(n) AS counts
+                FROM (SELECT status, trigger_type, count(*) AS n FROM recorded GROUP BY status, trigger_type) k
             ), \(leaseCTEs(due: unlimitedDue(limit: "$4"), worker: "$2", lease: "$3"))
-            SELECT claimed.*, \(limitedDueSQL) AS limited_due, tally.kinds, tally.counts
+            SELECT claimed.*, \(limitedDueSQL) AS limited_due, tally.statuses, tally.trigger_types, tally.counts
             FROM tally LEFT JOIN claimed ON true
             """
         typealias Row = PostgresRow

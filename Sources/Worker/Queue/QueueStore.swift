@@ -1,3 +1,4 @@
+import FlowForgeShared
 import Foundation
 import Logging
 import PostgresNIO
@@ -68,7 +69,7 @@ public struct QueueStore: Sendable {
             if first {
                 // The same in every row: the statement computes it once.
                 first = false
-                nextDueIn = try row[15].decode(Double?.self)
+                nextDueIn = try row[ClaimColumn.nextDueIn].decode(Double?.self)
             }
             if let run = try decoder.decode(row) { runs.append(run) }
         }
@@ -154,7 +155,8 @@ public struct QueueStore: Sendable {
     }
 
     /// Leases the jobs that `due` selects to $1 for $2 seconds, marks their runs running and
-    /// returns what a worker needs to run them. `due` is SQL text of ours with no input in it.
+    /// returns what a worker needs to run them (the `ClaimColumn`s, then `limited_due` and
+    /// `next_due_in`). `due` is SQL text of ours with no input in it.
     /// Every row also says whether a limited workflow's job is due (`limited_due`) and how many
     /// seconds until the next job not yet due comes due (`next_due_in`), and when nothing was
     /// claimed one row of NULLs carries those alone: a worker learns them without a second
@@ -184,7 +186,8 @@ public struct QueueStore: Sendable {
         ) - now())::float8
         """
 
-    /// The `leased` and `claimed` CTEs of `leaseSQL`, with the parameters named.
+    /// The `leased` and `claimed` CTEs of `leaseSQL`, with the parameters named; `claimed`
+    /// returns the `ClaimColumn`s.
     static func leaseCTEs(due: String, worker: String, lease: String) -> String {
         """
         leased AS (
@@ -198,10 +201,7 @@ public struct QueueStore: Sendable {
             SET status = 'running', started_at = clock_timestamp(), worker_id = \(worker), attempt = leased.attempt
             FROM leased, flowforge.workflows w
             WHERE e.id = leased.execution_id AND w.id = e.workflow_id
-            RETURNING e.id, extract(epoch FROM e.started_at - leased.run_at)::float8 AS waited, e.workflow_id, e.workflow_name,
-                e.trigger_id, e.trigger_type, e.scheduled_for, e.attempt, e.upstream_execution_id,
-                (SELECT u.status FROM flowforge.executions u WHERE u.id = e.upstream_execution_id) AS upstream_status,
-                w.max_attempts, w.retry_backoff_seconds, w.timeout_seconds, w.steps
+            RETURNING \(ClaimColumn.returning)
         )
         """
     }

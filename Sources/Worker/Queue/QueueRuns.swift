@@ -1,3 +1,4 @@
+import FlowForgeShared
 import Foundation
 
 /// A run a worker has claimed: everything it needs to execute the steps.
