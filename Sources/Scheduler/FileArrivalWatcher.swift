@@ -7,32 +7,30 @@ import PostgresNIO
 import Glibc
 #endif
 
-/// Watches the folders of file-arrival triggers: every `interval` it lists each folder, and
+/// Watches the folders of file-arrival triggers: every `fileScanInterval` it lists each folder, and
 /// each matching file that is new to the database (by path, size and modification time), and
 /// quiet for the trigger's `min_quiet_seconds`, starts one run. Every scheduler replica
 /// watches; the database's primary key lets one of them record a file, and only its run
 /// exists. A file that arrived while no scheduler ran is found at the next listing.
 ///
 /// The list of file-arrival triggers is read again only when a trigger changes
-/// (`NotificationChannel.triggersChanged`) and every `refreshInterval` in case a notification
+/// (`NotificationChannel.triggersChanged`) and every `fileTriggersRefresh` in case a notification
 /// was lost, not at every scan: read at every scan, that query was a tenth of all the CPU an
 /// idle stack used. A notification does not start a scan early; the next scan reads the list.
 struct FileArrivalWatcher: Sendable {
-    let interval: Duration
-    let refreshInterval: Duration
-    let store: EventStore
-    let postgres: PostgresClient
-    let logger: Logger
+    let parts: SchedulerParts
 
     func run() async {
+        let store = parts.events, logger = parts.logger, refreshInterval = parts.config.fileTriggersRefresh
         // Files this process knows the database has (so they are not sent again every scan),
         // per trigger. Only a shortcut: the database decides.
         var known: [Int64: Set<EventStore.SeenFile>] = [:]
         var triggers: [EventStore.FileTrigger] = []
         var loadedAt: ContinuousClock.Instant?
         let loop = BackgroundLoop.Config(
-            interval: interval, listen: [.triggersChanged], notificationEndsWait: false, failure: "file-arrival scan failed")
-        await BackgroundLoop(config: loop, postgres: postgres, logger: logger).run { changed in
+            interval: parts.config.fileScanInterval, listen: [.triggersChanged], notificationEndsWait: false,
+            failure: "file-arrival scan failed")
+        await BackgroundLoop(config: loop, postgres: parts.postgres, logger: logger).run { changed in
             if changed.take() || loadedAt.map({ ContinuousClock.now - $0 >= refreshInterval }) ?? true {
                 do {
                     triggers = try await backgroundCall { try await store.fileTriggers() }

@@ -4,19 +4,12 @@ import Logging
 /// Maintenance: requeues (or fails) runs whose worker stopped renewing its lease, and deletes
 /// history older than the retention setting.
 struct Maintenance: Sendable {
-    let rescueInterval: Duration
-    let pruneInterval: Duration
-    /// Runs rescued per transaction; a full batch is followed at once by another.
-    let rescueBatchSize: Int
-    /// 0 keeps all history.
-    let retentionDays: Int
-    let store: SchedulerStore
-    let events: EventStore
-    let logger: Logger
+    let parts: SchedulerParts
 
     func run() async {
-        var sincePrune = pruneInterval  // prune once at start
-        let loop = BackgroundLoop.Config(interval: rescueInterval, failure: "maintenance failed")
+        let config = parts.config, logger = parts.logger
+        var sincePrune = config.pruneInterval  // prune once at start
+        let loop = BackgroundLoop.Config(interval: config.rescueInterval, failure: "maintenance failed")
         await BackgroundLoop(config: loop, postgres: nil, logger: logger).run { _ in
             do {
                 let (requeued, failed) = try await rescueExpiredLeases()
@@ -26,11 +19,11 @@ struct Maintenance: Sendable {
             } catch {
                 logger.warning("lease rescue failed", metadata: ["error": "\(String(reflecting: error))"])
             }
-            if sincePrune >= pruneInterval {
+            if sincePrune >= config.pruneInterval {
                 sincePrune = .zero
                 await prune()
             }
-            sincePrune += rescueInterval
+            sincePrune += config.rescueInterval
             return nil
         }
     }
@@ -40,7 +33,7 @@ struct Maintenance: Sendable {
     /// interval. Each batch is its own short transaction. Returns the totals.
     func rescueExpiredLeases() async throws -> (requeued: Int, failed: Int) {
         var total = (requeued: 0, failed: 0)
-        let store = store, limit = rescueBatchSize
+        let store = parts.store, limit = parts.config.rescueBatchSize
         while !Task.isCancelled {
             let (requeued, failed) = try await backgroundCall { try await store.rescueExpiredLeases(limit: limit) }
             total.requeued += requeued
@@ -53,6 +46,7 @@ struct Maintenance: Sendable {
     /// Deletes in batches, so a large backlog never holds one long transaction. Old webhook
     /// replay records and expired secrets go too.
     private func prune() async {
+        let store = parts.store, events = parts.events, logger = parts.logger, retentionDays = parts.config.historyRetentionDays
         do {
             _ = try await backgroundCall { try await events.prune() }
         } catch {

@@ -46,32 +46,29 @@ public struct SchedulerService: Service {
     }
 
     public func run() async throws {
-        let store = SchedulerStore(client: postgres, logger: logger, metrics: metrics)
+        let parts = SchedulerParts(
+            config: config, store: SchedulerStore(client: postgres, logger: logger, metrics: metrics),
+            events: EventStore(client: postgres, logger: logger, metrics: metrics), postgres: postgres, logger: logger)
         logger.info("scheduler started")
         // Nothing here holds work that a shutdown could lose: on shutdown, stop at once.
         await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    await CronTicker(maxSleep: config.tickerMaxSleep, lookahead: config.scheduleLookahead, store: store, postgres: postgres, clock: config.clock, logger: logger).run()
-                }
-                group.addTask {
-                    await DependencyCascader(sweepInterval: config.cascadeSweep, store: store, postgres: postgres, logger: logger).run()
-                }
-                group.addTask {
-                    await FileArrivalWatcher(
-                        interval: config.fileScanInterval, refreshInterval: config.fileTriggersRefresh, store: EventStore(client: postgres, logger: logger, metrics: metrics), postgres: postgres,
-                        logger: logger
-                    ).run()
-                }
-                group.addTask {
-                    await Maintenance(
-                        rescueInterval: config.rescueInterval, pruneInterval: config.pruneInterval, rescueBatchSize: config.rescueBatchSize,
-                        retentionDays: config.historyRetentionDays, store: store,
-                        events: EventStore(client: postgres, logger: logger), logger: logger
-                    ).run()
-                }
+                group.addTask { await CronTicker(parts: parts).run() }
+                group.addTask { await DependencyCascader(parts: parts).run() }
+                group.addTask { await FileArrivalWatcher(parts: parts).run() }
+                group.addTask { await Maintenance(parts: parts).run() }
             }
         }
         logger.info("scheduler stopped")
     }
+}
+
+/// What each of the scheduler's services is given: the settings, the stores and the database
+/// (for LISTEN). Every service runs on a `BackgroundLoop`.
+struct SchedulerParts: Sendable {
+    let config: SchedulerService.Config
+    let store: SchedulerStore
+    let events: EventStore
+    let postgres: PostgresClient
+    let logger: Logger
 }

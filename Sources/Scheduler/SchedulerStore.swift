@@ -7,14 +7,10 @@ import PostgresNIO
 /// claims its rows with SKIP LOCKED, and every run it creates is protected by a unique key, so
 /// any number of scheduler replicas may run these at once.
 public struct SchedulerStore: Sendable {
-    let client: PostgresClient
-    let logger: Logger
-    let metrics: FlowForgeMetrics?
+    let client: PostgresClient, logger: Logger, metrics: FlowForgeMetrics?
 
     public init(client: PostgresClient, logger: Logger, metrics: FlowForgeMetrics? = nil) {
-        self.client = client
-        self.logger = logger
-        self.metrics = metrics
+        (self.client, self.logger, self.metrics) = (client, logger, metrics)
     }
 
     /// Enabled scheduled triggers due by $1, at most $2, locked for this transaction.
@@ -37,11 +33,7 @@ public struct SchedulerStore: Sendable {
 
     /// A scheduled trigger whose `next_run_at` has come (within the look-ahead).
     struct DueTrigger: Sendable {
-        var id: Int64
-        var cron: String
-        var timezone: String
-        var nextRunAt: Date
-        var misfire: MisfirePolicy
+        var id: Int64, cron: String, timezone: String, nextRunAt: Date, misfire: MisfirePolicy
     }
 
     /// Locks the enabled scheduled triggers due by `horizon` (at most `limit`), asks `plan` for

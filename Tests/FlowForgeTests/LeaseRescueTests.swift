@@ -32,11 +32,12 @@ struct LeaseRescueTests {
     }
 
     static func maintenance(_ api: APIHarness) -> Maintenance {
-        let defaults = SchedulerService.Config()
+        var config = SchedulerService.Config()
+        config.historyRetentionDays = 0
         return Maintenance(
-            rescueInterval: defaults.rescueInterval, pruneInterval: defaults.pruneInterval, rescueBatchSize: defaults.rescueBatchSize,
-            retentionDays: 0, store: SchedulerStore(client: api.postgres, logger: TestDatabase.logger),
-            events: EventStore(client: api.postgres, logger: TestDatabase.logger), logger: TestDatabase.logger)
+            parts: SchedulerParts(
+                config: config, store: SchedulerStore(client: api.postgres, logger: TestDatabase.logger),
+                events: EventStore(client: api.postgres, logger: TestDatabase.logger), postgres: api.postgres, logger: TestDatabase.logger))
     }
 
     @Test("one batch of rescue requeues at most its limit and fails none of the runs it left for the next")

@@ -5,14 +5,10 @@ import PostgresNIO
 /// Event triggers in PostgreSQL: webhook secrets and deliveries, files that arrived, and the
 /// event behind an event run.
 public struct EventStore: Sendable {
-    let client: PostgresClient
-    let logger: Logger
-    let metrics: FlowForgeMetrics?
+    let client: PostgresClient, logger: Logger, metrics: FlowForgeMetrics?
 
     public init(client: PostgresClient, logger: Logger, metrics: FlowForgeMetrics? = nil) {
-        self.client = client
-        self.logger = logger
-        self.metrics = metrics
+        (self.client, self.logger, self.metrics) = (client, logger, metrics)
     }
 
     /// What a webhook delivery is checked against. `active` is false for a trigger that does

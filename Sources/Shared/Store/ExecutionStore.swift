@@ -4,14 +4,10 @@ import PostgresNIO
 
 /// Executions and their jobs in PostgreSQL, as the API reads and creates them.
 public struct ExecutionStore: Sendable {
-    let client: PostgresClient
-    let logger: Logger
-    let metrics: FlowForgeMetrics?
+    let client: PostgresClient, logger: Logger, metrics: FlowForgeMetrics?
 
     public init(client: PostgresClient, logger: Logger, metrics: FlowForgeMetrics? = nil) {
-        self.client = client
-        self.logger = logger
-        self.metrics = metrics
+        (self.client, self.logger, self.metrics) = (client, logger, metrics)
     }
 
     static let select = "SELECT \(columns) FROM flowforge.executions"

@@ -4,12 +4,10 @@ import PostgresNIO
 
 /// Workflow triggers in PostgreSQL: every query of `workflow_triggers` lives here.
 public struct TriggerStore: Sendable {
-    let client: PostgresClient
-    let logger: Logger
+    let client: PostgresClient, logger: Logger
 
     public init(client: PostgresClient, logger: Logger) {
-        self.client = client
-        self.logger = logger
+        (self.client, self.logger) = (client, logger)
     }
 
     /// A scheduled trigger's next run as users see it. The cron ticker creates runs a few

@@ -4,12 +4,10 @@ import PostgresNIO
 
 /// Workflows in PostgreSQL. Every query of the workflows table lives here.
 public struct WorkflowStore: Sendable {
-    let client: PostgresClient
-    let logger: Logger
+    let client: PostgresClient, logger: Logger
 
     public init(client: PostgresClient, logger: Logger) {
-        self.client = client
-        self.logger = logger
+        (self.client, self.logger) = (client, logger)
     }
 
     static let columns = """

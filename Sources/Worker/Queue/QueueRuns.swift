@@ -2,53 +2,48 @@ import FlowForgeShared
 import Foundation
 
 /// A run a worker has claimed: everything it needs to execute the steps.
-public struct ClaimedRun: Sendable {
-    public var executionId: Int64
-    public var workflowId: Int64
-    public var workflowName: String
-    public var triggerId: Int64?
-    public var triggerType: ExecutionTriggerType
-    public var scheduledFor: Date?
-    public var attempt: Int
-    public var maxAttempts: Int
-    public var retryBackoffSeconds: Int
-    public var timeoutSeconds: Int
-    public var upstreamExecutionId: Int64?
-    public var upstreamStatus: String?
-    public var steps: [Step]
+struct ClaimedRun: Sendable {
+    var executionId: Int64
+    var workflowId: Int64
+    var workflowName: String
+    var triggerId: Int64?
+    var triggerType: ExecutionTriggerType
+    var scheduledFor: Date?
+    var attempt: Int
+    var maxAttempts: Int
+    var retryBackoffSeconds: Int
+    var timeoutSeconds: Int
+    var upstreamExecutionId: Int64?
+    var upstreamStatus: String?
+    var steps: [Step]
     /// From the moment the job became due (its `run_at`) to this claim, by the database's clock.
-    public var waitedSeconds: Double
+    var waitedSeconds: Double
 
-    public var key: RunAttempt { RunAttempt(executionId: executionId, attempt: attempt) }
+    var key: RunAttempt { RunAttempt(executionId: executionId, attempt: attempt) }
 }
 
 /// One attempt of a run, as a worker holds it. The attempt is the lease's fencing token: a
 /// worker that stalled past its lease (paused, cut off) may find the same run claimed again,
 /// even by itself after it resumes, and its late word about the old attempt must then count
 /// for nothing.
-public struct RunAttempt: Hashable, Sendable {
-    public var executionId: Int64
-    public var attempt: Int
-
-    public init(executionId: Int64, attempt: Int) {
-        self.executionId = executionId
-        self.attempt = attempt
-    }
+struct RunAttempt: Hashable, Sendable {
+    var executionId: Int64
+    var attempt: Int
 }
 
 /// What a worker reports when a run's attempt ends.
-public struct RunOutcome: Sendable {
-    public var executionId: Int64
+struct RunOutcome: Sendable {
+    var executionId: Int64
     /// The attempt that ended; only the holder of that attempt's lease is heard.
-    public var attempt: Int
-    public var succeeded: Bool
-    public var error: String?
+    var attempt: Int
+    var succeeded: Bool
+    var error: String?
     /// `[{"name","status","exit_code","started_at","finished_at","output"}]`
-    public var steps: JSONValue
+    var steps: JSONValue
 
-    public var key: RunAttempt { RunAttempt(executionId: executionId, attempt: attempt) }
+    var key: RunAttempt { RunAttempt(executionId: executionId, attempt: attempt) }
 
-    public init(executionId: Int64, attempt: Int, succeeded: Bool, error: String?, steps: JSONValue) {
+    init(executionId: Int64, attempt: Int, succeeded: Bool, error: String?, steps: JSONValue) {
         self.executionId = executionId
         self.attempt = attempt
         self.succeeded = succeeded
@@ -60,7 +55,7 @@ public struct RunOutcome: Sendable {
 extension RunOutcome {
     /// This outcome as it is recorded when the database refused it: failed, with the reason,
     /// and its steps without their output (the part a database refuses).
-    public func refused(because reason: String) -> RunOutcome {
+    func refused(because reason: String) -> RunOutcome {
         let steps = (steps.arrayValue ?? []).map { step -> JSONValue in
             guard case .object(var fields) = step else { return step }
             fields["output"] = nil

@@ -15,7 +15,7 @@ extension QueueStore {
     /// free, and any others free), so a busy worker needs one transaction, and one commit, per
     /// batch of runs rather than two.
     @discardableResult
-    public func finish(
+    func finish(
         _ outcomes: [RunOutcome], workerID: String, thenClaim claimLimit: Int = 0, leaseSeconds: Int = 30
     ) async throws -> [ClaimedRun] {
         guard !outcomes.isEmpty else { return try await claim(workerID: workerID, limit: claimLimit, leaseSeconds: leaseSeconds).runs }
@@ -34,7 +34,8 @@ extension QueueStore {
             var counts: [FinishedKind: Int] = [:]
             var first = true
             let rows = try await client.execute(
-                RecordResultsAndClaim(outcomes: batch, workerID: workerID, leaseSeconds: leaseSeconds, limit: claimLimit), logger: logger)
+                RecordResultsAndClaim(
+                    results: RecordResults(outcomes: batch, workerID: workerID), leaseSeconds: leaseSeconds, limit: claimLimit), logger: logger)
             for try await row in rows {
                 let row = row.makeRandomAccess()
                 if first {
@@ -212,15 +213,13 @@ extension QueueStore {
             FROM tally LEFT JOIN claimed ON true
             """
         typealias Row = PostgresRow
-        let outcomes: RawJSON
-        let workerID: String
+        /// $1 and $2.
+        let results: RecordResults
         let leaseSeconds: Int
         let limit: Int
 
         func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings()
-            try bindings.append(outcomes)
-            bindings.append(workerID)
+            var bindings = try results.makeBindings()
             bindings.append(leaseSeconds)
             bindings.append(limit)
             return bindings
@@ -230,7 +229,7 @@ extension QueueStore {
     }
 
     /// Gives claimed jobs back without spending an attempt (a worker shutting down).
-    public func release(_ attempts: [RunAttempt], workerID: String) async throws {
+    func release(_ attempts: [RunAttempt], workerID: String) async throws {
         guard !attempts.isEmpty else { return }
         let ids = attempts.map(\.executionId), numbers = attempts.map(\.attempt)
         try await client.withOpenTransaction(logger: logger) { connection in
@@ -255,7 +254,7 @@ extension QueueStore {
     /// Whether PostgreSQL refused a statement for the data it carried (a data exception, class
     /// 22, or a program limit, class 54): sending the same data again cannot succeed.
     /// Returns PostgreSQL's message when so, nil otherwise.
-    public static func refusal(in error: any Error) -> String? {
+    static func refusal(in error: any Error) -> String? {
         switch error {
         case let error as PSQLError:
             guard let state = error.serverInfo?[.sqlState], state.hasPrefix("22") || state.hasPrefix("54") else { return nil }

@@ -4,17 +4,13 @@ import Logging
 import PostgresNIO
 
 /// The job queue: claiming, leases and results. Every query of `jobs` the worker makes is here.
-public struct QueueStore: Sendable {
-    let client: PostgresClient
-    let logger: Logger
-    let metrics: FlowForgeMetrics?
+struct QueueStore: Sendable {
+    let client: PostgresClient, logger: Logger, metrics: FlowForgeMetrics?
     /// The steps of the workflows this store's claims returned; one per worker, for its life.
     let stepsCache = StepsCache()
 
-    public init(client: PostgresClient, logger: Logger, metrics: FlowForgeMetrics? = nil) {
-        self.client = client
-        self.logger = logger
-        self.metrics = metrics
+    init(client: PostgresClient, logger: Logger, metrics: FlowForgeMetrics? = nil) {
+        (self.client, self.logger, self.metrics) = (client, logger, metrics)
     }
 
     /// Run timings use clock_timestamp(), not now(): now() is when the transaction began, which
@@ -35,7 +31,7 @@ public struct QueueStore: Sendable {
     /// With the runs it says how long until the next job not yet due comes due, so that a
     /// worker that found less work than it had room for knows how long it may sleep without
     /// a second question.
-    public func claim(workerID: String, limit: Int, leaseSeconds: Int) async throws -> Claim {
+    func claim(workerID: String, limit: Int, leaseSeconds: Int) async throws -> Claim {
         guard limit > 0 else { return Claim(runs: [], nextDueIn: nil) }
         let (claimed, limitedDue, nextDueIn) = try await decodeClaim(
             client.execute(ClaimUnlimited(workerID: workerID, leaseSeconds: leaseSeconds, limit: limit), logger: logger))
@@ -49,11 +45,11 @@ public struct QueueStore: Sendable {
     }
 
     /// What a claim took, and when the queue next has a job coming due.
-    public struct Claim: Sendable {
-        public var runs: [ClaimedRun]
+    struct Claim: Sendable {
+        var runs: [ClaimedRun]
         /// Seconds until the earliest job that was not yet due at the claim comes due, by the
         /// database's clock (so clock skew between hosts does not matter); nil when none waits.
-        public var nextDueIn: Double?
+        var nextDueIn: Double?
     }
 
     /// The runs a claim statement returned, whether a limited workflow's job was due, and the
@@ -241,7 +237,7 @@ public struct QueueStore: Sendable {
 
     /// Extends the leases this worker still holds; returns the attempts it still holds (a run
     /// that was cancelled or rescued meanwhile is missing, and its worker should stop it).
-    public func renewLeases(workerID: String, attempts: [RunAttempt], leaseSeconds: Int) async throws -> Set<RunAttempt> {
+    func renewLeases(workerID: String, attempts: [RunAttempt], leaseSeconds: Int) async throws -> Set<RunAttempt> {
         guard !attempts.isEmpty else { return [] }
         let ids = attempts.map(\.executionId), numbers = attempts.map(\.attempt)
         let rows = try await client.rows(
