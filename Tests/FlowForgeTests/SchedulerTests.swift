@@ -209,7 +209,7 @@ struct SchedulerTests {
             }
             // Results with the next claim in one statement, results alone, and a failure.
             let next = try await queue.finish([outcome(runs[0], true)], workerID: "w", thenClaim: 1)
-            #expect(next.map(\.key.executionId) == [runs[2]])
+            #expect(next.runs.map(\.key.executionId) == [runs[2]])
             _ = try await queue.finish([outcome(runs[1], true)], workerID: "w")
             _ = try await queue.finish([outcome(runs[2], false)], workerID: "w")
 

@@ -38,16 +38,16 @@ struct StepResultTests {
             let workflow = try #require(created["id"]?.intValue)
             var ids: [Int64] = []
             for _ in 0..<3 { ids.append(try #require(try await api.expect(.created, .post, "/api/workflows/\(workflow)/run")["id"]?.intValue)) }
-            let queue = QueueStore(client: api.postgres, logger: TestDatabase.logger)
-            let claimed = try await queue.claim(workerID: "refusal", limit: 3, leaseSeconds: 60).runs
-            try #require(claimed.count == 3)
-
-            let running = RunningRuns(slots: 4, metrics: nil)
-            await running.complete(finished: [], reserved: 0, started: claimed.map { ($0.key, Task {}) })
-            let writer = ResultWriter(
-                queue: queue, workerID: "refusal", leaseSeconds: 60, giveUpAfter: .seconds(10), running: running, stopping: AtomicFlag(),
-                wake: {}, logger: TestDatabase.logger)
+            var settings = WorkerService.Config(workerID: "refusal", concurrency: 4)
+            settings.leaseSeconds = 60
+            let writer = RunDispatcher(
+                queue: QueueStore(client: api.postgres, logger: TestDatabase.logger), settings: settings, stopping: AtomicFlag(),
+                metrics: nil, logger: TestDatabase.logger)
             await writer.setLauncher { _ in Task {} }
+            #expect(await writer.claim() == .drained(nextDueIn: nil))
+            let claimed = await writer.attempts.sorted { $0.executionId < $1.executionId }
+            try #require(claimed.map(\.executionId) == ids)
+
             // jsonb refuses "\u0000": a result that bypassed StepOutput's escaping.
             let poisoned = claimed[1]
             for run in claimed {

@@ -13,12 +13,20 @@ extension QueueStore {
     ///
     /// In the same transaction it claims up to `claimLimit` more runs (the slots these results
     /// free, and any others free), so a busy worker needs one transaction, and one commit, per
-    /// batch of runs rather than two.
+    /// batch of runs rather than two. With no results it is a claim alone.
+    ///
+    /// The claim's `nextDueIn` is known only for a claim alone (nil otherwise).
     @discardableResult
     func finish(
         _ outcomes: [RunOutcome], workerID: String, thenClaim claimLimit: Int = 0, leaseSeconds: Int = 30
-    ) async throws -> [ClaimedRun] {
-        guard !outcomes.isEmpty else { return try await claim(workerID: workerID, limit: claimLimit, leaseSeconds: leaseSeconds).runs }
+    ) async throws -> Claim {
+        guard !outcomes.isEmpty else { return try await claim(workerID: workerID, limit: claimLimit, leaseSeconds: leaseSeconds) }
+        return Claim(runs: try await record(outcomes, workerID: workerID, thenClaim: claimLimit, leaseSeconds: leaseSeconds), nextDueIn: nil)
+    }
+
+    /// `finish` with at least one result: the statement that fits the batch (only successes
+    /// and no claim, successes and a claim, or some failures, which take a transaction).
+    private func record(_ outcomes: [RunOutcome], workerID: String, thenClaim claimLimit: Int, leaseSeconds: Int) async throws -> [ClaimedRun] {
         let batch = Self.outcomesJSON(outcomes)
         let outcomesTable = Self.outcomesTable
         let anyFailed = outcomes.contains { !$0.succeeded }
