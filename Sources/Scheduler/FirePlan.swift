@@ -23,17 +23,6 @@ struct FirePlan: Equatable, Sendable {
     /// The trigger's next fire time after those runs; nil when its schedule has none.
     var next: Date?
 
-    /// The plan for a trigger whose `next_run_at` is `due`, seen at `now`, creating runs up to `horizon`.
-    init(schedule: CronSchedule, due: Date, misfire: MisfirePolicy, now: Date, horizon: Date) {
-        runs = due <= now ? Self.runTimes(from: due, now: now, schedule: schedule, policy: misfire) : []
-        var upcoming = due > now ? due : schedule.next(after: max(now, runs.last ?? now))?.instant
-        while let time = upcoming, time <= horizon {
-            runs.append(time)
-            upcoming = schedule.next(after: time)?.instant
-        }
-        next = upcoming
-    }
-
     /// The fire times to create for a trigger whose `next_run_at` is `first`, seen at `now`:
     /// on time → that one run; late beyond the threshold → as the misfire policy says.
     static func runTimes(from first: Date, now: Date, schedule: CronSchedule, policy: MisfirePolicy) -> [Date] {
@@ -51,6 +40,19 @@ struct FirePlan: Equatable, Sendable {
         case .runOnce: return [missed.last!]
         case .runAll: return missed
         }
+    }
+}
+
+extension FirePlan {
+    /// The plan for a trigger whose `next_run_at` is `due`, seen at `now`, creating runs up to `horizon`.
+    init(schedule: CronSchedule, due: Date, misfire: MisfirePolicy, now: Date, horizon: Date) {
+        runs = due <= now ? Self.runTimes(from: due, now: now, schedule: schedule, policy: misfire) : []
+        var upcoming = due > now ? due : schedule.next(after: max(now, runs.last ?? now))?.instant
+        while let time = upcoming, time <= horizon {
+            runs.append(time)
+            upcoming = schedule.next(after: time)?.instant
+        }
+        next = upcoming
     }
 }
 
