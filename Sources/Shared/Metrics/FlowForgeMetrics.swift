@@ -100,18 +100,10 @@ public final class FlowForgeMetrics: Sendable {
     /// `/metrics` still answers, and the scrape shows the rest.
     public func refreshQueueDepth(client: PostgresClient, logger: Logger) async {
         do {
-            let rows = try await client.rows(
-                """
-                SELECT count(*) FILTER (WHERE locked_by IS NULL AND run_at <= now()),
-                       count(*) FILTER (WHERE locked_by IS NULL AND run_at > now()),
-                       count(*) FILTER (WHERE locked_by IS NOT NULL)
-                FROM flowforge.jobs
-                """, logger: logger)
-            for (due, delayed, leased) in try rows.decode((Int64, Int64, Int64).self) {
-                queue("due").set(Double(due))
-                queue("delayed").set(Double(delayed))
-                queue("leased").set(Double(leased))
-            }
+            let depth = try await ExecutionStore(client: client, logger: logger).queueDepth()
+            queue("due").set(Double(depth.due))
+            queue("delayed").set(Double(depth.delayed))
+            queue("leased").set(Double(depth.leased))
         } catch {
             logger.debug("cannot read the queue depth for /metrics", metadata: ["error": "\(error)"])
         }

@@ -167,4 +167,17 @@ public struct ExecutionStore: Sendable {
         if cancelled { metrics?.runsFinished(status: .cancelled, triggerType: execution.triggerType) }
         return execution
     }
+
+    /// The queue's jobs: due and waiting for a worker, delayed (a retry's backoff, a
+    /// dependency's delay, a scheduled run created ahead), and leased to a worker.
+    public func queueDepth() async throws -> (due: Int64, delayed: Int64, leased: Int64) {
+        let rows = try await client.rows(
+            """
+            SELECT count(*) FILTER (WHERE locked_by IS NULL AND run_at <= now()),
+                   count(*) FILTER (WHERE locked_by IS NULL AND run_at > now()),
+                   count(*) FILTER (WHERE locked_by IS NOT NULL)
+            FROM flowforge.jobs
+            """, logger: logger)
+        return try rows.decode((Int64, Int64, Int64).self).first ?? (0, 0, 0)
+    }
 }
