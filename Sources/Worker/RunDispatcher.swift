@@ -20,6 +20,8 @@ actor RunDispatcher {
     private let queue: QueueStore
     private let settings: WorkerService.Config
     private let stopping: AtomicFlag
+    /// Wakes the claim loop (see `slotWanted`).
+    private let wakeClaimLoop: @Sendable () -> Void
     private let metrics: FlowForgeMetrics?
     private let logger: Logger
     private var launch: (@Sendable (ClaimedRun) -> Task<Void, Never>)?
@@ -33,11 +35,19 @@ actor RunDispatcher {
     /// every slot it asked for, or a claim was asked for while no slot was free. A flush claims
     /// only then; otherwise the queue was drained and new work announces itself.
     private var queueMayHaveMore = false
+    /// A claim was asked for while every slot was taken, and its loop now sleeps until the next
+    /// poll. A flush that frees slots and cannot fill them all wakes it: the queue looked drained
+    /// to that flush's claim (another worker took what it saw), and a claim of its own asks anew.
+    private var slotWanted = false
 
-    init(queue: QueueStore, settings: WorkerService.Config, stopping: AtomicFlag, metrics: FlowForgeMetrics?, logger: Logger) {
+    init(
+        queue: QueueStore, settings: WorkerService.Config, stopping: AtomicFlag, wakeClaimLoop: @escaping @Sendable () -> Void,
+        metrics: FlowForgeMetrics?, logger: Logger
+    ) {
         self.queue = queue
         self.settings = settings
         self.stopping = stopping
+        self.wakeClaimLoop = wakeClaimLoop
         self.metrics = metrics
         self.logger = logger
     }
@@ -60,7 +70,8 @@ actor RunDispatcher {
 
     /// What a claim asked for with `claim()` found.
     enum ClaimReport: Sendable, Equatable {
-        /// Every slot was taken; the next result's flush claims for its slot.
+        /// Every slot was taken. The next result's flush claims for its slot, and one that frees
+        /// slots it cannot fill wakes the claim loop.
         case noFreeSlot
         /// It filled every slot it could, so more jobs may be due: ask again.
         case filled
@@ -108,7 +119,7 @@ actor RunDispatcher {
             let limit = claiming ? free + batch.count : 0
             let report: ClaimReport
             if batch.isEmpty, limit == 0 {
-                if claiming { queueMayHaveMore = true }
+                if claiming { (queueMayHaveMore, slotWanted) = (true, true) }
                 report = .noFreeSlot
             } else if batch.isEmpty {
                 report = await claimAlone(limit: limit)
@@ -116,6 +127,10 @@ actor RunDispatcher {
                 let claimed = await store(batch, claimLimit: limit)
                 refill(finished: batch.map(\.key), started: claimed)
                 if limit > 0 { queueMayHaveMore = claimed.count >= limit }
+                if claimed.count < limit || limit == 0, slotWanted, waiters.isEmpty {
+                    slotWanted = false
+                    wakeClaimLoop()
+                }
                 // This claim cannot tell when the next job comes due: one asking is told to ask
                 // again, and its next claim, alone, can.
                 report = limit > 0 ? .filled : .noFreeSlot
@@ -133,7 +148,7 @@ actor RunDispatcher {
                 try await queue.claim(workerID: workerID, limit: limit, leaseSeconds: leaseSeconds)
             }
             refill(finished: [], started: taken.runs)
-            queueMayHaveMore = taken.runs.count >= limit
+            (queueMayHaveMore, slotWanted) = (taken.runs.count >= limit, false)
             return queueMayHaveMore ? .filled : .drained(nextDueIn: taken.nextDueIn)
         } catch {
             if !Task.isCancelled { logger.warning("cannot claim jobs", metadata: ["error": "\(String(reflecting: error))"]) }

@@ -58,7 +58,8 @@ public struct WorkerService: Service {
         let queue = QueueStore(client: postgres, logger: logger, metrics: metrics)
         let wakeup = Wakeup()
         let stopping = AtomicFlag()
-        let slots = RunDispatcher(queue: queue, settings: config, stopping: stopping, metrics: metrics, logger: logger)
+        let slots = RunDispatcher(
+            queue: queue, settings: config, stopping: stopping, wakeClaimLoop: wakeup.wake, metrics: metrics, logger: logger)
         let events = EventStore(client: postgres, logger: logger)
         let executor = RunExecutor(
             shell: ShellStepRunner(isolation: config.stepIsolation), loadEvent: { try await events.eventData(executionId: $0) })

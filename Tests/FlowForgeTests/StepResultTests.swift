@@ -42,7 +42,7 @@ struct StepResultTests {
             settings.leaseSeconds = 60
             let writer = RunDispatcher(
                 queue: QueueStore(client: api.postgres, logger: TestDatabase.logger), settings: settings, stopping: AtomicFlag(),
-                metrics: nil, logger: TestDatabase.logger)
+                wakeClaimLoop: {}, metrics: nil, logger: TestDatabase.logger)
             await writer.setLauncher { _ in Task {} }
             #expect(await writer.claim() == .drained(nextDueIn: nil))
             let claimed = await writer.attempts.sorted { $0.executionId < $1.executionId }
