@@ -1,8 +1,8 @@
 @testable import FlowForgeScheduler
 @testable import FlowForgeShared
+@testable import FlowForgeWorker
 import Foundation
 import Hummingbird
-@testable import FlowForgeWorker
 import PostgresNIO
 import Testing
 

@@ -1,6 +1,6 @@
 @testable import FlowForgeScheduler
-@testable import FlowForgeWorker
 @testable import FlowForgeShared
+@testable import FlowForgeWorker
 import Foundation
 import PostgresNIO
 import Testing
