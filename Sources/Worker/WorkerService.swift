@@ -7,8 +7,8 @@ import ServiceLifecycle
 /// The worker: N slots that claim runs from the queue and execute their steps.
 ///
 /// Its `RunDispatcher` owns the slots: it claims as many due jobs as there are free slots in
-/// one statement, and writes results in batches. `NotificationChannel.jobs` wakes it the moment work arrives;
-/// otherwise it sleeps until the earliest future `run_at` (a retry's backoff, a dependency's
+/// one statement, and writes results in batches. `NotificationChannel.jobs` wakes the claim
+/// loop the moment work arrives; otherwise it sleeps until the earliest future `run_at` (a retry's backoff, a dependency's
 /// delay), and at most `pollInterval`, so a lost notification delays a job and never strands
 /// it. `NotificationChannel.executionCancelled` stops a cancelled run at once; lease renewal, which
 /// notices a lease that is gone, is the fallback. On graceful shutdown it stops claiming,
