@@ -9,7 +9,8 @@ import PostgresNIO
 struct APIError: HTTPResponseError {
     let status: HTTPResponse.Status
     let message: String
-    var extra: [String: JSONValue] = [:]
+    /// A circular dependency's path, answered beside the sentence.
+    var cycle: [WorkflowRef]?
     var headers: HTTPFields = [:]
 
     init(_ status: HTTPResponse.Status, _ message: String) {
@@ -24,36 +25,14 @@ struct APIError: HTTPResponseError {
         case .conflict(let message): self.init(.conflict, message)
         case .circularDependency(let cycle):
             self.init(.conflict, error.message)
-            extra["cycle"] = .array(cycle.map(\.json))
+            self.cycle = cycle
         }
     }
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
-        var fields = extra
-        fields["error"] = .string(message)
-        var response = JSONValue.object(fields).response(status: status)
+        var response = try JSONBody(status, ErrorBody(cycle: cycle, error: message)).response()
         response.headers.append(contentsOf: headers)
         return response
-    }
-}
-
-extension JSONValue {
-    func response(status: HTTPResponse.Status = .ok) -> Response {
-        Response(
-            status: status,
-            headers: [.contentType: "application/json; charset=utf-8"],
-            body: ResponseBody(byteBuffer: ByteBuffer(bytes: encoded())))
-    }
-}
-
-/// A 200 answer of JSON text the route wrote itself.
-func jsonResponse(_ bytes: [UInt8]) -> Response {
-    Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
-}
-
-extension JSONValue: ResponseGenerator {
-    public func response(from request: Request, context: some RequestContext) throws -> Response {
-        response()
     }
 }
 

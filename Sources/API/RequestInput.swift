@@ -22,6 +22,11 @@ extension Request {
         return try JSONValue.parse(buffer.readableBytesView)
     }
 
+    /// The body as a request type, decoded by `JSONBodyDecoder`: every error a 400 naming the field.
+    mutating func decodeBody<Body: RequestBody>(_ type: Body.Type, context: some RequestContext) async throws -> Body {
+        try JSONBodyDecoder().decode(type, from: try await jsonBody(context: context))
+    }
+
     /// A positive integer id from the path; anything else is a 400 naming the parameter.
     func id(_ name: String, context: some RequestContext, label: String) throws -> Int64 {
         let text = context.parameters.get(name) ?? ""

@@ -30,5 +30,4 @@ public struct WorkflowRef: Sendable, Hashable {
         self.name = name
     }
 
-    public var json: JSONValue { ["id": .int(id), "name": .string(name)] }
 }

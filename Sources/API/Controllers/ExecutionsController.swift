@@ -11,7 +11,7 @@ struct ExecutionsController {
         group.post(":id/cancel", use: cancel)
     }
 
-    @Sendable func list(_ request: Request, context: BasicRequestContext) async throws -> Response {
+    @Sendable func list(_ request: Request, context: BasicRequestContext) async throws -> JSONBody<ExecutionListBody> {
         var filter = ExecutionStore.Filter()
         filter.workflowId = try request.queryInt("workflow_id", in: 1...Int64.max)
         filter.triggerId = try request.queryInt("trigger_id", in: 1...Int64.max)
@@ -21,22 +21,24 @@ struct ExecutionsController {
         filter.limit = Int(try request.queryInt("limit", in: 1...Int64(Limits.pageSize), default: 50)!)
         let executions = try await stores.executions.list(filter)
         // A full page may have more behind it: the client passes next_before_id to continue.
-        let nextBeforeId: JSONValue = executions.count == filter.limit ? JSONValue(executions.last?.execution.id) : .null
-        return jsonResponse(ExecutionListItem.page(executions, with: [("next_before_id", nextBeforeId)]))
+        let nextBeforeId = executions.count == filter.limit ? executions.last?.execution.id : nil
+        return JSONBody(
+            ExecutionListBody(executions: executions.map(ExecutionBody.init), nextBeforeId: nextBeforeId),
+            capacity: ExecutionListBody.expectedSize(executions))
     }
 
-    @Sendable func get(_ request: Request, context: BasicRequestContext) async throws -> JSONValue {
+    @Sendable func get(_ request: Request, context: BasicRequestContext) async throws -> JSONBody<ExecutionBody> {
         let id = try request.id("id", context: context, label: "execution id")
         guard let execution = try await stores.executions.get(id: id) else {
             throw APIError(.notFound, "execution \(id) does not exist")
         }
-        guard execution.triggerType == .event, case .object(var fields) = execution.json else { return execution.json }
-        fields["event"] = try await stores.events.eventSummary(executionId: id) ?? .null
-        return .object(fields)
+        guard execution.triggerType == .event else { return JSONBody(ExecutionBody(execution)) }
+        let event = try await stores.events.eventSummary(executionId: id)
+        return JSONBody(ExecutionBody(execution, event: .some(event.map(EventBody.init))))
     }
 
-    @Sendable func cancel(_ request: Request, context: BasicRequestContext) async throws -> JSONValue {
+    @Sendable func cancel(_ request: Request, context: BasicRequestContext) async throws -> JSONBody<ExecutionBody> {
         let id = try request.id("id", context: context, label: "execution id")
-        return try await stores.executions.cancel(id: id).json
+        return JSONBody(ExecutionBody(try await stores.executions.cancel(id: id)))
     }
 }

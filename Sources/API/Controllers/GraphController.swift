@@ -9,26 +9,9 @@ struct GraphController {
         group.get { _, _ in try await graph() }
     }
 
-    func graph() async throws -> JSONValue {
+    func graph() async throws -> JSONBody<GraphBody> {
         let page = try await stores.workflows.list(limit: nil)
         let edges = try await stores.triggers.dependencyEdges()
-        return [
-            "nodes": .array(
-                page.items.map { summary in
-                    [
-                        "id": .int(summary.workflow.id), "name": .string(summary.workflow.name),
-                        "trigger_count": .int(Int64(summary.triggerCount)), "next_run_at": JSONValue(summary.nextRunAt),
-                        "last_status": JSONValue(summary.lastExecution?.status.rawValue),
-                    ]
-                }),
-            "edges": .array(
-                edges.map { edge in
-                    [
-                        "trigger_id": .int(edge.triggerId), "from": .int(edge.upstream.id), "to": .int(edge.downstream.id),
-                        "condition": .string(edge.condition.rawValue), "delay_minutes": .int(Int64(edge.delayMinutes)),
-                        "enabled": .bool(edge.enabled),
-                    ]
-                }),
-        ]
+        return JSONBody(GraphBody(edges: edges.map(GraphBody.Edge.init), nodes: page.items.map(GraphBody.Node.init)))
     }
 }

@@ -10,7 +10,7 @@ struct HealthController {
     let logger: Logger
 
     func addRoutes(to router: Router<BasicRequestContext>) {
-        router.get("healthz") { _, _ in JSONValue.object(["status": "ok"]) }
+        router.get("healthz") { _, _ in JSONBody(HealthBody()) }
         router.get("readyz") { _, _ in try await ready() }
         router.get("openapi.yaml") { _, _ in
             Response(
@@ -38,8 +38,7 @@ struct HealthController {
             group.cancelAll()
             return first
         }
-        if reachable { return JSONValue.object(["status": "ready", "database": "ok"]).response() }
-        return JSONValue.object(["status": "not ready", "database": "unreachable"]).response(status: .serviceUnavailable)
+        return try JSONBody(reachable ? .ok : .serviceUnavailable, ReadinessBody(databaseReachable: reachable)).response()
     }
 }
 

@@ -7,11 +7,11 @@ struct ScheduleController {
     let clock: @Sendable () -> Date
 
     func addRoutes(to group: RouterGroup<BasicRequestContext>) {
-        group.get("preview") { request, _ in try Self.preview(request, now: clock()) }
+        group.get("preview") { request, _ in JSONBody(try Self.preview(request, now: clock())) }
     }
 
     /// Shared with the seed's `/api/workflows/:id/triggers/schedule/preview`.
-    static func preview(_ request: Request, now: Date) throws -> JSONValue {
+    static func preview(_ request: Request, now: Date) throws -> SchedulePreviewBody {
         // A form-encoded space (+) never belongs to a cron expression, so read it as a space.
         guard let cron = try request.query("cron")?.replacingOccurrences(of: "+", with: " "),
             !cron.trimmingCharacters(in: .whitespaces).isEmpty
@@ -43,14 +43,8 @@ struct ScheduleController {
             throw APIError(.badRequest, error.message)
         }
         let runs = CronSchedule(expression: expression, timeZone: zone).preview(after: after, count: count)
-        return [
-            "cron": .string(expression.source),
-            "timezone": .string(zoneName),
-            "description": .string(expression.humanDescription),
-            "next_runs": .array(
-                runs.map { run in
-                    ["utc": .string(Timestamp.format(run.instant)), "local": .string(run.local), "dst_adjusted": .bool(run.dstAdjusted)]
-                }),
-        ]
+        return SchedulePreviewBody(
+            cron: expression.source, description: expression.humanDescription, nextRuns: runs.map(SchedulePreviewBody.Run.init),
+            timezone: zoneName)
     }
 }

@@ -20,37 +20,37 @@ struct TriggersController {
         group.post(":triggerId/rotate-secret", use: rotateSecret)
     }
 
-    @Sendable func list(_ request: Request, context: BasicRequestContext) async throws -> JSONValue {
+    @Sendable func list(_ request: Request, context: BasicRequestContext) async throws -> JSONBody<TriggerListBody> {
         let workflowId = try await existingWorkflow(request, context)
-        return ["triggers": .array(try await stores.triggers.list(workflowId: workflowId).map(\.json))]
+        return JSONBody(TriggerListBody(triggers: try await stores.triggers.list(workflowId: workflowId).map { TriggerBody($0) }))
     }
 
-    @Sendable func create(_ request: Request, context: BasicRequestContext) async throws -> Response {
+    @Sendable func create(_ request: Request, context: BasicRequestContext) async throws -> JSONBody<TriggerBody> {
         var request = request
         let workflowId = try await existingWorkflow(request, context)
-        let body = try await request.jsonBody(context: context)
-        var definition = try TriggerInput.create(body)
+        var definition = try await request.decodeBody(TriggerCreate.self, context: context).definition
         let secret = try stores.sealSecret(for: &definition)
         var trigger = try await stores.triggers.create(definition, workflowId: workflowId, now: stores.clock())
         trigger.newSecret = secret
-        return trigger.json.response(status: .created)
+        return JSONBody(.created, TriggerBody(trigger))
     }
 
-    @Sendable func get(_ request: Request, context: BasicRequestContext) async throws -> JSONValue {
+    @Sendable func get(_ request: Request, context: BasicRequestContext) async throws -> JSONBody<TriggerBody> {
         let (workflowId, triggerId) = try ids(request, context)
         guard let trigger = try await stores.triggers.get(workflowId: workflowId, triggerId: triggerId) else {
             throw notFound(workflowId, triggerId)
         }
-        return trigger.json
+        return JSONBody(TriggerBody(trigger))
     }
 
-    @Sendable func update(_ request: Request, context: BasicRequestContext) async throws -> JSONValue {
+    @Sendable func update(_ request: Request, context: BasicRequestContext) async throws -> JSONBody<TriggerBody> {
         var request = request
         let (workflowId, triggerId) = try ids(request, context)
         let body = try await request.jsonBody(context: context)
-        return try await stores.triggers.update(workflowId: workflowId, triggerId: triggerId, now: stores.clock()) { current in
-            try TriggerInput.update(body, of: current)
-        }.json
+        let trigger = try await stores.triggers.update(workflowId: workflowId, triggerId: triggerId, now: stores.clock()) { current in
+            try JSONBodyDecoder(userInfo: [.editedTrigger: current]).decode(TriggerUpdate.self, from: body).definition
+        }
+        return JSONBody(TriggerBody(trigger))
     }
 
     @Sendable func delete(_ request: Request, context: BasicRequestContext) async throws -> Response {
@@ -61,12 +61,12 @@ struct TriggersController {
         return Response(status: .noContent)
     }
 
-    func setEnabled(_ enabled: Bool, _ request: Request, _ context: BasicRequestContext) async throws -> JSONValue {
+    func setEnabled(_ enabled: Bool, _ request: Request, _ context: BasicRequestContext) async throws -> JSONBody<TriggerBody> {
         let (workflowId, triggerId) = try ids(request, context)
-        return try await stores.triggers.setEnabled(enabled, workflowId: workflowId, triggerId: triggerId, now: stores.clock()).json
+        return JSONBody(TriggerBody(try await stores.triggers.setEnabled(enabled, workflowId: workflowId, triggerId: triggerId, now: stores.clock())))
     }
 
-    @Sendable func history(_ request: Request, context: BasicRequestContext) async throws -> Response {
+    @Sendable func history(_ request: Request, context: BasicRequestContext) async throws -> JSONBody<TriggerHistoryBody> {
         let (workflowId, triggerId) = try ids(request, context)
         var filter = ExecutionStore.Filter()
         filter.limit = Int(try request.queryInt("limit", in: 1...100, default: 10)!)
@@ -75,67 +75,45 @@ struct TriggersController {
         }
         filter.triggerId = triggerId
         filter.workflowId = workflowId
-        return jsonResponse(ExecutionListItem.page(try await stores.executions.list(filter)))
+        let executions = try await stores.executions.list(filter)
+        return JSONBody(
+            TriggerHistoryBody(executions: executions.map(ExecutionBody.init)), capacity: ExecutionListBody.expectedSize(executions))
     }
 
     /// A new secret for a webhook trigger; the old ones keep working for `grace_seconds`
     /// (default a day), so senders can switch without losing events.
-    @Sendable func rotateSecret(_ request: Request, context: BasicRequestContext) async throws -> Response {
+    @Sendable func rotateSecret(_ request: Request, context: BasicRequestContext) async throws -> JSONBody<TriggerBody> {
         var request = request
         let (workflowId, triggerId) = try ids(request, context)
-        var graceSeconds = 86_400
+        var body = RotateSecretRequest()
         if request.headers[.contentLength].map({ $0 != "0" }) ?? false || request.headers[.transferEncoding] != nil {
-            var reader = try FieldReader(try await request.jsonBody(context: context))
-            if let grace = try reader.int("grace_seconds", in: 0...604_800) { graceSeconds = grace }
-            try reader.finish()
+            body = try await request.decodeBody(RotateSecretRequest.self, context: context)
         }
         let (secret, sealed) = try stores.requireSecretBox().newSecret()
         var (trigger, expires) = try await stores.triggers.rotateSecret(
-            workflowId: workflowId, triggerId: triggerId, sealed: sealed, graceSeconds: graceSeconds)
+            workflowId: workflowId, triggerId: triggerId, sealed: sealed, graceSeconds: body.graceSeconds)
         trigger.newSecret = secret
-        guard case .object(var fields) = trigger.json else { return trigger.json.response() }
-        fields["previous_secrets_expire_at"] = JSONValue(expires)
-        return JSONValue.object(fields).response()
+        return JSONBody(TriggerBody(trigger, previousSecretsExpireAt: expires))
     }
 
-    @Sendable func preview(_ request: Request, context: BasicRequestContext) async throws -> JSONValue {
+    @Sendable func preview(_ request: Request, context: BasicRequestContext) async throws -> JSONBody<SchedulePreviewBody> {
         _ = try await existingWorkflow(request, context)
-        return try ScheduleController.preview(request, now: stores.clock())
+        return JSONBody(try ScheduleController.preview(request, now: stores.clock()))
     }
 
-    @Sendable func dependencies(_ request: Request, context: BasicRequestContext) async throws -> JSONValue {
+    @Sendable func dependencies(_ request: Request, context: BasicRequestContext) async throws -> JSONBody<DependenciesBody> {
         let workflowId = try await existingWorkflow(request, context)
-        let edges = try await stores.triggers.dependencyEdges(touching: workflowId)
-        func entry(_ edge: TriggerStore.DependencyEdge, other: WorkflowRef) -> JSONValue {
-            [
-                "workflow_id": .int(other.id), "workflow_name": .string(other.name), "trigger_id": .int(edge.triggerId),
-                "trigger_name": .string(edge.triggerName), "condition": .string(edge.condition.rawValue),
-                "delay_minutes": .int(Int64(edge.delayMinutes)), "enabled": .bool(edge.enabled),
-            ]
-        }
-        return [
-            "upstream": .array(edges.filter { $0.downstream.id == workflowId }.map { entry($0, other: $0.upstream) }),
-            "downstream": .array(edges.filter { $0.upstream.id == workflowId }.map { entry($0, other: $0.downstream) }),
-        ]
+        return JSONBody(DependenciesBody(edges: try await stores.triggers.dependencyEdges(touching: workflowId), of: workflowId))
     }
 
-    @Sendable func validateDependency(_ request: Request, context: BasicRequestContext) async throws -> JSONValue {
+    @Sendable func validateDependency(_ request: Request, context: BasicRequestContext) async throws -> JSONBody<ValidateDependencyBody> {
         var request = request
         let workflowId = try await existingWorkflow(request, context)
-        var reader = try FieldReader(try await request.jsonBody(context: context))
-        guard let upstream = try reader.int("depends_on_workflow_id", in: 1...Int64.max) else {
-            throw APIError(.badRequest, "depends_on_workflow_id is required")
-        }
-        try reader.finish()
+        let upstream = try await request.decodeBody(ValidateDependencyRequest.self, context: context).dependsOnWorkflowId
         guard try await stores.workflows.get(id: upstream) != nil else {
             throw APIError(.badRequest, "depends_on_workflow_id: workflow \(upstream) does not exist")
         }
-        guard let cycle = try await stores.triggers.cycle(adding: upstream, to: workflowId) else { return ["valid": true] }
-        return [
-            "valid": false,
-            "error": .string(FlowForgeError.circularDependency(cycle: cycle).message),
-            "cycle": .array(cycle.map(\.json)),
-        ]
+        return JSONBody(ValidateDependencyBody(cycle: try await stores.triggers.cycle(adding: upstream, to: workflowId)))
     }
 
     private func ids(_ request: Request, _ context: BasicRequestContext) throws -> (Int64, Int64) {

@@ -57,12 +57,9 @@ struct WebhookController {
             matched: config.matches(json))
         {
         case .started(let execution):
-            return execution.json.response(status: .accepted)
+            return try JSONBody(.accepted, ExecutionBody(execution)).response()
         case .filtered:
-            return JSONValue.object([
-                "execution_id": .null, "filtered": true,
-                "message": "the event was recorded and did not match the trigger's filter, so it started no run",
-            ]).response(status: .accepted)
+            return try JSONBody(.accepted, WebhookFilteredBody()).response()
         case .replayed:
             throw Self.rejected(.replayed)
         case .gone:

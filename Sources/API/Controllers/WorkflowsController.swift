@@ -15,46 +15,43 @@ struct WorkflowsController {
         group.post(":id/run", use: run)
     }
 
-    @Sendable func list(_ request: Request, context: BasicRequestContext) async throws -> JSONValue {
+    @Sendable func list(_ request: Request, context: BasicRequestContext) async throws -> JSONBody<WorkflowListBody> {
         let limit = try request.queryInt("limit", in: 1...Int64(Limits.pageSize), default: 50)!
         let offset = try request.queryInt("offset", in: 0...1_000_000_000, default: 0)!
         let page = try await stores.workflows.list(limit: Int(limit), offset: Int(offset))
-        return [
-            "workflows": .array(page.items.map(\.json)),
-            "total": .int(Int64(page.total)),
-            "limit": .int(limit),
-            "offset": .int(offset),
-        ]
+        return JSONBody(
+            WorkflowListBody(limit: limit, offset: offset, total: page.total, workflows: page.items.map { WorkflowBody(summary: $0) }))
     }
 
-    @Sendable func create(_ request: Request, context: BasicRequestContext) async throws -> Response {
+    @Sendable func create(_ request: Request, context: BasicRequestContext) async throws -> JSONBody<WorkflowBody> {
         var request = request
-        let body = try await request.jsonBody(context: context)
-        let (definition, triggerBodies) = try WorkflowInput.create(body)
+        let body = try await request.decodeBody(WorkflowCreate.self, context: context)
         var triggers: [TriggerDefinition] = []
         var secrets: [String] = []
-        for (index, triggerBody) in triggerBodies.enumerated() {
-            var trigger = try TriggerInput.create(triggerBody, path: "triggers[\(index)].")
+        for var trigger in body.triggers.map(\.definition) {
             if let secret = try stores.sealSecret(for: &trigger) { secrets.append(secret) }
             triggers.append(trigger)
         }
-        let summary = try await stores.workflows.create(definition, triggers: triggers, now: stores.clock())
-        return try await detail(summary, newSecrets: secrets).response(status: .created)
+        let summary = try await stores.workflows.create(body.definition, triggers: triggers, now: stores.clock())
+        return JSONBody(.created, try await detail(summary, newSecrets: secrets))
     }
 
-    @Sendable func get(_ request: Request, context: BasicRequestContext) async throws -> JSONValue {
+    @Sendable func get(_ request: Request, context: BasicRequestContext) async throws -> JSONBody<WorkflowBody> {
         let id = try request.id("id", context: context, label: "workflow id")
         guard let summary = try await stores.workflows.summary(id: id) else { throw notFound(id) }
-        return try await detail(summary)
+        return JSONBody(try await detail(summary))
     }
 
-    @Sendable func update(_ request: Request, context: BasicRequestContext) async throws -> JSONValue {
+    @Sendable func update(_ request: Request, context: BasicRequestContext) async throws -> JSONBody<WorkflowBody> {
         var request = request
         let id = try request.id("id", context: context, label: "workflow id")
         let body = try await request.jsonBody(context: context)
         guard let current = try await stores.workflows.get(id: id) else { throw notFound(id) }
-        let definition = try WorkflowInput.update(body, of: current)
-        return try await detail(try await stores.workflows.update(id: id, with: definition))
+        // Read after the workflow is found, so that a missing one is a 404 whatever the body.
+        let changes = try JSONBodyDecoder().decode(WorkflowUpdate.self, from: body).changes
+        var definition = try WorkflowDefinition(current)
+        changes.apply(to: &definition)
+        return JSONBody(try await detail(try await stores.workflows.update(id: id, with: definition)))
     }
 
     @Sendable func delete(_ request: Request, context: BasicRequestContext) async throws -> Response {
@@ -63,38 +60,27 @@ struct WorkflowsController {
         return Response(status: .noContent)
     }
 
-    @Sendable func run(_ request: Request, context: BasicRequestContext) async throws -> Response {
+    @Sendable func run(_ request: Request, context: BasicRequestContext) async throws -> JSONBody<ExecutionBody> {
         let id = try request.id("id", context: context, label: "workflow id")
-        let execution = try await stores.executions.createManual(workflowId: id)
-        return execution.json.response(status: .created)
+        return JSONBody(.created, ExecutionBody(try await stores.executions.createManual(workflowId: id)))
     }
 
-    @Sendable func availableUpstream(_ request: Request, context: BasicRequestContext) async throws -> JSONValue {
+    @Sendable func availableUpstream(_ request: Request, context: BasicRequestContext) async throws -> JSONBody<AvailableUpstreamBody> {
         let workflowId = try request.queryInt("workflow_id", in: 1...Int64.max)
         if let workflowId, try await stores.workflows.get(id: workflowId) == nil { throw notFound(workflowId) }
         let candidates = try await stores.workflows.availableUpstream(for: workflowId)
-        return [
-            "workflows": .array(
-                candidates.map { ref, cycle in
-                    [
-                        "id": .int(ref.id), "name": .string(ref.name), "creates_cycle": .bool(cycle != nil),
-                        "cycle": cycle.map { .array($0.map(\.json)) } ?? .null,
-                    ]
-                })
-        ]
+        return JSONBody(AvailableUpstreamBody(workflows: candidates.map { AvailableUpstreamBody.Candidate(ref: $0, cycle: $1) }))
     }
 
     /// The detail shape: the list entry plus its triggers. `newSecrets` are the secrets of a
     /// new workflow's webhook triggers, in the order they were created (which is id order).
-    private func detail(_ summary: WorkflowSummary, newSecrets: [String] = []) async throws -> JSONValue {
-        guard case .object(var fields) = summary.json else { return summary.json }
+    private func detail(_ summary: WorkflowSummary, newSecrets: [String] = []) async throws -> WorkflowBody {
         var secrets = newSecrets[...]
         var triggers = try await stores.triggers.list(workflowId: summary.workflow.id)
         for index in triggers.indices where triggers[index].webhookPath != nil {
             triggers[index].newSecret = secrets.popFirst()
         }
-        fields["triggers"] = .array(triggers.map(\.json))
-        return .object(fields)
+        return WorkflowBody(summary: summary, triggers: triggers.map { TriggerBody($0) })
     }
 
     private func notFound(_ id: Int64) -> APIError { APIError(.notFound, "workflow \(id) does not exist") }

@@ -366,10 +366,16 @@ private struct JSONReader {
 
 /// JSON text written by hand, sent as jsonb: for documents built in a hot path, where going
 /// through `JSONValue` would build dictionaries only to write them out again.
-public struct RawJSON: PostgresEncodable, Sendable {
+/// `JSONBodyEncoder` copies it into an answer as it is.
+public struct RawJSON: PostgresEncodable, Encodable, Sendable {
     public var bytes: [UInt8]
 
     public init(bytes: [UInt8]) { self.bytes = bytes }
+
+    /// For encoders other than `JSONBodyEncoder`, which never call it: the parsed document.
+    public func encode(to encoder: any Encoder) throws {
+        try JSONValue.parse(bytes).encode(to: encoder)
+    }
 
     public static var psqlType: PostgresDataType { .jsonb }
     public static var psqlFormat: PostgresFormat { .binary }

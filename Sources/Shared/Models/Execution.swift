@@ -20,27 +20,6 @@ public struct Execution: Sendable {
     public var error: String?
     public var steps: JSONValue
 
-    public var json: JSONValue {
-        [
-            "id": .int(id),
-            "workflow_id": .int(workflowId),
-            "workflow_name": .string(workflowName),
-            "trigger_id": JSONValue(triggerId),
-            "trigger_type": .string(triggerType.rawValue),
-            "trigger_name": JSONValue(triggerName),
-            "status": .string(status.rawValue),
-            "scheduled_for": JSONValue(scheduledFor),
-            "queued_at": JSONValue(queuedAt),
-            "started_at": JSONValue(startedAt),
-            "finished_at": JSONValue(finishedAt),
-            "duration_ms": JSONValue(durationMilliseconds),
-            "attempt": .int(Int64(attempt)),
-            "worker_id": JSONValue(workerId),
-            "upstream_execution_id": JSONValue(upstreamExecutionId),
-            "error": JSONValue(error),
-            "steps": steps,
-        ]
-    }
 
     public var durationMilliseconds: Int64? {
         guard let startedAt, let finishedAt else { return nil }
@@ -63,35 +42,4 @@ public struct ExecutionListItem: Sendable {
         self.stepSummaries = stepSummaries
     }
 
-    /// The execution's JSON object with `steps` the summaries.
-    public func write(into out: inout [UInt8]) {
-        guard case .object(var fields) = execution.json else { return }
-        fields["steps"] = nil
-        JSONValue.object(fields).write(into: &out)
-        // The object is never empty, so its closing brace follows a field.
-        out.removeLast()
-        out.append(contentsOf: #","steps":"#.utf8)
-        out.append(contentsOf: stepSummaries)
-        out.append(UInt8(ascii: "}"))
-    }
-
-    /// `{"executions": [...]}` with `fields` after the list, as the list routes answer.
-    public static func page(_ items: [ExecutionListItem], with fields: [(String, JSONValue)] = []) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(items.reduce(64) { $0 + $1.stepSummaries.count + 640 })
-        out.append(contentsOf: #"{"executions":["#.utf8)
-        for (index, item) in items.enumerated() {
-            if index > 0 { out.append(UInt8(ascii: ",")) }
-            item.write(into: &out)
-        }
-        out.append(UInt8(ascii: "]"))
-        for (key, value) in fields {
-            out.append(UInt8(ascii: ","))
-            JSONValue.string(key).write(into: &out)
-            out.append(UInt8(ascii: ":"))
-            value.write(into: &out)
-        }
-        out.append(UInt8(ascii: "}"))
-        return out
-    }
 }

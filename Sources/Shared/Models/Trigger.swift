@@ -30,32 +30,6 @@ public struct Trigger: Sendable, Equatable {
     /// Where a webhook trigger receives its events, relative to the API's address.
     public var webhookPath: String? { type == .event && eventType == .webhook ? "/api/hooks/\(id)" : nil }
 
-    public var json: JSONValue {
-        var fields: [String: JSONValue] = [
-            "id": .int(id),
-            "workflow_id": .int(workflowId),
-            "trigger_type": .string(type.rawValue),
-            "trigger_name": .string(name),
-            "enabled": .bool(enabled),
-            "cron_expression": JSONValue(cronExpression),
-            "timezone": type == .scheduled ? .string(timezone) : .null,
-            "description": JSONValue(scheduleDescription),
-            "next_run_at": JSONValue(nextRunAt),
-            "last_run_at": JSONValue(lastRunAt),
-            "misfire_policy": type == .scheduled ? .string(misfirePolicy.rawValue) : .null,
-            "depends_on_workflow_id": JSONValue(dependsOnWorkflowId),
-            "depends_on_workflow_name": JSONValue(dependsOnWorkflowName),
-            "dependency_condition": JSONValue(dependencyCondition?.rawValue),
-            "delay_minutes": type == .dependency ? .int(Int64(delayMinutes)) : .null,
-            "event_type": JSONValue(eventType?.rawValue),
-            "event_config": eventConfig ?? .null,
-            "created_at": JSONValue(createdAt),
-            "updated_at": JSONValue(updatedAt),
-            "webhook_path": JSONValue(webhookPath),
-        ]
-        if let newSecret { fields["secret"] = .string(newSecret) }
-        return .object(fields)
-    }
 
     /// The plain-English reading of the cron expression, for scheduled triggers.
     public var scheduleDescription: String? {

@@ -23,21 +23,6 @@ public struct Workflow: Sendable, Equatable {
         try Step.list(stored: stepsJSON)
     }
 
-    public var json: JSONValue {
-        [
-            "id": .int(id),
-            "name": .string(name),
-            "description": .string(description),
-            "steps": stepsJSON,
-            "timeout_seconds": .int(Int64(timeoutSeconds)),
-            "max_attempts": .int(Int64(maxAttempts)),
-            "retry_backoff_seconds": .int(Int64(retryBackoffSeconds)),
-            "max_concurrent_runs": .int(Int64(maxConcurrentRuns)),
-            "overlap_policy": .string(overlapPolicy.rawValue),
-            "created_at": JSONValue(createdAt),
-            "updated_at": JSONValue(updatedAt),
-        ]
-    }
 }
 
 /// The fields a user sets on a workflow, validated; what create and update write.
@@ -76,13 +61,6 @@ public struct WorkflowSummary: Sendable {
     public var nextRunAt: Date?
     public var lastExecution: ExecutionBrief?
 
-    public var json: JSONValue {
-        guard case .object(var fields) = workflow.json else { return workflow.json }
-        fields["trigger_count"] = .int(Int64(triggerCount))
-        fields["next_run_at"] = JSONValue(nextRunAt)
-        fields["last_execution"] = lastExecution?.json ?? .null
-        return .object(fields)
-    }
 }
 
 /// The few fields of an execution that lists show next to a workflow.
@@ -94,14 +72,4 @@ public struct ExecutionBrief: Sendable {
     public var startedAt: Date?
     public var finishedAt: Date?
 
-    public var json: JSONValue {
-        [
-            "id": .int(id),
-            "status": .string(status.rawValue),
-            "trigger_type": .string(triggerType.rawValue),
-            "queued_at": JSONValue(queuedAt),
-            "started_at": JSONValue(startedAt),
-            "finished_at": JSONValue(finishedAt),
-        ]
-    }
 }

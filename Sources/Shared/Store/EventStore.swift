@@ -198,9 +198,9 @@ public struct EventStore: Sendable {
         return nil
     }
 
-    /// The event as the API shows it on the execution: the JSON body, or the file. A small body
-    /// that jsonb could not hold (JSON with "\u0000") is read as bytes and parsed here.
-    public func eventSummary(executionId: Int64) async throws -> JSONValue? {
+    /// The event behind an execution: the JSON body, or the file. A small body that jsonb could
+    /// not hold (JSON with "\u0000") is read as bytes and parsed here.
+    public func eventSummary(executionId: Int64) async throws -> ExecutionEvent? {
         let rows = try await client.rows(
             """
             SELECT payload_json, octet_length(payload), file_path, file_size, file_mtime,
@@ -209,11 +209,11 @@ public struct EventStore: Sendable {
             """, logger: logger)
         for (json, bytes, path, size, mtime, raw) in try rows.decode((JSONValue?, Int64?, String?, Int64?, Date?, ByteBuffer?).self) {
             if let path {
-                return ["file": .string(path), "file_size": JSONValue(size), "file_modified_at": JSONValue(mtime)]
+                return .file(path: path, size: size, modifiedAt: mtime)
             }
             // `raw` is there only when no JSON was stored (the webhook writes jsonb `null` then).
             let shown = raw.map { (try? JSONValue.parse(Array($0.readableBytesView))) ?? .null } ?? json
-            return ["payload": shown ?? .null, "payload_bytes": JSONValue(bytes)]
+            return .payload(json: shown, bytes: bytes)
         }
         return nil
     }
