@@ -10,16 +10,13 @@ struct FlowForgeAPICommand: AsyncParsableCommand {
         commandName: "flowforge-api", abstract: "FlowForge's HTTP API and web UI.")
 
     @OptionGroup var common: CommonOptions
-    @Option(help: "Address to listen on (FLOWFORGE_HTTP_HOST).") var host: String?
-    @Option(help: "Port to listen on (FLOWFORGE_HTTP_PORT).") var port: String?
+    @OptionGroup var http: HTTPOptions
     @Option(name: .customLong("api-token"), help: "Comma-separated bearer tokens (FLOWFORGE_API_TOKEN).") var apiToken: String?
     @Flag(name: .customLong("insecure-no-auth"), help: "Serve /api without a token. Never on a shared network.")
     var insecureNoAuth = false
 
     func run() async throws {
-        var overrides = common.overrides
-        overrides["FLOWFORGE_HTTP_HOST"] = host
-        overrides["FLOWFORGE_HTTP_PORT"] = port
+        var overrides = http.adding(to: common.overrides)
         overrides["FLOWFORGE_API_TOKEN"] = apiToken
         let settings = ProcessBootstrap.settings(program: "flowforge-api", overrides: overrides)
         let configuration = APIConfiguration(

@@ -17,16 +17,12 @@ struct DevCommand: AsyncParsableCommand {
         commandName: "dev", abstract: "Run FlowForge on this machine with a private PostgreSQL.")
 
     @OptionGroup var common: CommonOptions
-    @Option(help: "Address to listen on (FLOWFORGE_HTTP_HOST).") var host: String?
-    @Option(help: "Port to listen on (FLOWFORGE_HTTP_PORT).") var port: String?
+    @OptionGroup var http: HTTPOptions
     @Option(name: .customLong("state-dir"), help: "Where the private database and the generated token live.")
     var stateDirectory = ".flowforge"
 
     func run() async throws {
-        var overrides = common.overrides
-        overrides["FLOWFORGE_HTTP_HOST"] = host
-        overrides["FLOWFORGE_HTTP_PORT"] = port
-        let settings = ProcessBootstrap.settings(program: "flowforge dev", overrides: overrides)
+        let settings = ProcessBootstrap.settings(program: "flowforge dev", overrides: http.adding(to: common.overrides))
         let logger = settings.makeLogger(label: "flowforge-dev")
         let isolation = ProcessBootstrap.stepIsolation(settings, program: "flowforge dev", logger: logger)
         let state = URL(fileURLWithPath: stateDirectory)

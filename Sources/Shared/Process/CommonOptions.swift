@@ -24,6 +24,22 @@ public struct CommonOptions: ParsableArguments {
     }
 }
 
+/// Flags of the processes that serve HTTP (`flowforge-api`, `flowforge dev`).
+public struct HTTPOptions: ParsableArguments {
+    @Option(help: "Address to listen on (FLOWFORGE_HTTP_HOST).") public var host: String?
+    @Option(help: "Port to listen on (FLOWFORGE_HTTP_PORT).") public var port: String?
+
+    public init() {}
+
+    /// `overrides` with these flags added.
+    public func adding(to overrides: [String: String]) -> [String: String] {
+        var values = overrides
+        values["FLOWFORGE_HTTP_HOST"] = host
+        values["FLOWFORGE_HTTP_PORT"] = port
+        return values
+    }
+}
+
 /// Starts a FlowForge process: settings are loaded and logging set up once; a bad setting
 /// stops it with one line on stderr and exit code 78 (EX_CONFIG).
 public enum ProcessBootstrap {

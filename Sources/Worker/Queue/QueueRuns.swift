@@ -42,14 +42,6 @@ struct RunOutcome: Sendable {
     var steps: JSONValue
 
     var key: RunAttempt { RunAttempt(executionId: executionId, attempt: attempt) }
-
-    init(executionId: Int64, attempt: Int, succeeded: Bool, error: String?, steps: JSONValue) {
-        self.executionId = executionId
-        self.attempt = attempt
-        self.succeeded = succeeded
-        self.error = error
-        self.steps = steps
-    }
 }
 
 extension RunOutcome {
