@@ -24,7 +24,7 @@ struct HealthController {
         let reachable = await withTaskGroup(of: Bool.self) { group in
             group.addTask {
                 do {
-                    _ = try await postgres.rows("SELECT 1", logger: logger)
+                    try await postgres.ping(logger: logger)
                     return true
                 } catch {
                     return false

@@ -87,6 +87,13 @@ extension PostgresConnection {
     }
 }
 
+extension PostgresClient {
+    /// Whether the database answers a query (readiness checks); throws what went wrong.
+    public func ping(logger: Logger) async throws {
+        _ = try await rows("SELECT 1", logger: logger)
+    }
+}
+
 extension Error {
     /// PostgreSQL's SQLSTATE for a server error, e.g. "23505" for a unique violation.
     var sqlState: String? { (self as? PSQLError)?.serverInfo?[.sqlState] }
