@@ -51,6 +51,12 @@ extension Request {
         return number
     }
 
+    func queryBool(_ name: String) throws -> Bool? {
+        guard let text = try query(name) else { return nil }
+        guard let value = Bool(text) else { throw APIError(.badRequest, "query parameter \(name) must be true or false") }
+        return value
+    }
+
     func queryChoice<T: CaseIterable & RawRepresentable>(_ name: String, _: T.Type) throws -> T? where T.RawValue == String {
         guard let text = try query(name) else { return nil }
         guard let value = T(rawValue: text) else { throw APIError(.badRequest, "query parameter \(name) must be one of \(T.choices)") }

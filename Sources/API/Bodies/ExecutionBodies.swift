@@ -22,7 +22,7 @@ struct ExecutionBody: Encodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case attempt, durationMilliseconds = "duration_ms", error, event, finishedAt = "finished_at", id, queuedAt = "queued_at"
+        case attempt, backfill, durationMilliseconds = "duration_ms", error, event, finishedAt = "finished_at", id, queuedAt = "queued_at"
         case scheduledFor = "scheduled_for", startedAt = "started_at", status, steps, triggerId = "trigger_id"
         case triggerName = "trigger_name", triggerType = "trigger_type", upstreamExecutionId = "upstream_execution_id"
         case workerId = "worker_id", workflowId = "workflow_id", workflowName = "workflow_name"
@@ -31,6 +31,7 @@ struct ExecutionBody: Encodable {
     func encode(to encoder: any Encoder) throws {
         var fields = encoder.container(keyedBy: CodingKeys.self)
         try fields.encode(execution.attempt, forKey: .attempt)
+        try fields.encode(execution.backfill, forKey: .backfill)
         try fields.encode(execution.durationMilliseconds, forKey: .durationMilliseconds)
         try fields.encode(execution.error, forKey: .error)
         if let event { try fields.encode(event, forKey: .event) }

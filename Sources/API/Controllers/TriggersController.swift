@@ -18,6 +18,39 @@ struct TriggersController {
         group.patch(":triggerId/disable") { request, context in try await setEnabled(false, request, context) }
         group.get(":triggerId/history", use: history)
         group.post(":triggerId/rotate-secret", use: rotateSecret)
+        group.post(":triggerId/backfill", use: backfill)
+    }
+
+    /// The runs a scheduled trigger's schedule would have created in `[from, to)`, in its zone
+    /// and by its daylight-saving rules; with `?dry_run=true` only counted. Times that already
+    /// have a run are skipped, so the call can be repeated.
+    @Sendable func backfill(_ request: Request, context: BasicRequestContext) async throws -> JSONBody<BackfillBody> {
+        var request = request
+        let (workflowId, triggerId) = try ids(request, context)
+        let dryRun = try request.queryBool("dry_run") ?? false
+        let range = try await request.decodeBody(BackfillRequest.self, context: context)
+        guard let trigger = try await stores.triggers.get(workflowId: workflowId, triggerId: triggerId) else {
+            throw notFound(workflowId, triggerId)
+        }
+        guard trigger.type == .scheduled, let cron = trigger.cronExpression,
+            let expression = try? CronExpression(cron), let zone = try? CronTimeZone.named(trigger.timezone)
+        else {
+            throw APIError(.badRequest, "trigger \(triggerId) is a \(trigger.type.rawValue) trigger: only a scheduled trigger has times to backfill")
+        }
+        guard range.to <= stores.clock() else {
+            throw APIError(.badRequest, "to must not be in the future: a backfill creates the runs of times that have passed")
+        }
+        let limit = Limits.maxBackfillRuns
+        guard let fires = CronSchedule(expression: expression, timeZone: zone).fires(from: range.from, to: range.to, limit: limit) else {
+            throw APIError(.badRequest, "the range holds more than \(limit) times of this schedule; backfill at most \(limit) runs per call")
+        }
+        let times = fires.map(\.instant)
+        let created = dryRun ? 0 : try await stores.executions.backfill(triggerId: triggerId, times: times)
+        let existing = dryRun ? try await stores.executions.scheduledRunCount(triggerId: triggerId, at: times) : times.count - created
+        return JSONBody(
+            BackfillBody(
+                count: times.count, created: created, dryRun: dryRun, existing: existing,
+                times: Array(times.prefix(BackfillBody.listedTimes))))
     }
 
     @Sendable func list(_ request: Request, context: BasicRequestContext) async throws -> JSONBody<TriggerListBody> {

@@ -51,6 +51,21 @@ public struct CronSchedule: Sendable {
         return fires
     }
 
+    /// Every fire in `[from, to)`, in order (a backfill's runs); nil when there are more than
+    /// `limit`.
+    public func fires(from: Date, to: Date, limit: Int) -> [CronFire]? {
+        var fires: [CronFire] = []
+        // Fires fall on whole seconds: the first one at or after `from` is the first after the
+        // whole second before it.
+        var cursor = Date(timeIntervalSince1970: (from.timeIntervalSince1970.rounded(.up)) - 1)
+        while let fire = next(after: cursor), fire.instant < to {
+            guard fires.count < limit else { return nil }
+            fires.append(fire)
+            cursor = fire.instant
+        }
+        return fires
+    }
+
     /// (instant, UTC offset there, moved out of a gap).
     private func nextInstant(after: Int64) -> (Int64, Int64, Bool)? {
         let restricted = expression.isHourRestricted

@@ -11,6 +11,8 @@ public struct Execution: Sendable {
     public var triggerName: String?
     public var status: ExecutionStatus
     public var scheduledFor: Date?
+    /// A scheduled run created by a backfill, not by the cron ticker.
+    public var backfill = false
     public var queuedAt: Date
     public var startedAt: Date?
     public var finishedAt: Date?

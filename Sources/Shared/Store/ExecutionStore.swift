@@ -22,6 +22,7 @@ public struct ExecutionStore: Sendable {
             triggerName: try row.column("trigger_name"),
             status: ExecutionStatus(rawValue: try row.column("status")) ?? .queued,
             scheduledFor: try row.column("scheduled_for"),
+            backfill: try row.column("backfill"),
             queuedAt: try row.column("queued_at"),
             startedAt: try row.column("started_at"),
             finishedAt: try row.column("finished_at"),
@@ -33,7 +34,7 @@ public struct ExecutionStore: Sendable {
     }
 
     static let columns = """
-        id, workflow_id, workflow_name, trigger_id, trigger_type, trigger_name, status, scheduled_for, queued_at,
+        id, workflow_id, workflow_name, trigger_id, trigger_type, trigger_name, status, scheduled_for, backfill, queued_at,
         started_at, finished_at, attempt, worker_id, upstream_execution_id, error, steps
         """
 
@@ -41,7 +42,7 @@ public struct ExecutionStore: Sendable {
     /// its output, so a page of runs is a few kilobytes however much their steps printed. The
     /// summaries come as text, to be written out without parsing (`ExecutionListItem`).
     static let summaryColumns = """
-        id, workflow_id, workflow_name, trigger_id, trigger_type, trigger_name, status, scheduled_for, queued_at,
+        id, workflow_id, workflow_name, trigger_id, trigger_type, trigger_name, status, scheduled_for, backfill, queued_at,
         started_at, finished_at, attempt, worker_id, upstream_execution_id, error, '[]'::jsonb AS steps,
         step_summaries::text AS step_summaries
         """
@@ -88,6 +89,42 @@ public struct ExecutionStore: Sendable {
         if created > 0 { try await client.query("SELECT pg_notify(\(NotificationChannel.jobs.rawValue), 'manual')", logger: logger) }
         metrics?.runsCreated(created, triggerType: .manual)
         return created
+    }
+
+    /// A backfill of scheduled trigger `triggerId`: a run for each of `times` that the trigger
+    /// has none for yet (the unique key on trigger and `scheduled_for` skips the others, so a
+    /// second call, or another scheduler's tick, creates nothing twice). The runs are marked
+    /// `backfill` and come due at once, behind the jobs already waiting (`RunEnqueue`). Returns
+    /// how many it created.
+    public func backfill(triggerId: Int64, times: [Date]) async throws -> Int {
+        guard !times.isEmpty else { return 0 }
+        let rows = try await client.rows(
+            """
+            WITH wanted AS (
+                SELECT t.workflow_id, w.name AS workflow_name, t.id AS trigger_id, t.trigger_name, r.at AS scheduled_for,
+                    NULL::bigint AS upstream_execution_id, now() AS queued_at
+                FROM unnest(\(times)::timestamptz[]) AS r(at)
+                JOIN flowforge.workflow_triggers t ON t.id = \(triggerId) AND t.trigger_type = 'scheduled'
+                JOIN flowforge.workflows w ON w.id = t.workflow_id
+                ORDER BY r.at
+            ), \(unescaped: RunEnqueue.ctes(.scheduled, backfill: true))
+            SELECT count(*) FROM run_job
+            """, logger: logger)
+        let created = try rows.decode(Int64.self).first.map { Int($0) } ?? 0
+        if created > 0 { try await client.query("SELECT pg_notify(\(NotificationChannel.jobs.rawValue), 'backfill')", logger: logger) }
+        metrics?.runsCreated(created, triggerType: .scheduled)
+        return created
+    }
+
+    /// How many of `times` trigger `triggerId` already has a scheduled run for (a backfill's dry run).
+    public func scheduledRunCount(triggerId: Int64, at times: [Date]) async throws -> Int {
+        guard !times.isEmpty else { return 0 }
+        let rows = try await client.rows(
+            """
+            SELECT count(*) FROM flowforge.executions
+            WHERE trigger_id = \(triggerId) AND trigger_type = 'scheduled' AND scheduled_for = ANY(\(times)::timestamptz[])
+            """, logger: logger)
+        return try rows.decode(Int64.self).first.map { Int($0) } ?? 0
     }
 
     enum ByID: PreparedReadText { static let sql = "\(select) WHERE id = $1" }

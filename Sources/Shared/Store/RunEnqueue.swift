@@ -8,7 +8,8 @@ import PostgresNIO
 /// - the key that stops two schedulers from creating the same run (`conflict(for:)`);
 /// - whether the job waits behind its workflow's overlap lock (`limited(overlapPolicy:)`);
 /// - when the job comes due: a run with a time of its own (a scheduled run created ahead of
-///   its minute, a downstream run after its delay) at that time, any other at once.
+///   its minute, a downstream run after its delay) at that time, any other (a backfill's
+///   runs too) at once.
 ///
 /// It is SQL text to put into the caller's statement, not a function of its own, so a batch
 /// (ten thousand runs of one minute, a cascade's fan-out) stays one set-based statement and
@@ -39,21 +40,27 @@ public enum RunEnqueue {
     /// The `run` and `run_job` CTEs for the rows of `wanted`. `idsGiven`: `wanted` starts with
     /// an `id` column the caller took from the executions' sequence. `returningExecution`: `run`
     /// returns every column of the execution (`ExecutionStore.columns`), else only what its job needs.
-    public static func ctes(_ triggerType: ExecutionTriggerType, idsGiven: Bool = false, returningExecution: Bool = false) -> String {
+    /// `backfill`: the runs are marked as a backfill's, and their jobs come due now, behind the
+    /// jobs already waiting, rather than at their (past) `scheduled_for`, so that a backfill of
+    /// thousands of runs does not go before the runs that are due on time.
+    public static func ctes(
+        _ triggerType: ExecutionTriggerType, idsGiven: Bool = false, returningExecution: Bool = false, backfill: Bool = false
+    ) -> String {
         let id = idsGiven ? "id, " : ""
         return """
             run AS (
                 INSERT INTO flowforge.executions
-                    (\(id)workflow_id, workflow_name, trigger_id, trigger_type, trigger_name, scheduled_for, upstream_execution_id, queued_at)
+                    (\(id)workflow_id, workflow_name, trigger_id, trigger_type, trigger_name, scheduled_for, upstream_execution_id, queued_at, backfill)
                 \(idsGiven ? "OVERRIDING SYSTEM VALUE" : "")
                 SELECT \(id)workflow_id, workflow_name, trigger_id, '\(triggerType.rawValue)', trigger_name, scheduled_for,
-                    upstream_execution_id, queued_at
+                    upstream_execution_id, queued_at, \(backfill)
                 FROM wanted
                 \(conflict(for: triggerType))
                 RETURNING \(returningExecution ? ExecutionStore.columns : "id, workflow_id, scheduled_for, queued_at")
             ), run_job AS (
                 INSERT INTO flowforge.jobs (execution_id, workflow_id, limited, run_at)
-                SELECT run.id, run.workflow_id, \(limited(overlapPolicy: "w.overlap_policy")), coalesce(run.scheduled_for, run.queued_at)
+                SELECT run.id, run.workflow_id, \(limited(overlapPolicy: "w.overlap_policy")),
+                    \(backfill ? "run.queued_at" : "coalesce(run.scheduled_for, run.queued_at)")
                 FROM run JOIN flowforge.workflows w ON w.id = run.workflow_id
                 RETURNING execution_id
             )

@@ -19,6 +19,8 @@ public enum Limits {
     public static let webhookBodyBytes = 1_048_576
     /// A webhook's JSON is shown on its run up to this size; steps always get the whole body.
     public static let eventJSONBytes = 65_536
+    /// Runs one backfill call may create; a longer range is backfilled in several calls.
+    public static let maxBackfillRuns = 10_000
     /// Seven days: longer-running steps belong outside a scheduler.
     public static let timeoutSeconds = 604_800
 }

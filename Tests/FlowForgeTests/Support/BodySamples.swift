@@ -80,6 +80,7 @@ enum BodySamples {
             try named("TriggerHistory", TriggerHistoryBody(executions: [ExecutionBody(listItem)])),
             try named("Graph", GraphBody(edges: [.init(edge: edge)], nodes: [.init(summary: summary)])),
             try named("Readiness", ReadinessBody(databaseReachable: false)),
+            try named("BackfillResult", BackfillBody(count: 2, created: 1, dryRun: false, existing: 1, times: [now, later])),
             try named("Error", ErrorBody(cycle: nil, error: "name is required")),
             try named("CircularDependencyError", ErrorBody(cycle: cycle, error: "circular dependency: b → a → b")),
             ("healthz", try JSONBodyEncoder().encode(HealthBody()), schemas.response("/healthz", "get", "200")),
@@ -101,6 +102,7 @@ enum BodySamples {
             ("TriggerCreate", TriggerCreate.fieldNames, schemas.schema("TriggerCreate")),
             ("TriggerUpdate", TriggerUpdate.fieldNames, schemas.schema("TriggerUpdate")),
             ("ValidateDependencyRequest", ValidateDependencyRequest.fieldNames, schemas.schema("ValidateDependencyRequest")),
+            ("BackfillRequest", BackfillRequest.fieldNames, schemas.schema("BackfillRequest")),
             (
                 "rotate-secret", RotateSecretRequest.fieldNames,
                 schemas.requestBody("/api/workflows/{id}/triggers/{triggerId}/rotate-secret", "post")
