@@ -13,11 +13,15 @@ public struct SchedulerStore: Sendable {
         (self.client, self.logger, self.metrics) = (client, logger, metrics)
     }
 
+    /// Whether trigger `t`'s workflow is paused: then its schedule waits where it is, and on
+    /// resume `FirePlan`'s misfire policy judges what it missed.
+    static let pausedWorkflow = "EXISTS (SELECT 1 FROM flowforge.workflows pw WHERE pw.id = t.workflow_id AND pw.paused_at IS NOT NULL)"
+
     /// Enabled scheduled triggers due by $1, at most $2, locked for this transaction.
     static let dueTriggersSQL = """
         SELECT t.id, t.cron_expression, t.timezone, t.next_run_at, t.misfire_policy
         FROM flowforge.workflow_triggers t
-        WHERE t.enabled AND t.trigger_type = 'scheduled' AND t.next_run_at <= $1
+        WHERE t.enabled AND t.trigger_type = 'scheduled' AND t.next_run_at <= $1 AND NOT \(pausedWorkflow)
         ORDER BY t.next_run_at
         LIMIT $2
         FOR UPDATE OF t SKIP LOCKED
@@ -132,7 +136,7 @@ public struct SchedulerStore: Sendable {
                AND (t.dependency_condition = 'on_completion'
                     OR (t.dependency_condition = 'on_success' AND f.status = 'completed')
                     OR (t.dependency_condition = 'on_failure' AND f.status = 'failed'))
-            JOIN flowforge.workflows w ON w.id = t.workflow_id
+            JOIN flowforge.workflows w ON w.id = t.workflow_id AND w.paused_at IS NULL
         ), \(RunEnqueue.ctes(.dependency))
         SELECT execution_id FROM run_job
         """
@@ -251,7 +255,8 @@ public struct SchedulerStore: Sendable {
     /// The earliest `next_run_at` of an enabled scheduled trigger.
     public func nextTriggerTime() async throws -> Date? {
         let rows = try await client.rows(
-            "SELECT min(next_run_at) FROM flowforge.workflow_triggers WHERE enabled AND trigger_type = 'scheduled'", logger: logger)
+            "SELECT min(next_run_at) FROM flowforge.workflow_triggers t WHERE enabled AND trigger_type = 'scheduled' AND NOT \(unescaped: Self.pausedWorkflow)",
+            logger: logger)
         for date in try rows.decode(Date?.self) { return date }
         return nil
     }

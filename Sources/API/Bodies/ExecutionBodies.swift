@@ -102,16 +102,26 @@ struct TriggerHistoryBody: Encodable {
     let executions: [ExecutionBody]
 }
 
-/// A webhook delivery that the trigger's filter held back: recorded, no run started.
-struct WebhookFilteredBody: Encodable {
+/// A webhook that was recorded and started no run (`WebhookHeld`): its filter held it back, or
+/// its workflow is paused.
+struct WebhookHeldBody: Encodable {
+    /// Why no run started.
+    enum Reason { case filtered, paused }
+
+    let reason: Reason
+
     enum CodingKeys: String, CodingKey {
-        case executionId = "execution_id", filtered, message
+        case executionId = "execution_id", filtered, message, paused
     }
 
     func encode(to encoder: any Encoder) throws {
         var fields = encoder.container(keyedBy: CodingKeys.self)
         try fields.encodeNil(forKey: .executionId)
-        try fields.encode(true, forKey: .filtered)
-        try fields.encode("the event was recorded and did not match the trigger's filter, so it started no run", forKey: .message)
+        try fields.encode(reason == .filtered, forKey: .filtered)
+        switch reason {
+        case .filtered: try fields.encode("the event was recorded and did not match the trigger's filter, so it started no run", forKey: .message)
+        case .paused: try fields.encode("the event was recorded; the trigger's workflow is paused, so it started no run", forKey: .message)
+        }
+        try fields.encode(reason == .paused, forKey: .paused)
     }
 }

@@ -12,7 +12,7 @@ struct WorkflowBody: Encodable {
     enum CodingKeys: String, CodingKey {
         case createdAt = "created_at", description, id, lastExecution = "last_execution"
         case maxAttempts = "max_attempts", maxConcurrentRuns = "max_concurrent_runs", name, nextRunAt = "next_run_at"
-        case overlapPolicy = "overlap_policy", retryBackoffSeconds = "retry_backoff_seconds", steps
+        case overlapPolicy = "overlap_policy", pausedAt = "paused_at", retryBackoffSeconds = "retry_backoff_seconds", steps
         case timeoutSeconds = "timeout_seconds", triggerCount = "trigger_count", triggers, updatedAt = "updated_at"
     }
 
@@ -28,6 +28,7 @@ struct WorkflowBody: Encodable {
         try fields.encode(workflow.name, forKey: .name)
         try fields.encode(summary.nextRunAt, forKey: .nextRunAt)
         try fields.encode(workflow.overlapPolicy.rawValue, forKey: .overlapPolicy)
+        try fields.encode(workflow.pausedAt, forKey: .pausedAt)
         try fields.encode(workflow.retryBackoffSeconds, forKey: .retryBackoffSeconds)
         try fields.encode(workflow.stepsJSON, forKey: .steps)
         try fields.encode(workflow.timeoutSeconds, forKey: .timeoutSeconds)

@@ -59,7 +59,9 @@ struct WebhookController {
         case .started(let execution):
             return try JSONBody(.accepted, ExecutionBody(execution)).response()
         case .filtered:
-            return try JSONBody(.accepted, WebhookFilteredBody()).response()
+            return try JSONBody(.accepted, WebhookHeldBody(reason: .filtered)).response()
+        case .paused:
+            return try JSONBody(.accepted, WebhookHeldBody(reason: .paused)).response()
         case .replayed:
             throw Self.rejected(.replayed)
         case .gone:

@@ -13,6 +13,16 @@ struct WorkflowsController {
         group.put(":id", use: update)
         group.delete(":id", use: delete)
         group.post(":id/run", use: run)
+        group.post(":id/pause") { request, context in try await setPaused(true, request, context) }
+        group.post(":id/resume") { request, context in try await setPaused(false, request, context) }
+    }
+
+    /// Pause: no trigger of the workflow creates runs until it is resumed (Run now still does).
+    /// Resume: its schedules go on, and what they missed meanwhile is judged by their misfire
+    /// policy. Either is idempotent; the answer is the workflow.
+    func setPaused(_ paused: Bool, _ request: Request, _ context: BasicRequestContext) async throws -> JSONBody<WorkflowBody> {
+        let id = try request.id("id", context: context, label: "workflow id")
+        return JSONBody(try await detail(try await stores.workflows.setPaused(paused, id: id)))
     }
 
     @Sendable func list(_ request: Request, context: BasicRequestContext) async throws -> JSONBody<WorkflowListBody> {

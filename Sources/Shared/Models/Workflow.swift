@@ -15,6 +15,8 @@ public struct Workflow: Sendable, Equatable {
     public var overlapPolicy: OverlapPolicy
     public var createdAt: Date
     public var updatedAt: Date
+    /// When the workflow was paused; nil while it runs (`WorkflowStore.setPaused`).
+    public var pausedAt: Date? = nil
 
     public var ref: WorkflowRef { WorkflowRef(id: id, name: name) }
 

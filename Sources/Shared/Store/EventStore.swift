@@ -43,6 +43,8 @@ public struct EventStore: Sendable {
         case filtered
         /// This signed delivery was taken before.
         case replayed
+        /// Recorded; the trigger's workflow is paused (`WorkflowStore.setPaused`).
+        case paused
         /// The trigger was deleted or disabled meanwhile.
         case gone
     }
@@ -78,7 +80,7 @@ public struct EventStore: Sendable {
                     SELECT w.id AS workflow_id, w.name AS workflow_name, t.id AS trigger_id, t.trigger_name,
                         NULL::timestamptz AS scheduled_for, NULL::bigint AS upstream_execution_id, now() AS queued_at
                     FROM flowforge.workflow_triggers t JOIN flowforge.workflows w ON w.id = t.workflow_id
-                    WHERE t.id = \(triggerId)
+                    WHERE t.id = \(triggerId) AND w.paused_at IS NULL
                 ), \(unescaped: RunEnqueue.ctes(.event, returningExecution: true)), event AS (
                     INSERT INTO flowforge.execution_events (execution_id, payload, payload_json)
                     SELECT id, \(ByteBuffer(bytes: payload)), \(payloadJSON) FROM run
@@ -87,7 +89,15 @@ public struct EventStore: Sendable {
                 )
                 SELECT *, pg_notify(\(NotificationChannel.jobs.rawValue), id::text) FROM run
                 """, logger: logger)
-            guard let execution = try await rows.collectRows(ExecutionStore.execution).first else { return .gone }
+            guard let execution = try await rows.collectRows(ExecutionStore.execution).first else {
+                let paused = try await connection.query(
+                    """
+                    SELECT 1 FROM flowforge.workflow_triggers t JOIN flowforge.workflows w ON w.id = t.workflow_id
+                    WHERE t.id = \(triggerId) AND w.paused_at IS NOT NULL
+                    """, logger: logger)
+                for try await _ in paused { return .paused }
+                return .gone
+            }
             try await connection.query(
                 """
                 UPDATE flowforge.webhook_deliveries SET execution_id = \(execution.id)
@@ -112,9 +122,10 @@ public struct EventStore: Sendable {
     public func fileTriggers() async throws -> [FileTrigger] {
         let rows = try await client.rows(
             """
-            SELECT id, event_config, files_since FROM flowforge.workflow_triggers
-            WHERE enabled AND trigger_type = 'event' AND event_type = 'file_arrival'
-            ORDER BY id
+            SELECT t.id, t.event_config, t.files_since FROM flowforge.workflow_triggers t
+            JOIN flowforge.workflows w ON w.id = t.workflow_id AND w.paused_at IS NULL
+            WHERE t.enabled AND t.trigger_type = 'event' AND t.event_type = 'file_arrival'
+            ORDER BY t.id
             """, logger: logger)
         var triggers: [FileTrigger] = []
         for (id, config, since) in try rows.decode((Int64, JSONValue?, Date?).self) {

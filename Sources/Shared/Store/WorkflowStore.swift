@@ -12,7 +12,7 @@ public struct WorkflowStore: Sendable {
 
     static let columns = """
         w.id, w.name, w.description, w.steps, w.timeout_seconds, w.max_attempts, w.retry_backoff_seconds,
-        w.max_concurrent_runs, w.overlap_policy, w.created_at, w.updated_at
+        w.max_concurrent_runs, w.overlap_policy, w.created_at, w.updated_at, w.paused_at
         """
 
     /// The list and detail shape: trigger count, next scheduled run and last execution, in one query.
@@ -44,7 +44,8 @@ public struct WorkflowStore: Sendable {
             maxConcurrentRuns: try row.column("max_concurrent_runs"),
             overlapPolicy: OverlapPolicy(rawValue: try row.column("overlap_policy")) ?? .queue,
             createdAt: try row.column("created_at"),
-            updatedAt: try row.column("updated_at"))
+            updatedAt: try row.column("updated_at"),
+            pausedAt: try row.column("paused_at"))
     }
 
     static func summary(from row: PostgresRandomAccessRow) throws -> WorkflowSummary {
@@ -177,6 +178,27 @@ public struct WorkflowStore: Sendable {
             try await connection.query("SELECT pg_notify(\(NotificationChannel.triggersChanged.rawValue), \(String(id)))", logger: logger)
             return true
         }
+    }
+
+    /// Pauses or resumes the workflow; pausing again keeps the first `paused_at`. Pausing
+    /// withdraws the scheduled runs created ahead of their time (they are not due yet). The
+    /// scheduler hears of it at once (`triggersChanged`), so its ticker and file watcher read
+    /// their triggers again. Returns the workflow as lists show it.
+    public func setPaused(_ paused: Bool, id: Int64) async throws -> WorkflowSummary {
+        try await client.withOpenTransaction(logger: logger) { connection in
+            let rows = try await connection.query(
+                """
+                UPDATE flowforge.workflows SET paused_at = CASE WHEN \(paused) THEN coalesce(paused_at, now()) END
+                WHERE id = \(id) RETURNING id
+                """, logger: logger)
+            var found = false
+            for try await _ in rows { found = true }
+            guard found else { throw FlowForgeError.notFound("workflow \(id) does not exist") }
+            if paused { try await RunEnqueue.withdrawUpcoming(workflowId: id, on: connection, logger: logger) }
+            try await connection.query("SELECT pg_notify(\(NotificationChannel.triggersChanged.rawValue), \(String(id)))", logger: logger)
+        }
+        guard let summary = try await summary(id: id) else { throw FlowForgeError.notFound("workflow \(id) does not exist") }
+        return summary
     }
 
     /// Every workflow with whether making it an upstream of `workflowId` would close a cycle.

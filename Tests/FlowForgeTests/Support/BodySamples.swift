@@ -88,7 +88,8 @@ enum BodySamples {
                 "rotate-secret", try JSONBodyEncoder().encode(TriggerBody(triggers[2], previousSecretsExpireAt: later)),
                 schemas.response("/api/workflows/{id}/triggers/{triggerId}/rotate-secret", "post", "200")
             ),
-            ("webhook filtered", try JSONBodyEncoder().encode(WebhookFilteredBody()), schemas.response("/api/hooks/{triggerId}", "post", "202")),
+            ("webhook filtered", try JSONBodyEncoder().encode(WebhookHeldBody(reason: .filtered)), schemas.response("/api/hooks/{triggerId}", "post", "202")),
+            ("webhook paused", try JSONBodyEncoder().encode(WebhookHeldBody(reason: .paused)), schemas.response("/api/hooks/{triggerId}", "post", "202")),
             ("webhook started", try JSONBodyEncoder().encode(ExecutionBody(execution)), schemas.response("/api/hooks/{triggerId}", "post", "202")),
         ]
     }
