@@ -312,6 +312,32 @@ def test_cancel(page: Page):
     expect(page.get_by_role("button", name="Cancel")).to_have_count(0)
 
 
+def test_pause_resume(page: Page):
+    """Pause from the workflow page: the notice and the list's badge say so, and the list no
+    longer promises a next run; Resume takes both away."""
+    api("POST", "/workflows", {"name": "hourly-report", "steps": [{"name": "s", "kind": "noop"}],
+                               "triggers": [{"trigger_type": "scheduled", "cron_expression": "0 * * * *"}]})
+    page.get_by_role("link", name="Workflows", exact=True).first.click()
+    page.get_by_role("link", name="hourly-report", exact=True).click()
+    page.get_by_role("button", name="Pause").click()
+    expect(page.get_by_test_id("paused-notice")).to_contain_text("Run now still works")
+    expect(page.get_by_role("button", name="Resume")).to_be_visible()
+    expect(page.get_by_test_id("detail-next-run")).to_have_text("None while paused")
+    shot(page, "19-workflow-paused")
+    page.get_by_role("link", name="Workflows", exact=True).first.click()
+    row = workflow_row(page, "hourly-report")
+    expect(row.get_by_test_id("paused-badge")).to_have_text("Paused")
+    expect(row.locator(".next-run")).to_contain_text("Paused: no trigger starts it")
+    listed = api("GET", "/workflows?limit=200")["workflows"]
+    assert next(w for w in listed if w["name"] == "hourly-report")["paused_at"], "the API does not show it paused"
+    row.get_by_role("link", name="hourly-report", exact=True).click()
+    page.get_by_role("button", name="Resume").click()
+    expect(page.get_by_test_id("paused-notice")).to_have_count(0)
+    expect(page.get_by_role("button", name="Pause")).to_be_visible()
+    page.get_by_role("link", name="Workflows", exact=True).first.click()
+    expect(workflow_row(page, "hourly-report").get_by_test_id("paused-badge")).to_have_count(0)
+
+
 def test_webhook_secret_shown_once(page: Page):
     """A workflow created with a webhook as its initial trigger shows the hook's URL and secret,
     this once; the trigger card shows the URL, never the secret."""
@@ -391,7 +417,7 @@ def test_narrow_screen(page: Page):
 
 TESTS = [test_sign_in, test_flow_no_trigger, test_flow_scheduled, test_flow_dependency_and_cycle,
          test_add_toggle_delete_trigger, test_run_now, test_cancel, test_graph, test_keyboard, test_narrow_screen,
-         test_webhook_secret_shown_once]
+         test_webhook_secret_shown_once, test_pause_resume]
 
 
 def main():

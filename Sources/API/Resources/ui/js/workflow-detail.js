@@ -39,7 +39,7 @@ export async function renderWorkflow(main, id) {
   }
 
   function renderAll() {
-    show('header', [workflow.name, workflow.description, workflow.next_run_at, workflow.last_execution], () => replace(header, headerFor(workflow, refresh)));
+    show('header', [workflow.name, workflow.description, workflow.next_run_at, workflow.last_execution, workflow.paused_at], () => replace(header, headerFor(workflow, refresh)));
     show('triggers', workflow.triggers, () => replace(triggersBody, triggerCards(workflow, refresh)));
     show('steps', workflow.steps, () => replace(stepsBody, stepList(workflow)));
   }
@@ -81,6 +81,19 @@ function headerFor(workflow, refresh) {
       }
     },
   }, icon('play'), 'Run now');
+  const paused = Boolean(workflow.paused_at);
+  const pause = h('button', {
+    type: 'button', class: 'secondary', 'data-testid': paused ? 'resume-workflow' : 'pause-workflow', onclick: async () => {
+      pause.disabled = true;
+      try {
+        await post(`/workflows/${workflow.id}/${paused ? 'resume' : 'pause'}`);
+        toast(paused ? `${workflow.name} resumed: its triggers start runs again.` : `${workflow.name} paused: no trigger starts it until you resume it.`, 'success');
+      } catch (error) {
+        toast(error.message, 'error');
+      }
+      refresh();
+    },
+  }, icon(paused ? 'play' : 'pause'), paused ? 'Resume' : 'Pause');
   const remove = h('button', {
     type: 'button', class: 'secondary danger-text', onclick: async () => {
       if (!(await confirmDialog(`Delete ${workflow.name}?`, 'Its triggers go with it, as do other workflows’ dependency triggers on it; queued runs are cancelled. Past runs stay readable.'))) return;
@@ -97,9 +110,11 @@ function headerFor(workflow, refresh) {
   const last = workflow.last_execution;
   return [
     h('p', { class: 'breadcrumb' }, h('a', { href: '#/workflows' }, 'Workflows'), ' / '),
-    pageHeader(workflow.name, workflow.description || null, run, remove),
+    pageHeader(workflow.name, workflow.description || null, run, pause, remove),
+    paused ? h('p', { class: 'notice', 'data-testid': 'paused-notice' }, h('span', { class: 'badge paused' }, 'Paused'),
+      ` since ${formatTime(workflow.paused_at)}: schedules, upstream runs, webhooks and files start no run. Run now still works; on resume, missed schedules follow their misfire policy.`) : null,
     h('dl', { class: 'facts' },
-      h('div', null, h('dt', null, 'Next run'), h('dd', { 'data-testid': 'detail-next-run' }, workflow.next_run_at ? `${formatTime(workflow.next_run_at)} (${relative(workflow.next_run_at)})` : 'Not scheduled')),
+      h('div', null, h('dt', null, 'Next run'), h('dd', { 'data-testid': 'detail-next-run' }, paused ? 'None while paused' : workflow.next_run_at ? `${formatTime(workflow.next_run_at)} (${relative(workflow.next_run_at)})` : 'Not scheduled')),
       h('div', null, h('dt', null, 'Last run'), h('dd', null, last ? h('a', { href: `#/executions/${last.id}` }, statusBadge(last.status), ' ', relative(last.finished_at || last.queued_at)) : 'Never run')),
       h('div', null, h('dt', null, 'Attempts'), h('dd', null, `${workflow.max_attempts}${workflow.max_attempts > 1 ? `, ${workflow.retry_backoff_seconds} s apart` : ''}`)),
       h('div', null, h('dt', null, 'Timeout'), h('dd', null, `${workflow.timeout_seconds} s`)),

@@ -72,6 +72,7 @@ function row(workflow, triggers) {
   const last = workflow.last_execution;
   return h('tr', { 'data-workflow-id': workflow.id },
     h('td', null, h('a', { href: `#/workflows/${workflow.id}`, class: 'strong' }, workflow.name),
+      workflow.paused_at ? h('span', { class: 'badge paused', 'data-testid': 'paused-badge', title: `Paused ${formatTime(workflow.paused_at)}` }, 'Paused') : null,
       workflow.description ? h('div', { class: 'muted small clamp' }, workflow.description) : null),
     h('td', null, h('span', { class: 'count', title: `${workflow.trigger_count} trigger${workflow.trigger_count === 1 ? '' : 's'}` }, icon('zap'), workflow.trigger_count)),
     h('td', { class: 'next-run' }, nextRun(workflow, triggers)),
@@ -82,6 +83,7 @@ function row(workflow, triggers) {
 
 /** The next scheduled run in the viewer's zone (the trigger's zone on hover), or what else starts it. */
 function nextRun(workflow, triggers) {
+  if (workflow.paused_at) return h('span', { class: 'muted' }, 'Paused: no trigger starts it');
   if (workflow.next_run_at) {
     const trigger = (triggers || []).find((t) => t.next_run_at === workflow.next_run_at && t.timezone);
     const title = trigger
