@@ -58,23 +58,23 @@ struct TriggerListBody: Encodable {
 /// One dependency of a workflow, seen from it (`DependencyEntry`): the workflow at the other
 /// end and the trigger that links them.
 struct DependencyEntryBody: Encodable {
-    let edge: TriggerStore.DependencyEdge
-    let other: WorkflowRef
+    // Stored in key order: the synthesized encoding writes them so.
+    let condition: String
+    let delayMinutes: Int
+    let enabled: Bool
+    let triggerId: Int64
+    let triggerName: String
+    let workflowId: Int64
+    let workflowName: String
 
     enum CodingKeys: String, CodingKey {
         case condition, delayMinutes = "delay_minutes", enabled, triggerId = "trigger_id", triggerName = "trigger_name"
         case workflowId = "workflow_id", workflowName = "workflow_name"
     }
 
-    func encode(to encoder: any Encoder) throws {
-        var fields = encoder.container(keyedBy: CodingKeys.self)
-        try fields.encode(edge.condition.rawValue, forKey: .condition)
-        try fields.encode(edge.delayMinutes, forKey: .delayMinutes)
-        try fields.encode(edge.enabled, forKey: .enabled)
-        try fields.encode(edge.triggerId, forKey: .triggerId)
-        try fields.encode(edge.triggerName, forKey: .triggerName)
-        try fields.encode(other.id, forKey: .workflowId)
-        try fields.encode(other.name, forKey: .workflowName)
+    init(edge: TriggerStore.DependencyEdge, other: WorkflowRef) {
+        (condition, delayMinutes, enabled) = (edge.condition.rawValue, edge.delayMinutes, edge.enabled)
+        (triggerId, triggerName, workflowId, workflowName) = (edge.triggerId, edge.triggerName, other.id, other.name)
     }
 }
 
