@@ -338,6 +338,29 @@ def test_pause_resume(page: Page):
     expect(workflow_row(page, "hourly-report").get_by_test_id("paused-badge")).to_have_count(0)
 
 
+def test_file_arrival_settings(page: Page):
+    """A file arrival's settings: the hint names `directory`, and the dialog will not send empty
+    settings or a relative folder, which the API would refuse; a good one is added."""
+    page.get_by_role("link", name="Workflows", exact=True).first.click()
+    page.get_by_role("link", name="slow", exact=True).click()
+    page.get_by_role("button", name="Add trigger").first.click()
+    add = dialog(page)
+    add.get_by_text("Event", exact=False).first.click()
+    add.get_by_role("radio", name="File arrival", exact=True).click()
+    settings = add.get_by_label("Settings (JSON)")
+    expect(settings).to_have_attribute("placeholder", '{"directory": "/data/incoming", "pattern": "*.csv"}')
+    submit = add.get_by_role("button", name="Add trigger")
+    expect(submit).to_be_disabled()
+    expect(add).to_contain_text("A file arrival needs settings")
+    settings.fill('{"directory": "data/incoming"}')
+    expect(submit).to_be_disabled()
+    expect(add).to_contain_text("event_config.directory is required: the absolute path of the folder to watch")
+    settings.fill('{"directory": "/data/incoming", "pattern": "*.csv"}')
+    expect(submit).to_be_enabled()
+    submit.click()
+    expect(page.locator(".trigger-card", has_text="File arrival")).to_have_count(1)
+
+
 def test_webhook_secret_shown_once(page: Page):
     """A workflow created with a webhook as its initial trigger shows the hook's URL and secret,
     this once; the trigger card shows the URL, never the secret."""
@@ -417,7 +440,7 @@ def test_narrow_screen(page: Page):
 
 TESTS = [test_sign_in, test_flow_no_trigger, test_flow_scheduled, test_flow_dependency_and_cycle,
          test_add_toggle_delete_trigger, test_run_now, test_cancel, test_graph, test_keyboard, test_narrow_screen,
-         test_webhook_secret_shown_once, test_pause_resume]
+         test_webhook_secret_shown_once, test_pause_resume, test_file_arrival_settings]
 
 
 def main():

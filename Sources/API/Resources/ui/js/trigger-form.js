@@ -218,17 +218,19 @@ export function eventForm(prefix, onChange) {
   const state = { type: 'webhook', config: null, valid: true };
   const types = choiceGroup('Event type', [{ id: 'webhook', label: 'Webhook' }, { id: 'file_arrival', label: 'File arrival' }], 'webhook', (id) => {
     state.type = id;
-    config.placeholder = id === 'webhook' ? '{}' : '{"path": "/data/incoming", "pattern": "*.csv"}';
+    config.placeholder = id === 'webhook' ? '{}' : '{"directory": "/data/incoming", "pattern": "*.csv"}';
+    label.textContent = id === 'webhook' ? 'Settings (JSON, optional)' : 'Settings (JSON)';
     explain.textContent = EXPLAIN[id];
     update();
   });
   const EXPLAIN = {
     webhook: 'Another system starts this workflow by POSTing to the trigger’s URL, signed with its secret (shown once, after adding).',
-    file_arrival: 'Runs when a file appears where the settings say.',
+    file_arrival: 'Runs once for each file that appears in the settings’ directory (an absolute path) and matches its pattern.',
   };
   const explain = h('p', { class: 'hint' }, EXPLAIN.webhook);
   const config = h('textarea', { id: `${prefix}-event-config`, class: 'mono', rows: 3, placeholder: '{}', spellcheck: 'false', 'aria-describedby': `${prefix}-event-msg` });
   const message = fieldMessage(`${prefix}-event-msg`);
+  const label = h('label', { for: config.id }, 'Settings (JSON, optional)');
   function update() {
     const text = config.value.trim();
     state.valid = true;
@@ -244,12 +246,23 @@ export function eventForm(prefix, onChange) {
         setMessage(message, `event_config: ${error.message}`);
       }
     }
+    // What the API would refuse, said before sending: a file arrival needs its folder.
+    if (state.valid && state.type === 'file_arrival') {
+      const directory = state.config && state.config.directory;
+      if (!state.config) {
+        state.valid = false;
+        setMessage(message, 'A file arrival needs settings: {"directory": "/data/incoming", "pattern": "*.csv"}');
+      } else if (typeof directory !== 'string' || !directory.startsWith('/')) {
+        state.valid = false;
+        setMessage(message, 'event_config.directory is required: the absolute path of the folder to watch');
+      }
+    }
     onChange();
   }
   config.addEventListener('input', update);
   const element = h('div', { class: 'trigger-form' },
     h('span', { class: 'label' }, 'Event'), types, explain,
-    h('div', { class: 'field' }, h('label', { for: config.id }, 'Settings (JSON, optional)'), config, message));
+    h('div', { class: 'field' }, label, config, message));
   return {
     element,
     get valid() { return state.valid; },
