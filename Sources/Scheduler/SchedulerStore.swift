@@ -103,7 +103,7 @@ public struct SchedulerStore: Sendable {
                     WHERE t.id = u.id
                     """, logger: logger)
             }
-            if created > 0 { try await connection.query("SELECT pg_notify(\(NotificationChannel.jobs.rawValue), 'scheduled')", logger: logger) }
+            if created > 0 { try await NotificationChannel.jobs.notify("scheduled", on: connection, logger: logger) }
             return created
         }
         metrics?.runsCreated(created, triggerType: .scheduled)
@@ -155,7 +155,7 @@ public struct SchedulerStore: Sendable {
             let rows = try await connection.query(query, logger: logger)
             var created = 0
             for try await _ in rows { created += 1 }
-            if created > 0 { try await connection.query("SELECT pg_notify(\(NotificationChannel.jobs.rawValue), 'cascade')", logger: logger) }
+            if created > 0 { try await NotificationChannel.jobs.notify("cascade", on: connection, logger: logger) }
             return created
         }
         metrics?.runsCreated(created, triggerType: .dependency)
@@ -220,10 +220,9 @@ public struct SchedulerStore: Sendable {
                 failedRuns.append((id, ExecutionTriggerType(rawValue: type) ?? .manual))
             }
             for (id, _) in failedRuns {
-                try await connection.query(
-                    "SELECT pg_notify(\(NotificationChannel.executionFinished.rawValue), \(String(id)))", logger: logger)
+                try await NotificationChannel.executionFinished.notify(String(id), on: connection, logger: logger)
             }
-            if requeuedCount > 0 { try await connection.query("SELECT pg_notify(\(NotificationChannel.jobs.rawValue), 'rescued')", logger: logger) }
+            if requeuedCount > 0 { try await NotificationChannel.jobs.notify("rescued", on: connection, logger: logger) }
             return (requeuedCount, failedRuns)
         }
         for (_, type) in failed { metrics?.runsFinished(status: .failed, triggerType: type) }

@@ -86,7 +86,7 @@ public struct ExecutionStore: Sendable {
             SELECT count(*) FROM run_job
             """, logger: logger)
         let created = try rows.decode(Int64.self).first.map { Int($0) } ?? 0
-        if created > 0 { try await client.query("SELECT pg_notify(\(NotificationChannel.jobs.rawValue), 'manual')", logger: logger) }
+        if created > 0 { try await NotificationChannel.jobs.notify("manual", on: client, logger: logger) }
         metrics?.runsCreated(created, triggerType: .manual)
         return created
     }
@@ -111,7 +111,7 @@ public struct ExecutionStore: Sendable {
             SELECT count(*) FROM run_job
             """, logger: logger)
         let created = try rows.decode(Int64.self).first.map { Int($0) } ?? 0
-        if created > 0 { try await client.query("SELECT pg_notify(\(NotificationChannel.jobs.rawValue), 'backfill')", logger: logger) }
+        if created > 0 { try await NotificationChannel.jobs.notify("backfill", on: client, logger: logger) }
         metrics?.runsCreated(created, triggerType: .scheduled)
         return created
     }
@@ -198,7 +198,7 @@ public struct ExecutionStore: Sendable {
             guard cancelled else {
                 throw FlowForgeError.conflict("execution \(id) has already finished (\(current.status.rawValue)); there is nothing to cancel")
             }
-            try await connection.query("SELECT pg_notify(\(NotificationChannel.executionCancelled.rawValue), \(String(id)))", logger: logger)
+            try await NotificationChannel.executionCancelled.notify(String(id), on: connection, logger: logger)
             return (current, cancelled)
         }
         if cancelled { metrics?.runsFinished(status: .cancelled, triggerType: execution.triggerType) }

@@ -132,7 +132,7 @@ public struct TriggerStore: Sendable {
             try await connection.query(
                 "INSERT INTO flowforge.webhook_secrets (trigger_id, sealed) VALUES (\(id), \(ByteBuffer(bytes: sealed)))", logger: logger)
         }
-        try await notifyChanged(id, on: connection, logger: logger)
+        try await NotificationChannel.triggersChanged.notify(String(id), on: connection, logger: logger)
         return id
     }
 
@@ -212,7 +212,7 @@ public struct TriggerStore: Sendable {
                     files_since = CASE WHEN \(change.takesFilesFromNow) THEN clock_timestamp() ELSE files_since END
                 WHERE id = \(triggerId)
                 """, logger: logger)
-            try await Self.notifyChanged(triggerId, on: connection, logger: logger)
+            try await NotificationChannel.triggersChanged.notify(String(triggerId), on: connection, logger: logger)
             return try await Self.get(workflowId: workflowId, triggerId: triggerId, on: connection, logger: logger)!
         }
     }
@@ -241,7 +241,7 @@ public struct TriggerStore: Sendable {
                     files_since = CASE WHEN \(change.takesFilesFromNow) THEN clock_timestamp() ELSE files_since END
                 WHERE id = \(triggerId)
                 """, logger: logger)
-            try await Self.notifyChanged(triggerId, on: connection, logger: logger)
+            try await NotificationChannel.triggersChanged.notify(String(triggerId), on: connection, logger: logger)
             guard let trigger = try await Self.get(workflowId: workflowId, triggerId: triggerId, on: connection, logger: logger) else {
                 throw FlowForgeError.notFound("trigger \(triggerId) of workflow \(workflowId) does not exist")
             }
@@ -262,7 +262,7 @@ public struct TriggerStore: Sendable {
                 logger: logger)
             var deleted = false
             for try await _ in rows { deleted = true }
-            if deleted { try await Self.notifyChanged(triggerId, on: connection, logger: logger) }
+            if deleted { try await NotificationChannel.triggersChanged.notify(String(triggerId), on: connection, logger: logger) }
             return deleted
         }
     }
@@ -291,10 +291,6 @@ public struct TriggerStore: Sendable {
             for try await date in rows.decode(Date.self) { expires = date }
             return (trigger, expires)
         }
-    }
-
-    static func notifyChanged(_ triggerId: Int64, on connection: PostgresConnection, logger: Logger) async throws {
-        try await connection.query("SELECT pg_notify(\(NotificationChannel.triggersChanged.rawValue), \(String(triggerId)))", logger: logger)
     }
 
     // MARK: - Dependencies

@@ -175,7 +175,7 @@ public struct WorkflowStore: Sendable {
                 )
                 DELETE FROM flowforge.jobs WHERE execution_id IN (SELECT id FROM cancelled)
                 """, logger: logger)
-            try await connection.query("SELECT pg_notify(\(NotificationChannel.triggersChanged.rawValue), \(String(id)))", logger: logger)
+            try await NotificationChannel.triggersChanged.notify(String(id), on: connection, logger: logger)
             return true
         }
     }
@@ -195,7 +195,7 @@ public struct WorkflowStore: Sendable {
             for try await _ in rows { found = true }
             guard found else { throw FlowForgeError.notFound("workflow \(id) does not exist") }
             if paused { try await RunEnqueue.withdrawUpcoming(workflowId: id, on: connection, logger: logger) }
-            try await connection.query("SELECT pg_notify(\(NotificationChannel.triggersChanged.rawValue), \(String(id)))", logger: logger)
+            try await NotificationChannel.triggersChanged.notify(String(id), on: connection, logger: logger)
         }
         guard let summary = try await summary(id: id) else { throw FlowForgeError.notFound("workflow \(id) does not exist") }
         return summary

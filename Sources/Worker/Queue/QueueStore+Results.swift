@@ -90,7 +90,7 @@ extension QueueStore {
             retriedQuery.binds.append(workerID)
             var retried = 0
             for try await _ in try await connection.query(retriedQuery, logger: logger) { retried += 1 }
-            if retried > 0 { try await connection.query("SELECT pg_notify(\(NotificationChannel.jobs.rawValue), 'retry')", logger: logger) }
+            if retried > 0 { try await NotificationChannel.jobs.notify("retry", on: connection, logger: logger) }
 
             let counts = try await Self.tally(connection.execute(RecordResults(outcomes: batch, workerID: workerID), logger: logger))
             let claimed = try await claim(workerID: workerID, limit: claimLimit, leaseSeconds: leaseSeconds, on: connection)
@@ -253,7 +253,7 @@ extension QueueStore {
                 UPDATE flowforge.executions e SET status = 'queued', started_at = NULL, worker_id = NULL
                 FROM job WHERE e.id = job.execution_id AND e.status = 'running'
                 """, logger: logger)
-            try await connection.query("SELECT pg_notify(\(NotificationChannel.jobs.rawValue), 'released')", logger: logger)
+            try await NotificationChannel.jobs.notify("released", on: connection, logger: logger)
         }
     }
 }
