@@ -33,19 +33,18 @@ public struct ExecutionStore: Sendable {
             steps: try row.column("steps"))
     }
 
-    static let columns = """
+    /// Every column of a run but its steps.
+    private static let runColumns = """
         id, workflow_id, workflow_name, trigger_id, trigger_type, trigger_name, status, scheduled_for, backfill, queued_at,
-        started_at, finished_at, attempt, worker_id, upstream_execution_id, error, steps
+        started_at, finished_at, attempt, worker_id, upstream_execution_id, error
         """
+
+    static let columns = "\(runColumns), steps"
 
     /// What lists read: each step's summary (sql/007_step_summaries.sql) in place of the step with
     /// its output, so a page of runs is a few kilobytes however much their steps printed. The
     /// summaries come as text, to be written out without parsing (`ExecutionListItem`).
-    static let summaryColumns = """
-        id, workflow_id, workflow_name, trigger_id, trigger_type, trigger_name, status, scheduled_for, backfill, queued_at,
-        started_at, finished_at, attempt, worker_id, upstream_execution_id, error, '[]'::jsonb AS steps,
-        step_summaries::text AS step_summaries
-        """
+    static let summaryColumns = "\(runColumns), '[]'::jsonb AS steps, step_summaries::text AS step_summaries"
 
     static func listItem(from row: PostgresRandomAccessRow) throws -> ExecutionListItem {
         ExecutionListItem(execution: try execution(from: row), stepSummaries: Array(try row.column("step_summaries", as: String.self).utf8))
@@ -85,9 +84,15 @@ public struct ExecutionStore: Sendable {
             ), \(unescaped: RunEnqueue.ctes(.manual))
             SELECT count(*) FROM run_job
             """, logger: logger)
+        return try await counted(rows, triggerType: .manual)
+    }
+
+    /// How many runs a bulk statement (`SELECT count(*) FROM run_job`) created: counted in the
+    /// metrics, and the workers woken once for all of them.
+    private func counted(_ rows: [PostgresRow], triggerType: ExecutionTriggerType) async throws -> Int {
         let created = try rows.decode(Int64.self).first.map { Int($0) } ?? 0
-        if created > 0 { try await NotificationChannel.jobs.notify("manual", on: client, logger: logger) }
-        metrics?.runsCreated(created, triggerType: .manual)
+        if created > 0 { try await NotificationChannel.jobs.notify(triggerType.rawValue, on: client, logger: logger) }
+        metrics?.runsCreated(created, triggerType: triggerType)
         return created
     }
 
@@ -110,10 +115,7 @@ public struct ExecutionStore: Sendable {
             ), \(unescaped: RunEnqueue.ctes(.scheduled, backfill: true))
             SELECT count(*) FROM run_job
             """, logger: logger)
-        let created = try rows.decode(Int64.self).first.map { Int($0) } ?? 0
-        if created > 0 { try await NotificationChannel.jobs.notify("backfill", on: client, logger: logger) }
-        metrics?.runsCreated(created, triggerType: .scheduled)
-        return created
+        return try await counted(rows, triggerType: .scheduled)
     }
 
     /// How many of `times` trigger `triggerId` already has a scheduled run for (a backfill's dry run).
