@@ -11,10 +11,7 @@ struct BackfillTests {
     /// A workflow with one scheduled trigger; returns the backfill route.
     static func scheduled(_ api: APIHarness, _ cron: String, zone: String = "UTC", extra: [String: JSONValue] = [:]) async throws -> String {
         let workflow = try await api.workflow("nightly-\(UUID().uuidString.prefix(8))", extra: extra)
-        let trigger = try await api.expect(
-            .created, .post, "/api/workflows/\(workflow)/triggers",
-            json: ["trigger_type": "scheduled", "cron_expression": .string(cron), "timezone": .string(zone)])
-        return "/api/workflows/\(workflow)/triggers/\(try #require(trigger["id"]?.intValue))/backfill"
+        return "/api/workflows/\(workflow)/triggers/\(try await api.scheduledTrigger(workflow, cron: cron, zone: zone))/backfill"
     }
 
     static func count(_ api: APIHarness, _ query: PostgresQuery) async throws -> Int64 {

@@ -61,9 +61,7 @@ struct ExecutionAndAccessTests {
     func stepSummaries() async throws {
         try await withAPI { api in
             let workflowId = try await api.workflow("big-output")
-            let trigger = try await api.expect(
-                .created, .post, "/api/workflows/\(workflowId)/triggers", json: ["trigger_type": "scheduled", "cron_expression": "0 2 * * *"])
-            let triggerId = try #require(trigger["id"]?.intValue)
+            let triggerId = try await api.scheduledTrigger(workflowId, cron: "0 2 * * *")
             func step(_ name: String, _ extra: [String: JSONValue]) -> JSONValue {
                 var fields: [String: JSONValue] = [
                     "name": .string(name), "status": "completed", "exit_code": 0,

@@ -34,9 +34,7 @@ struct PauseTests {
     func schedule() async throws {
         try await withAPI { api in
             let id = try await api.workflow("every-five")
-            let trigger = try await api.expect(
-                .created, .post, "/api/workflows/\(id)/triggers", json: ["trigger_type": "scheduled", "cron_expression": "*/5 * * * *"])
-            let triggerId = try #require(trigger["id"]?.intValue)
+            let triggerId = try await api.scheduledTrigger(id, cron: "*/5 * * * *")
             let store = SchedulerStore(client: api.postgres, logger: TestDatabase.logger)
             try await api.expect(.ok, .post, "/api/workflows/\(id)/pause")
 

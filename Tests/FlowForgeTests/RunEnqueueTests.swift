@@ -42,9 +42,7 @@ struct RunEnqueueTests {
     func scheduledOnce() async throws {
         try await withAPI { api in
             let id = try await api.workflow("tick", extra: ["overlap_policy": "queue"])
-            let trigger = try await api.expect(
-                .created, .post, "/api/workflows/\(id)/triggers", json: ["trigger_type": "scheduled", "cron_expression": "* * * * *"])
-            let triggerId = try #require(trigger["id"]?.intValue)
+            let triggerId = try await api.scheduledTrigger(id, cron: "* * * * *")
             let store = SchedulerStore(client: api.postgres, logger: TestDatabase.logger)
             // 10:00:55 with a 10 s look-ahead: the 10:01 run is created now, due at 10:01.
             let now = testNow.addingTimeInterval(55)

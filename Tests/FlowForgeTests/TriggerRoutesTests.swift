@@ -238,9 +238,7 @@ struct TriggerRoutesTests {
     func update() async throws {
         try await withAPI { api in
             let id = try await api.workflow("w")
-            let created = try await api.expect(
-                .created, .post, "/api/workflows/\(id)/triggers", json: ["trigger_type": "scheduled", "cron_expression": "0 2 * * *"])
-            let triggerId = try #require(created["id"]?.intValue)
+            let triggerId = try await api.scheduledTrigger(id, cron: "0 2 * * *")
             let path = "/api/workflows/\(id)/triggers/\(triggerId)"
             let moved = try await api.expect(.ok, .put, path, json: ["cron_expression": "0 3 * * *", "timezone": "Europe/Berlin"])
             #expect(moved["cron_expression"] == "0 3 * * *")
@@ -335,9 +333,7 @@ struct TriggerRoutesTests {
     func history() async throws {
         try await withAPI { api in
             let id = try await api.workflow("w")
-            let trigger = try await api.expect(
-                .created, .post, "/api/workflows/\(id)/triggers", json: ["trigger_type": "scheduled", "cron_expression": "0 * * * *"])
-            let triggerId = try #require(trigger["id"]?.intValue)
+            let triggerId = try await api.scheduledTrigger(id, cron: "0 * * * *")
             // Rows as the cron ticker writes them (the ticker itself is tested with the engine).
             for hour in 1...12 {
                 try await api.postgres.query(

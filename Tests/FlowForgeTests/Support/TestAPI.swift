@@ -138,6 +138,14 @@ struct APIHarness: Sendable {
             json: ["trigger_type": "dependency", "depends_on_workflow_id": .int(upstream), "dependency_condition": .string(condition)])
     }
 
+    /// Adds a scheduled trigger to `workflow` and returns its id.
+    func scheduledTrigger(_ workflow: Int64, cron: String, zone: String? = nil) async throws -> Int64 {
+        var fields: [String: JSONValue] = ["trigger_type": "scheduled", "cron_expression": .string(cron)]
+        if let zone { fields["timezone"] = .string(zone) }
+        let trigger = try await expect(.created, .post, "/api/workflows/\(workflow)/triggers", json: .object(fields))
+        return try #require(trigger["id"]?.intValue)
+    }
+
     /// Puts `count` manual runs of a workflow whose overlap_policy is allow straight into the
     /// queue, in one statement, and wakes the workers.
     func enqueueRuns(of workflowId: Int64, count: Int) async throws {
