@@ -14,10 +14,6 @@ struct BackfillTests {
         return "/api/workflows/\(workflow)/triggers/\(try await api.scheduledTrigger(workflow, cron: cron, zone: zone))/backfill"
     }
 
-    static func count(_ api: APIHarness, _ query: PostgresQuery) async throws -> Int64 {
-        try #require(try await api.scalar(query, as: Int64.self))
-    }
-
     @Test("0 2 * * * in New York over 2024: 366 runs on its DST rules; a dry run first creates nothing; a second call creates nothing")
     func newYork2024() async throws {
         try await withAPI { api in
@@ -29,20 +25,20 @@ struct BackfillTests {
             let times = dry.list("times")
             #expect(times.count == 100)
             #expect(times.first == "2024-01-01T07:00:00Z")  // 02:00 EST
-            #expect(try await Self.count(api, "SELECT count(*) FROM flowforge.executions") == 0)
+            #expect(try await api.count("SELECT count(*) FROM flowforge.executions") == 0)
 
             let done = try await api.expect(.ok, .post, route, json: year)
             #expect(done["dry_run"] == false && done["count"] == 366 && done["created"] == 366 && done["existing"] == 0)
-            #expect(try await Self.count(api, "SELECT count(*) FROM flowforge.executions WHERE backfill AND trigger_type = 'scheduled'") == 366)
+            #expect(try await api.count("SELECT count(*) FROM flowforge.executions WHERE backfill AND trigger_type = 'scheduled'") == 366)
             // The spring-forward gap moves 2024-03-10 02:00 to 03:00 EDT (07:00Z); summer days are 06:00Z.
-            #expect(try await Self.count(api, "SELECT count(*) FROM flowforge.executions WHERE scheduled_for = '2024-03-10T07:00:00Z'") == 1)
-            #expect(try await Self.count(api, "SELECT count(*) FROM flowforge.executions WHERE scheduled_for = '2024-07-01T06:00:00Z'") == 1)
+            #expect(try await api.count("SELECT count(*) FROM flowforge.executions WHERE scheduled_for = '2024-03-10T07:00:00Z'") == 1)
+            #expect(try await api.count("SELECT count(*) FROM flowforge.executions WHERE scheduled_for = '2024-07-01T06:00:00Z'") == 1)
             // Each run's job is due now, behind what waits, not at its past time.
-            #expect(try await Self.count(api, "SELECT count(*) FROM flowforge.jobs j JOIN flowforge.executions e ON e.id = j.execution_id WHERE j.run_at = e.queued_at") == 366)
+            #expect(try await api.count("SELECT count(*) FROM flowforge.jobs j JOIN flowforge.executions e ON e.id = j.execution_id WHERE j.run_at = e.queued_at") == 366)
 
             let again = try await api.expect(.ok, .post, route, json: year)
             #expect(again["created"] == 0 && again["existing"] == 366)
-            #expect(try await Self.count(api, "SELECT count(*) FROM flowforge.executions") == 366)
+            #expect(try await api.count("SELECT count(*) FROM flowforge.executions") == 366)
 
             let listed = try await api.expect(.ok, .get, "/api/executions?limit=1")
             #expect(listed.list("executions").first?["backfill"] == true)
@@ -67,7 +63,7 @@ struct BackfillTests {
         try await withAPI { api in
             let route = try await Self.scheduled(api, "0 6 * * *", extra: ["overlap_policy": "queue", "max_concurrent_runs": 1])
             try await api.expect(.ok, .post, route, json: ["from": "2025-01-01T00:00:00Z", "to": "2025-01-04T00:00:00Z"])
-            #expect(try await Self.count(api, "SELECT count(*) FROM flowforge.jobs WHERE limited") == 3)
+            #expect(try await api.count("SELECT count(*) FROM flowforge.jobs WHERE limited") == 3)
         }
     }
 
@@ -84,7 +80,7 @@ struct BackfillTests {
             let route = try await Self.scheduled(api, "* * * * *")
             let answer = try await api.expect(.badRequest, .post, route, json: try JSONValue.parse(Array(body.utf8)))
             #expect(answer["error"]?.stringValue == error)
-            #expect(try await Self.count(api, "SELECT count(*) FROM flowforge.executions") == 0)
+            #expect(try await api.count("SELECT count(*) FROM flowforge.executions") == 0)
         }
     }
 

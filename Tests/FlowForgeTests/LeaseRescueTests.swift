@@ -27,10 +27,6 @@ struct LeaseRescueTests {
             """)
     }
 
-    static func count(_ api: APIHarness, _ query: PostgresQuery) async throws -> Int64 {
-        try #require(try await api.scalar(query, as: Int64.self))
-    }
-
     static func maintenance(_ api: APIHarness) -> Maintenance {
         var config = SchedulerService.Config()
         config.historyRetentionDays = 0
@@ -49,13 +45,13 @@ struct LeaseRescueTests {
             let store = SchedulerStore(client: api.postgres, logger: TestDatabase.logger)
 
             #expect(try await store.rescueExpiredLeases(limit: 500) == (500, 0))
-            #expect(try await Self.count(api, "SELECT count(*) FROM flowforge.executions WHERE status = 'queued' AND attempt = 2") == 500)
-            #expect(try await Self.count(api, "SELECT count(*) FROM flowforge.executions WHERE status = 'running' AND attempt = 1") == 100)
-            #expect(try await Self.count(api, "SELECT count(*) FROM flowforge.executions WHERE status = 'failed'") == 0)
+            #expect(try await api.count("SELECT count(*) FROM flowforge.executions WHERE status = 'queued' AND attempt = 2") == 500)
+            #expect(try await api.count("SELECT count(*) FROM flowforge.executions WHERE status = 'running' AND attempt = 1") == 100)
+            #expect(try await api.count("SELECT count(*) FROM flowforge.executions WHERE status = 'failed'") == 0)
 
             #expect(try await store.rescueExpiredLeases(limit: 500) == (100, 0))
-            #expect(try await Self.count(api, "SELECT count(*) FROM flowforge.executions WHERE status = 'queued' AND attempt = 2") == 600)
-            #expect(try await Self.count(api, "SELECT count(*) FROM flowforge.jobs WHERE locked_by IS NULL AND attempt = 2") == 600)
+            #expect(try await api.count("SELECT count(*) FROM flowforge.executions WHERE status = 'queued' AND attempt = 2") == 600)
+            #expect(try await api.count("SELECT count(*) FROM flowforge.jobs WHERE locked_by IS NULL AND attempt = 2") == 600)
             #expect(try await store.rescueExpiredLeases(limit: 500) == (0, 0))
         }
     }
@@ -76,41 +72,38 @@ struct LeaseRescueTests {
 
             // Every run with attempts left is back in the queue as attempt 2, none failed.
             #expect(
-                try await Self.count(
-                    api,
+                try await api.count(
                     """
                     SELECT count(*) FROM flowforge.executions
                     WHERE workflow_id = \(retried) AND status = 'queued' AND attempt = 2 AND worker_id IS NULL
                       AND error = 'the worker running attempt 1 was lost; retrying'
                     """) == 2_000)
             #expect(
-                try await Self.count(
-                    api,
+                try await api.count(
                     """
                     SELECT count(*) FROM flowforge.jobs
                     WHERE workflow_id = \(retried) AND locked_by IS NULL AND lease_expires_at IS NULL AND attempt = 2 AND run_at <= now()
                     """) == 2_000)
-            #expect(try await Self.count(api, "SELECT count(*) FROM flowforge.executions WHERE workflow_id = \(retried) AND status = 'failed'") == 0)
+            #expect(try await api.count("SELECT count(*) FROM flowforge.executions WHERE workflow_id = \(retried) AND status = 'failed'") == 0)
 
             // The live worker's runs are untouched.
             #expect(
-                try await Self.count(
-                    api, "SELECT count(*) FROM flowforge.executions WHERE worker_id = 'live-worker' AND status = 'running' AND attempt = 1") == 3)
+                try await api.count(
+                    "SELECT count(*) FROM flowforge.executions WHERE worker_id = 'live-worker' AND status = 'running' AND attempt = 1") == 3)
             #expect(
-                try await Self.count(api, "SELECT count(*) FROM flowforge.jobs WHERE locked_by = 'live-worker' AND attempt = 1") == 3)
+                try await api.count("SELECT count(*) FROM flowforge.jobs WHERE locked_by = 'live-worker' AND attempt = 1") == 3)
 
             // Runs whose third attempt was lost are failed, with the message they always had, and
             // handed to the cascader.
             #expect(
-                try await Self.count(
-                    api,
+                try await api.count(
                     """
                     SELECT count(*) FROM flowforge.executions
                     WHERE workflow_id = \(spent) AND status = 'failed' AND attempt = 3 AND finished_at IS NOT NULL
                       AND error = 'worker lost: its lease expired and no attempts remain'
                     """) == 600)
-            #expect(try await Self.count(api, "SELECT count(*) FROM flowforge.jobs WHERE workflow_id = \(spent)") == 0)
-            #expect(try await Self.count(api, "SELECT count(*) FROM flowforge.cascade_backlog") == 600)
+            #expect(try await api.count("SELECT count(*) FROM flowforge.jobs WHERE workflow_id = \(spent)") == 0)
+            #expect(try await api.count("SELECT count(*) FROM flowforge.cascade_backlog") == 600)
 
             // As the API shows one of them.
             let sample = try #require(
@@ -135,8 +128,8 @@ struct LeaseRescueTests {
             let rescued = try await Self.maintenance(api).rescueExpiredLeases()
             #expect(rescued.requeued == 0)
             #expect(rescued.failed == 2)
-            #expect(try await Self.count(api, "SELECT count(*) FROM flowforge.executions WHERE status = 'failed'") == 2)
-            #expect(try await Self.count(api, "SELECT count(*) FROM flowforge.jobs") == 0)
+            #expect(try await api.count("SELECT count(*) FROM flowforge.executions WHERE status = 'failed'") == 2)
+            #expect(try await api.count("SELECT count(*) FROM flowforge.jobs") == 0)
         }
     }
 }

@@ -10,10 +10,6 @@ import Testing
 /// schedules by their misfire policy (the API's clock stands at 2026-01-15T10:00:00Z).
 @Suite("Pause and resume")
 struct PauseTests {
-    static func count(_ api: APIHarness, _ query: PostgresQuery) async throws -> Int64 {
-        try #require(try await api.scalar(query, as: Int64.self))
-    }
-
     @Test("pause and resume answer the workflow; pausing twice keeps the first paused_at; an unknown workflow is 404")
     func routes() async throws {
         try await withAPI { api in
@@ -48,7 +44,7 @@ struct PauseTests {
 
             try await api.expect(.ok, .post, "/api/workflows/\(id)/resume")
             #expect(try await store.fireDueTriggers(now: later) == 1)
-            #expect(try await Self.count(api, "SELECT count(*) FROM flowforge.executions WHERE trigger_type = 'scheduled' AND scheduled_for = '2026-01-15T10:30:00Z'") == 1)
+            #expect(try await api.count("SELECT count(*) FROM flowforge.executions WHERE trigger_type = 'scheduled' AND scheduled_for = '2026-01-15T10:30:00Z'") == 1)
         }
     }
 
@@ -62,8 +58,8 @@ struct PauseTests {
             _ = try await SchedulerTests.finishedRun(api, workflow: upstream, status: "completed")
             let store = SchedulerStore(client: api.postgres, logger: TestDatabase.logger)
             #expect(try await store.cascade() == 0)
-            #expect(try await Self.count(api, "SELECT count(*) FROM flowforge.executions WHERE workflow_id = \(downstream)") == 0)
-            #expect(try await Self.count(api, "SELECT count(*) FROM flowforge.cascade_backlog") == 0)
+            #expect(try await api.count("SELECT count(*) FROM flowforge.executions WHERE workflow_id = \(downstream)") == 0)
+            #expect(try await api.count("SELECT count(*) FROM flowforge.cascade_backlog") == 0)
         }
     }
 
@@ -76,7 +72,7 @@ struct PauseTests {
             #expect(status == .accepted)
             #expect(answer["paused"] == true && answer["filtered"] == false && answer["execution_id"] == .null)
             #expect(try await WebhookTests.runs(api) == 0)
-            #expect(try await Self.count(api, "SELECT count(*) FROM flowforge.webhook_deliveries") == 1)
+            #expect(try await api.count("SELECT count(*) FROM flowforge.webhook_deliveries") == 1)
             try await api.expect(.ok, .post, "/api/workflows/\(workflow)/resume")
             let (_, run) = try await api.hook(triggerId, body: Array(#"{"a":2}"#.utf8), secret: secret)
             #expect(run["trigger_type"] == "event")

@@ -162,6 +162,11 @@ struct APIHarness: Sendable {
         try await postgres.query("NOTIFY flowforge_jobs")
     }
 
+    /// A `count(*)` query's answer, required to be there.
+    func count(_ query: PostgresQuery) async throws -> Int64 {
+        try #require(try await scalar(query, as: Int64.self))
+    }
+
     /// One SQL query's first column of the first row, as a test's independent look at the tables.
     func scalar<T: PostgresDecodable & Sendable>(_ query: PostgresQuery, as: T.Type = T.self) async throws -> T? {
         let rows = try await postgres.query(query)
