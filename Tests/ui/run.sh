@@ -2,8 +2,10 @@
 # The web UI in a real browser: Playwright for Python driving Debian's chromium against a real
 # FlowForge (`flowforge dev`: API, scheduler and worker) on a private, throw-away PostgreSQL.
 #
-#   Tests/ui/run.sh --bin .build/debug [--headed] [--keep]
+#   Tests/ui/run.sh --bin .build/debug [--headed] [--keep] [-k NAME[,NAME…]]
 #
+# -k runs test_sign_in and the tests whose names contain one of the NAMEs, in their usual order
+# (for working on a few; those tests must not need what the skipped ones made).
 # It builds nothing: --bin names the folder with a built `flowforge`. It installs chromium (apt)
 # and playwright (pip, into .build/ui-test-venv) when missing, never `playwright install`.
 # Screenshots go to test-output/ui/. Everything it starts is stopped again, also on failure or Ctrl-C.
@@ -14,12 +16,14 @@ repo=$(pwd)
 bin=""
 headed=""
 keep=""
+only=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --bin) bin="$2"; shift 2 ;;
     --headed) headed=1; shift ;;
     --keep) keep=1; shift ;;
-    *) echo "usage: Tests/ui/run.sh --bin DIR [--headed] [--keep]" >&2; exit 64 ;;
+    -k) only="$2"; shift 2 ;;
+    *) echo "usage: Tests/ui/run.sh --bin DIR [--headed] [--keep] [-k NAME[,NAME…]]" >&2; exit 64 ;;
   esac
 done
 [ -n "$bin" ] || { echo "Tests/ui/run.sh: --bin DIR is required (the folder with a built flowforge)" >&2; exit 64; }
@@ -92,7 +96,7 @@ grep -q "#token=$token" "$workdir/flowforge.log" || { echo "flowforge dev did no
 mkdir -p test-output/ui
 rm -f test-output/ui/*.png
 # In the background and waited for, so a signal to this script is handled at once, not after the tests.
-FLOWFORGE_UI_URL="$base" FLOWFORGE_UI_TOKEN="$token" FLOWFORGE_UI_OUTPUT="$repo/test-output/ui" FLOWFORGE_UI_HEADED="$headed" \
+FLOWFORGE_UI_URL="$base" FLOWFORGE_UI_TOKEN="$token" FLOWFORGE_UI_OUTPUT="$repo/test-output/ui" FLOWFORGE_UI_HEADED="$headed" FLOWFORGE_UI_ONLY="$only" \
   "$venv/bin/python" Tests/ui/test_ui.py &
 tests_pid=$!
 wait "$tests_pid"

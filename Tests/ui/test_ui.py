@@ -22,6 +22,7 @@ BASE = os.environ["FLOWFORGE_UI_URL"]
 TOKEN = os.environ["FLOWFORGE_UI_TOKEN"]
 OUT = os.environ.get("FLOWFORGE_UI_OUTPUT", "test-output/ui")
 HEADED = bool(os.environ.get("FLOWFORGE_UI_HEADED"))
+ONLY = [name for name in os.environ.get("FLOWFORGE_UI_ONLY", "").split(",") if name]
 WAIT = 30_000  # ms; generous for a slow 2-core machine
 VIEWER_ZONE = "Europe/Berlin"
 
@@ -449,6 +450,7 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     problems = []
     started = time.monotonic()
+    tests = [t for t in TESTS if t is test_sign_in or not ONLY or any(name in t.__name__ for name in ONLY)]
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=not HEADED,
                                     args=["--no-sandbox", "--disable-dev-shm-usage"])
@@ -458,7 +460,7 @@ def main():
         page.on("console", lambda message: problems.append(f"console: {message.text}")
                 if message.type == "error" and "Content Security Policy" in message.text else None)
         failed = None
-        for test in TESTS:
+        for test in tests:
             t0 = time.monotonic()
             try:
                 test(page, context) if test is test_sign_in else test(page)
@@ -479,7 +481,7 @@ def main():
     if failed or problems:
         print(f"web UI tests failed after {total:.0f} s; screenshots in {OUT}")
         sys.exit(1)
-    print(f"web UI: {len(TESTS)} tests passed in {total:.0f} s; screenshots in {OUT}")
+    print(f"web UI: {len(tests)} tests passed in {total:.0f} s; screenshots in {OUT}")
 
 
 if __name__ == "__main__":
