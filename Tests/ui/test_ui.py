@@ -7,6 +7,8 @@ and FLOWFORGE_UI_OUTPUT. The tests run in order and build on each other; the fir
 them, with a screenshot of the moment. Waiting is Playwright's auto-waiting, never a sleep.
 """
 
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -37,6 +39,17 @@ def api(method, path, body=None):
     with urllib.request.urlopen(request) as response:
         text = response.read()
         return json.loads(text) if text else None
+
+
+def deliver_webhook(trigger_id, secret, body: str):
+    """Posts a signed event to a webhook trigger, as an outside sender would; answers its JSON."""
+    t = str(int(time.time()))
+    signature = hmac.new(secret.encode(), f"{t}.{body}".encode(), hashlib.sha256).hexdigest()
+    request = urllib.request.Request(f"{BASE}/api/hooks/{trigger_id}", data=body.encode(), method="POST", headers={
+        "X-FlowForge-Signature": f"t={t},v1={signature}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request) as response:
+        assert response.status == 202, response.status
+        return json.loads(response.read())
 
 
 def shot(page: Page, name: str, toasts=False):
@@ -439,9 +452,317 @@ def test_narrow_screen(page: Page):
     page.set_viewport_size({"width": 1280, "height": 800})
 
 
+def test_edit_workflow(page: Page):
+    """Edit a workflow on its page: a step the API refuses shows its sentence next to that step
+    and changes nothing; then rename, settings, a command, an HTTP step added and moved up by
+    keyboard, a step removed, saved in one PUT."""
+    wf = api("POST", "/workflows", {"name": "edit-me", "description": "before", "steps": [
+        {"name": "one", "kind": "shell", "command": ["echo", "one"]},
+        {"name": "two", "kind": "noop", "sleep_ms": 10},
+        {"name": "three", "kind": "shell", "command": ["echo", "three"], "env": {"MODE": "fast"}}]})
+    before = api("GET", f"/workflows/{wf['id']}")
+    page.goto(f"{BASE}/#/workflows/{wf['id']}")
+    expect(page.get_by_role("heading", name="edit-me", level=1)).to_be_visible()
+    page.get_by_role("button", name="Edit", exact=True).click()
+    form = dialog(page)
+    expect(form.get_by_label("Name", exact=True)).to_have_value("edit-me")
+    editors = form.locator(".step-editor")
+    expect(editors).to_have_count(3)
+    expect(editors.nth(2).get_by_label("Command")).to_have_value('["echo","three"]')
+    expect(editors.nth(2).get_by_label("Environment (JSON object, optional)")).to_have_value('{ "MODE": "fast" }')
+    expect(form.get_by_role("button", name="Move step one up")).to_be_disabled()
+    expect(form.get_by_role("button", name="Move step three down")).to_be_disabled()
+
+    # What the browser can judge, it says before sending.
+    editors.nth(0).get_by_label("Command").fill('["echo", ')
+    form.get_by_role("button", name="Save changes").click()
+    expect(editors.nth(0)).to_contain_text("steps[0].command is not valid JSON")
+    editors.nth(0).get_by_label("Command").fill('["sh", "-c", "echo edited"]')
+
+    # An HTTP step with a URL the API refuses: its sentence, under that step; nothing saved.
+    form.get_by_role("button", name="HTTP step").click()
+    expect(editors).to_have_count(4)
+    http = editors.nth(3)
+    expect(http.get_by_label("Step name")).to_be_focused()
+    expect(http.get_by_label("Step name")).to_have_value("http-4")
+    http.get_by_label("URL").fill("ftp://127.0.0.1/hook")
+    form.get_by_label("Name", exact=True).fill("edited-workflow")
+    form.get_by_role("button", name="Save changes").click()
+    expect(http.locator(".field-message")).to_have_text("steps[3].url must be an absolute http:// or https:// URL")
+    assert api("GET", f"/workflows/{wf['id']}") == before, "a refused edit changed the workflow"
+    shot(page, "21-edit-workflow-refused")
+
+    http.get_by_label("URL").fill("http://127.0.0.1:9/hook")
+    http.get_by_label("Method").select_option("POST")
+    http.get_by_label("Expected statuses").fill("200, 204")
+    move_up = form.get_by_role("button", name="Move step http-4 up")
+    move_up.focus()
+    page.keyboard.press("Enter")
+    expect(form.get_by_role("button", name="Move step http-4 up")).to_be_focused()
+    expect(editors.nth(2).get_by_label("Step name")).to_have_value("http-4")
+    form.get_by_role("button", name="Remove step two").click()
+    expect(editors).to_have_count(3)
+    form.get_by_label("Description").fill("after")
+    form.get_by_label("Attempts", exact=True).fill("3")
+    form.get_by_label("When the limit is reached").select_option("skip")
+    shot(page, "22-edit-workflow")
+    form.get_by_role("button", name="Save changes").click()
+    expect(dialog(page)).to_have_count(0)
+    expect(page.get_by_role("heading", name="edited-workflow", level=1)).to_be_visible()
+    expect(page.locator(".steps li")).to_have_count(3)
+    expect(page.locator(".steps li").nth(1)).to_contain_text("POST http://127.0.0.1:9/hook")
+    expect(page.locator(".facts")).to_contain_text("skip, at most 1 at once")
+
+    after = api("GET", f"/workflows/{wf['id']}")
+    assert (after["name"], after["description"], after["max_attempts"], after["overlap_policy"]) == ("edited-workflow", "after", 3, "skip"), after
+    assert [s["name"] for s in after["steps"]] == ["one", "http-4", "three"], after["steps"]
+    assert after["steps"][0]["command"] == ["sh", "-c", "echo edited"], after["steps"][0]
+    assert (after["steps"][1]["method"], after["steps"][1]["url"], after["steps"][1]["expect_status"]) == ("POST", "http://127.0.0.1:9/hook", [200, 204]), after["steps"][1]
+    assert after["steps"][2]["env"] == {"MODE": "fast"}, after["steps"][2]
+
+
+def test_edit_triggers(page: Page):
+    """Edit a schedule and a dependency in the add dialog, filled with their settings: the live
+    preview and the API's refusal as you type, the cycle check on the upstream picker, the type fixed."""
+    upstream_a = api("POST", "/workflows", {"name": "edit-upstream-a", "steps": [{"name": "s", "kind": "noop"}]})
+    upstream_b = api("POST", "/workflows", {"name": "edit-upstream-b", "steps": [{"name": "s", "kind": "noop"}]})
+    wf = api("POST", "/workflows", {"name": "edit-triggers", "steps": [{"name": "s", "kind": "noop"}], "triggers": [
+        {"trigger_type": "scheduled", "cron_expression": "0 2 * * *", "timezone": "UTC"},
+        {"trigger_type": "dependency", "depends_on_workflow_id": upstream_a["id"], "delay_minutes": 2},
+        {"trigger_type": "event", "event_type": "webhook"}]})
+    api("POST", "/workflows", {"name": "edit-downstream", "steps": [{"name": "s", "kind": "noop"}],
+                               "triggers": [{"trigger_type": "dependency", "depends_on_workflow_id": wf["id"]}]})
+    scheduled_id, dependency_id, webhook_id = (t["id"] for t in wf["triggers"])
+    page.goto(f"{BASE}/#/workflows/{wf['id']}")
+
+    card = page.locator(f'.trigger-card[data-trigger-id="{scheduled_id}"]')
+    card.get_by_role("button", name="Edit trigger At 02:00").click()
+    form = dialog(page)
+    expect(form.get_by_role("heading", name="Edit trigger “At 02:00”")).to_be_visible()
+    expect(form.get_by_label("Cron expression")).to_have_value("0 2 * * *")
+    expect(form.get_by_label("Time zone")).to_have_value("UTC")
+    expect(form.get_by_role("radio", name="Daily at 02:00")).to_have_attribute("aria-checked", "true")
+    expect(form.locator('[data-trigger-card="scheduled"]')).to_have_attribute("aria-checked", "true")
+    expect(form.locator('[data-trigger-card="dependency"]')).to_be_disabled()
+    expect(form.get_by_test_id("schedule-preview").locator("li")).to_have_count(5)
+    form.get_by_label("Cron expression").fill("0 0 30 2 *")
+    expect(form.locator("#edit-cron-msg")).to_contain_text("never fires")
+    expect(form.get_by_role("button", name="Save changes")).to_be_disabled()
+    form.get_by_role("radio", name="Weekdays at 09:00").click()
+    form.get_by_label("Time zone").fill("Asia/Tokyo")
+    expect(form.get_by_test_id("schedule-preview")).to_contain_text("At 09:00, Monday through Friday")
+    expect(form.get_by_test_id("schedule-preview")).to_contain_text("Asia/Tokyo")
+    form.get_by_text("If the scheduler was down").click()
+    form.get_by_label("Missed runs").select_option("skip")
+    shot(page, "23-edit-trigger-schedule")
+    form.get_by_role("button", name="Save changes").click()
+    expect(dialog(page)).to_have_count(0)
+    expect(card).to_contain_text("0 9 * * 1-5")
+    expect(card).to_contain_text("Asia/Tokyo")
+    saved = api("GET", f"/workflows/{wf['id']}/triggers/{scheduled_id}")
+    assert (saved["cron_expression"], saved["timezone"], saved["misfire_policy"], saved["trigger_name"]) == (
+        "0 9 * * 1-5", "Asia/Tokyo", "skip", "At 09:00, Monday through Friday"), saved
+
+    card = page.locator(f'.trigger-card[data-trigger-id="{dependency_id}"]')
+    card.get_by_role("button", name=re.compile(r"^Edit trigger")).click()
+    form = dialog(page)
+    upstream = form.get_by_label("Runs after")
+    expect(upstream).to_have_value(str(upstream_a["id"]))
+    expect(form.get_by_label("Delay (minutes, 0–60)")).to_have_value("2")
+    upstream.select_option(label="edit-downstream — would create a cycle")
+    expect(form.locator("#edit-upstream-msg")).to_contain_text("circular dependency: edit-downstream → edit-triggers → edit-downstream")
+    expect(form.get_by_role("button", name="Save changes")).to_be_disabled()
+    upstream.select_option(label="edit-upstream-b")
+    form.get_by_role("radio", name="On failure").click()
+    form.get_by_label("Delay (minutes, 0–60)").fill("5")
+    expect(form).to_contain_text("Runs when “edit-upstream-b” fails after its last attempt — for alerts and clean-up, 5 minutes later.")
+    form.get_by_label("Name").fill("Clean up after b")
+    form.get_by_role("button", name="Save changes").click()
+    expect(dialog(page)).to_have_count(0)
+    expect(card).to_contain_text("After edit-upstream-b")
+    expect(card).to_contain_text("Clean up after b")
+    saved = api("GET", f"/workflows/{wf['id']}/triggers/{dependency_id}")
+    assert (saved["depends_on_workflow_id"], saved["dependency_condition"], saved["delay_minutes"], saved["trigger_name"]) == (
+        upstream_b["id"], "on_failure", 5, "Clean up after b"), saved
+
+    # A webhook's settings; its event type stays.
+    card = page.locator(f'.trigger-card[data-trigger-id="{webhook_id}"]')
+    card.get_by_role("button", name=re.compile(r"^Edit trigger")).click()
+    form = dialog(page)
+    expect(form.get_by_role("radio", name="File arrival", exact=True)).to_be_disabled()
+    form.get_by_label("Settings (JSON, optional)").fill('{"filter": [{"pointer": "/action", "equals": "published"}]}')
+    form.get_by_role("button", name="Save changes").click()
+    expect(dialog(page)).to_have_count(0)
+    expect(card).to_contain_text("/api/hooks/")
+    saved = api("GET", f"/workflows/{wf['id']}/triggers/{webhook_id}")
+    assert saved["event_config"] == {"filter": [{"pointer": "/action", "equals": "published"}]}, saved
+
+
+def test_rotate_secret(page: Page):
+    """Rotate a webhook's secret: the new one is shown once with a copy button, the old one
+    keeps working for the grace period, and the new one signs events the API accepts."""
+    wf = api("POST", "/workflows", {"name": "rotate-me", "steps": [{"name": "s", "kind": "noop"}],
+                                    "triggers": [{"trigger_type": "event", "event_type": "webhook"}]})
+    trigger = wf["triggers"][0]
+    old = trigger["secret"]
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=BASE)
+    page.goto(f"{BASE}/#/workflows/{wf['id']}")
+    page.locator(".trigger-card").get_by_role("button", name="Rotate secret").click()
+    confirm = dialog(page)
+    expect(confirm).to_contain_text("keeps working for 24 hours")
+    confirm.get_by_role("button", name="Rotate secret").click()
+    secret = page.locator("#hook-secret")
+    expect(secret).to_have_value(re.compile(r"^whsec_[0-9a-f]{64}$"))
+    new = secret.input_value()
+    assert new != old
+    expect(dialog(page)).to_contain_text("The previous secret keeps working until")
+    dialog(page).get_by_role("button", name="Copy secret").click()
+    expect(dialog(page).get_by_role("status")).to_have_text("Secret copied.")
+    assert page.evaluate("navigator.clipboard.readText()") == new
+    shot(page, "24-rotated-secret")
+    dialog(page).get_by_role("button", name="I copied it").click()
+    expect(dialog(page)).to_have_count(0)
+    assert new not in page.content(), "the secret is still on the page"
+    assert deliver_webhook(trigger["id"], new, "{}")["workflow_id"] == wf["id"]
+    assert deliver_webhook(trigger["id"], old, '{"old": true}')["workflow_id"] == wf["id"]
+
+
+def test_backfill(page: Page):
+    """Backfill a schedule from its card: the range in the trigger's zone (and its UTC instants),
+    the dry run's count and first times before confirming, then the created count; a second time
+    finds them all there."""
+    wf = api("POST", "/workflows", {"name": "backfill-me", "steps": [{"name": "s", "kind": "noop"}], "triggers": [
+        {"trigger_type": "scheduled", "cron_expression": "0 2 * * *", "timezone": "America/New_York"}]})
+    page.goto(f"{BASE}/#/workflows/{wf['id']}")
+    page.locator(".trigger-card").get_by_role("button", name="Backfill…").click()
+    form = dialog(page)
+    expect(form.get_by_role("heading", name="Backfill “At 02:00”")).to_be_visible()
+    form.get_by_label("From (America/New_York)").fill("2024-03-01T00:00")
+    form.get_by_label("To (America/New_York)").fill("2024-03-11T00:00")
+    expect(form.locator("#bf-from-utc")).to_have_text("= 2024-03-01T05:00:00Z")
+    expect(form.locator("#bf-to-utc")).to_have_text("= 2024-03-11T04:00:00Z (not included)")  # daylight time by then
+    preview = form.get_by_test_id("backfill-preview")
+    expect(preview.get_by_test_id("backfill-count")).to_have_text("10 times in this range; none has a run yet, so 10 runs would be created.")
+    expect(preview.locator("li time").first).to_have_attribute("datetime", "2024-03-01T07:00:00Z")
+    expect(preview.locator("li time").nth(9)).to_have_attribute("datetime", "2024-03-10T07:00:00Z")  # 02:00 does not exist: 03:00 EDT
+    assert api("GET", f"/executions?workflow_id={wf['id']}")["executions"] == [], "the dry run created runs"
+    shot(page, "25-backfill-dry-run")
+    form.get_by_role("button", name="Create 10 runs").click()
+    expect(form.get_by_test_id("backfill-created")).to_have_text("Created 10 runs.")
+    runs = api("GET", f"/executions?workflow_id={wf['id']}")["executions"]
+    assert len(runs) == 10 and all(r["backfill"] and r["trigger_type"] == "scheduled" for r in runs), runs
+    assert min(r["scheduled_for"] for r in runs) == "2024-03-01T07:00:00Z", runs
+    form.get_by_role("button", name="Close", exact=True).last.click()
+    expect(dialog(page)).to_have_count(0)
+
+    page.locator(".trigger-card").get_by_role("button", name="Backfill…").click()
+    form = dialog(page)
+    form.get_by_label("From (America/New_York)").fill("2024-03-01T00:00")
+    form.get_by_label("To (America/New_York)").fill("2024-03-11T00:00")
+    expect(form.get_by_test_id("backfill-count")).to_have_text("10 times in this range; 10 already have a run, so 0 runs would be created.")
+    expect(form.get_by_role("button", name="Nothing to create")).to_be_disabled()
+    form.get_by_label("To (America/New_York)").fill("2099-01-01T00:00")
+    expect(form.locator("#bf-msg")).to_contain_text("must not be in the future")
+    expect(form.get_by_role("button", name="Create runs")).to_be_disabled()
+    page.keyboard.press("Escape")
+    expect(dialog(page)).to_have_count(0)
+
+
+def test_event_payload(page: Page):
+    """A webhook run's page shows the event's JSON body."""
+    wf = api("POST", "/workflows", {"name": "on-event", "steps": [{"name": "s", "kind": "noop"}],
+                                    "triggers": [{"trigger_type": "event", "event_type": "webhook"}]})
+    trigger = wf["triggers"][0]
+    run = deliver_webhook(trigger["id"], trigger["secret"], json.dumps({"action": "published", "release": {"tag": "v1.2.3"}}))
+    page.goto(f"{BASE}/#/executions/{run['id']}")
+    expect(page.get_by_role("heading", name="Event", exact=True)).to_be_visible()
+    payload = page.get_by_test_id("event-payload")
+    expect(payload).to_contain_text('"tag": "v1.2.3"')
+    assert json.loads(payload.inner_text()) == {"action": "published", "release": {"tag": "v1.2.3"}}
+    shot(page, "26-event-payload")
+
+
+def test_load_older(page: Page):
+    """The executions list shows the newest 50 and follows next_before_id with "Load older";
+    the page it loaded stays through the live refresh."""
+    wf = api("POST", "/workflows", {"name": "many-runs", "steps": [{"name": "s", "kind": "noop"}], "triggers": [
+        {"trigger_type": "scheduled", "cron_expression": "0 * * * *", "timezone": "UTC"}]})
+    backfill = api("POST", f"/workflows/{wf['id']}/triggers/{wf['triggers'][0]['id']}/backfill",
+                   {"from": "2024-01-01T00:00:00Z", "to": "2024-01-03T12:00:00Z"})
+    assert backfill["created"] == 60, backfill
+    page.goto(f"{BASE}/#/executions?workflow_id={wf['id']}")
+    rows = page.locator("tbody tr")
+    expect(rows).to_have_count(50)
+    older = page.get_by_role("button", name="Load older")
+    older.focus()
+    page.keyboard.press("Enter")
+    expect(rows).to_have_count(60)
+    expect(older).to_have_count(0)
+    expect(rows.nth(50).get_by_role("link").first).to_be_focused()
+    # The next live refresh keeps the older page.
+    with page.expect_response(lambda r: "/api/executions?" in r.url):
+        pass
+    with page.expect_response(lambda r: "/api/executions?" in r.url):
+        pass
+    expect(rows).to_have_count(60)
+    ids = [int(i) for i in rows.evaluate_all("rows => rows.map((r) => r.dataset.executionId)")]
+    assert ids == sorted(ids, reverse=True) and len(set(ids)) == 60, ids
+
+
+def test_workflow_list_paging(page: Page):
+    """More workflows than one API page (200): the list shows 100, then more on request, to the last."""
+    made = []
+    try:
+        for n in range(205):
+            made.append(api("POST", "/workflows", {"name": f"zz-page-{n:03d}", "steps": [{"name": "s", "kind": "noop"}]})["id"])
+        total = api("GET", "/workflows?limit=1")["total"]
+        page.goto(f"{BASE}/#/workflows")
+        rows = page.locator("tbody tr")
+        expect(rows).to_have_count(100)
+        more = page.get_by_role("button", name=re.compile(r"^Show more"))
+        expect(more).to_have_text(f"Show more ({total - 100} left)")
+        more.click()
+        expect(rows).to_have_count(200)
+        expect(more).to_be_focused()
+        more.click()
+        expect(rows).to_have_count(total)
+        expect(more).to_have_count(0)
+        expect(workflow_row(page, "zz-page-204")).to_be_visible()
+        page.get_by_role("link", name="Executions", exact=True).first.click()
+        expect(page.get_by_label("Workflow").locator("option", has_text="zz-page-204")).to_have_count(1)
+    finally:
+        for workflow_id in made:
+            api("DELETE", f"/workflows/{workflow_id}")
+
+
+def test_narrow_editing(page: Page):
+    """The editing dialogs fit a phone-sized screen."""
+    wf = api("POST", "/workflows", {"name": "narrow-edit", "steps": [{"name": "s", "kind": "http", "url": "http://127.0.0.1:9/x"}], "triggers": [
+        {"trigger_type": "scheduled", "cron_expression": "0 2 * * *", "timezone": "UTC"}]})
+    page.set_viewport_size({"width": 390, "height": 844})
+    try:
+        page.goto(f"{BASE}/#/workflows/{wf['id']}")
+        page.get_by_role("button", name="Edit", exact=True).click()
+        expect(dialog(page).locator(".step-editor")).to_have_count(1)
+        shot(page, "27-narrow-edit-workflow")
+        assert dialog(page).evaluate("d => d.scrollWidth <= d.clientWidth"), "the edit dialog scrolls sideways"
+        page.keyboard.press("Escape")
+        page.get_by_role("button", name="Backfill…").click()
+        expect(dialog(page).get_by_test_id("backfill-preview")).not_to_be_empty()
+        shot(page, "28-narrow-backfill")
+        assert dialog(page).evaluate("d => d.scrollWidth <= d.clientWidth"), "the backfill dialog scrolls sideways"
+        page.keyboard.press("Escape")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"the page scrolls sideways on a narrow screen ({width}px)"
+    finally:
+        page.set_viewport_size({"width": 1280, "height": 800})
+
+
 TESTS = [test_sign_in, test_flow_no_trigger, test_flow_scheduled, test_flow_dependency_and_cycle,
          test_add_toggle_delete_trigger, test_run_now, test_cancel, test_graph, test_keyboard, test_narrow_screen,
-         test_webhook_secret_shown_once, test_pause_resume, test_file_arrival_settings]
+         test_webhook_secret_shown_once, test_pause_resume, test_file_arrival_settings,
+         test_edit_workflow, test_edit_triggers, test_rotate_secret, test_backfill, test_event_payload, test_load_older,
+         test_workflow_list_paging, test_narrow_editing]
 
 
 def main():

@@ -72,3 +72,16 @@ export function query(params) {
   const text = search.toString();
   return text ? `?${text}` : '';
 }
+
+/**
+ * Every workflow, however many: `GET /api/workflows` answers at most 200 a page (with `total`),
+ * so this follows `offset` until it has them all. For pickers that must offer each one.
+ */
+export async function allWorkflows() {
+  const workflows = [];
+  for (;;) {
+    const answer = await get(`/workflows${query({ limit: 200, offset: workflows.length })}`);
+    workflows.push(...answer.workflows);
+    if (!answer.workflows.length || workflows.length >= answer.total) return workflows;
+  }
+}

@@ -1,9 +1,10 @@
 // The Executions monitor and the page of one run. Both follow changes by short polling of the
 // public API (every 2 s for the list, every second for an unfinished run) while the tab is visible.
-import { get, post, query } from './api.js';
+import { allWorkflows, get, post, query } from './api.js';
 import { emptyState, errorState, loading, pageHeader, poll, statusBadge, toast } from './components.js';
 import { confirmDialog, formatDuration, formatTime, formatTimeWithSeconds, h, replace, runDuration } from './dom.js';
 import { icon, triggerIcon } from './icons.js';
+import { runInputs } from './run-details.js';
 
 const STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled', 'skipped'];
 const TRIGGER_TYPES = ['manual', 'scheduled', 'dependency', 'event'];
@@ -12,7 +13,9 @@ const PAGE = 50;
 
 export async function renderExecutions(main, params) {
   const filters = { workflow_id: params.get('workflow_id') || '', status: params.get('status') || '', trigger_type: params.get('trigger_type') || '' };
-  let limit = PAGE;
+  // The newest page follows the API live. "Load older" continues from `next_before_id`; from
+  // then on `floor` is the oldest id shown, and each refresh reads everything down to it.
+  let floor = null;
   const body = h('div', { class: 'card table-card' }, loading('Loading runs…'));
   const workflowSelect = h('select', { id: 'filter-workflow' }, h('option', { value: '' }, 'All workflows'));
   const statusSelect = select('filter-status', 'Any status', STATUSES, filters.status);
@@ -27,21 +30,44 @@ export async function renderExecutions(main, params) {
       h('div', { class: 'field' }, h('label', { for: 'filter-type' }, 'Started by'), typeSelect)),
     body);
 
-  get('/workflows?limit=200').then((answer) => {
-    workflowSelect.append(...answer.workflows.map((w) => h('option', { value: w.id }, w.name)));
+  allWorkflows().then((workflows) => {
+    workflowSelect.append(...workflows.map((w) => h('option', { value: w.id }, w.name)));
     workflowSelect.value = filters.workflow_id;
   }).catch(() => {});
 
+  /** The newest runs down to `floor` (or the newest page), and whether older ones exist. */
+  async function fetchRows() {
+    const first = await get(`/executions${query({ ...filters, limit: PAGE })}`);
+    const executions = [...first.executions];
+    let next = first.next_before_id;
+    while (floor !== null && next && next > floor) {
+      const page = await get(`/executions${query({ ...filters, limit: 200, before_id: next })}`);
+      executions.push(...page.executions);
+      next = page.next_before_id;
+    }
+    if (floor === null) return { executions, older: Boolean(next) };
+    return { executions: executions.filter((e) => e.id >= floor), older: Boolean(next) || executions.some((e) => e.id < floor) };
+  }
+
   let shown = '';
+  // Bumped when the filters or the floor change: an answer asked for before is not shown.
+  let version = 0;
   async function refresh() {
+    const asked = version;
     let answer;
     try {
-      answer = await get(`/executions${query({ ...filters, limit })}`);
+      answer = await fetchRows();
+      if (asked !== version) return;
     } catch (error) {
+      if (asked !== version) return;
       replace(body, errorState(error, refresh));
       shown = '';
       throw error;
     }
+    show(answer);
+  }
+
+  function show(answer) {
     const signature = JSON.stringify(answer);
     if (signature === shown) return;
     shown = signature;
@@ -51,19 +77,37 @@ export async function renderExecutions(main, params) {
         filtered ? 'Change or clear the filters above.' : 'Runs appear here when someone presses “Run now” or a trigger fires.'));
       return;
     }
-    const more = answer.next_before_id && limit < 200
-      ? h('button', { type: 'button', class: 'secondary', onclick: () => { limit = Math.min(200, limit + PAGE); refresh(); } }, 'Show more')
+    const more = answer.older
+      ? h('button', { type: 'button', class: 'secondary', 'data-focus-key': 'load-older', onclick: () => loadOlder(answer.executions) }, 'Load older')
       : null;
     replace(body, h('div', { class: 'table-scroll' }, h('table', { class: 'table executions-table' },
       h('thead', null, h('tr', null, ['Run', 'Workflow', 'Status', 'Started by', 'Queued', 'Duration'].map((t) => h('th', { scope: 'col' }, t)))),
       h('tbody', null, answer.executions.map(executionRow)))), more);
   }
 
+  /** The page before the oldest run shown; focus stays on the button, or goes to the first new row. */
+  async function loadOlder(executions) {
+    const oldest = executions[executions.length - 1].id;
+    try {
+      const page = await get(`/executions${query({ ...filters, limit: PAGE, before_id: oldest })}`);
+      version += 1;
+      if (page.executions.length) floor = page.executions[page.executions.length - 1].id;
+      show({ executions: [...executions, ...page.executions], older: Boolean(page.next_before_id) });
+    } catch (error) {
+      toast(error.message, 'error');
+      return;
+    }
+    const again = body.querySelector('[data-focus-key="load-older"]')
+      || body.querySelector(`tbody tr:nth-child(${executions.length + 1}) a`);
+    if (again) again.focus();
+  }
+
   function changed() {
     filters.workflow_id = workflowSelect.value;
     filters.status = statusSelect.value;
     filters.trigger_type = typeSelect.value;
-    limit = PAGE;
+    floor = null;
+    version += 1;
     history.replaceState(null, '', `#/executions${query(filters)}`);
     replace(body, loading('Loading runs…'));
     shown = '';
@@ -143,6 +187,7 @@ export async function renderExecution(main, id) {
         execution.worker_id ? h('div', null, h('dt', null, 'Worker'), h('dd', { class: 'mono small' }, execution.worker_id)) : null),
       timeline(execution),
       execution.error ? h('div', { class: 'error-state', role: 'alert' }, h('p', null, execution.error)) : null,
+      runInputs(execution),
       h('h2', null, 'Steps'),
       steps(execution));
   }

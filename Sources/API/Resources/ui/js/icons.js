@@ -16,6 +16,12 @@ const PATHS = {
   list: ['M8 6h13', 'M8 12h13', 'M8 18h13', 'M3 6h.01', 'M3 12h.01', 'M3 18h.01'],
   globe: [{ circle: [12, 12, 9] }, 'M3 12h18', 'M12 3a14 14 0 0 1 0 18', 'M12 3a14 14 0 0 0 0 18'],
   file: ['M14 3H6v18h12V7z', 'M14 3v4h4'],
+  edit: ['M12 20h9', 'M16.5 3.5a2.1 2.1 0 0 1 3 3L7 19l-4 1 1-4z'],
+  up: ['M12 19V5', 'M5 12l7-7 7 7'],
+  down: ['M12 5v14', 'M19 12l-7 7-7-7'],
+  copy: ['M9 9h11v11H9z', 'M5 15H4V4h11v1'],
+  rotate: ['M21 12a9 9 0 1 1-2.6-6.4L21 8', 'M21 3v5h-5'],
+  rewind: ['M11 19 2 12l9-7z', 'M22 19l-9-7 9-7z'],
 };
 
 /** An icon by name; decorative unless `label` is given. */

@@ -61,18 +61,21 @@ export function choiceGroup(label, options, selected, onSelect, className = 'chi
 
 // ---------------------------------------------------------------- schedule
 
-/** Cron presets, a time-zone search and the live preview of the next 5 runs. */
-export function scheduledForm(prefix, onChange) {
-  const state = { cron: '0 2 * * *', timezone: viewerZone, valid: false, misfire: 'run_once' };
+/** Cron presets, a time-zone search and the live preview of the next 5 runs; `initial` is the trigger being edited. */
+export function scheduledForm(prefix, onChange, initial = null) {
+  const state = initial
+    ? { cron: initial.cron_expression, timezone: initial.timezone, valid: false, misfire: initial.misfire_policy || 'run_once' }
+    : { cron: '0 2 * * *', timezone: viewerZone, valid: false, misfire: 'run_once' };
   const cronInput = h('input', { id: `${prefix}-cron`, class: 'mono', value: state.cron, spellcheck: 'false', autocomplete: 'off', 'aria-describedby': `${prefix}-cron-msg` });
   const zoneInput = h('input', { id: `${prefix}-tz`, value: state.timezone, list: zoneList(), autocomplete: 'off', spellcheck: 'false', 'aria-describedby': `${prefix}-cron-msg` });
   const misfire = h('select', { id: `${prefix}-misfire` },
     h('option', { value: 'run_once' }, 'Run once for the latest missed time'),
     h('option', { value: 'skip' }, 'Skip missed times'),
     h('option', { value: 'run_all' }, 'Run every missed time (at most 100)'));
+  misfire.value = state.misfire;
   const message = fieldMessage(`${prefix}-cron-msg`);
   const preview = h('div', { class: 'preview', 'aria-live': 'polite', 'data-testid': 'schedule-preview' });
-  const presets = choiceGroup('Schedule preset', CRON_PRESETS, 'daily', (id) => {
+  const presets = choiceGroup('Schedule preset', CRON_PRESETS, (CRON_PRESETS.find((p) => p.cron === state.cron) || { id: 'custom' }).id, (id) => {
     const preset = CRON_PRESETS.find((p) => p.id === id);
     if (preset.cron) cronInput.value = preset.cron;
     else cronInput.focus();
@@ -150,15 +153,16 @@ function showPreview(container, answer) {
 
 // ---------------------------------------------------------------- dependency
 
-/** The upstream picker (cycles marked), the condition with what it means, and the delay. */
-export function dependencyForm(prefix, workflowId, onChange) {
-  const state = { upstream: null, condition: 'on_success', delay: 0, candidates: [], valid: false };
+/** The upstream picker (cycles marked), the condition with what it means, and the delay; `initial` is the trigger being edited. */
+export function dependencyForm(prefix, workflowId, onChange, initial = null) {
+  const state = { upstream: initial ? initial.depends_on_workflow_id : null, condition: (initial && initial.dependency_condition) || 'on_success',
+    delay: initial ? initial.delay_minutes ?? 0 : 0, candidates: [], valid: false };
   const select = h('select', { id: `${prefix}-upstream`, 'aria-describedby': `${prefix}-upstream-msg` });
   const message = fieldMessage(`${prefix}-upstream-msg`);
   const explain = h('p', { class: 'hint', id: `${prefix}-condition-explain` });
-  const delay = h('input', { id: `${prefix}-delay`, type: 'number', min: 0, max: 60, step: 1, value: 0, inputmode: 'numeric', 'aria-describedby': `${prefix}-delay-msg` });
+  const delay = h('input', { id: `${prefix}-delay`, type: 'number', min: 0, max: 60, step: 1, value: state.delay, inputmode: 'numeric', 'aria-describedby': `${prefix}-delay-msg` });
   const delayMessage = fieldMessage(`${prefix}-delay-msg`);
-  const conditions = choiceGroup('Condition', CONDITIONS, 'on_success', (id) => { state.condition = id; update(); });
+  const conditions = choiceGroup('Condition', CONDITIONS, state.condition, (id) => { state.condition = id; update(); });
 
   function upstreamName() {
     const found = state.candidates.find((c) => c.id === state.upstream);
@@ -197,6 +201,7 @@ export function dependencyForm(prefix, workflowId, onChange) {
       replace(select, h('option', { value: '' }, state.candidates.length ? 'Choose a workflow…' : 'No other workflows yet'),
         state.candidates.map((c) => h('option', { value: c.id, 'data-cycle': String(c.creates_cycle) },
           c.creates_cycle ? `${c.name} — would create a cycle` : c.name)));
+      if (state.upstream !== null) select.value = String(state.upstream);
       if (!state.candidates.length) setMessage(message, 'There is no other workflow to depend on yet: create the upstream workflow first.', 'hint');
     } catch (error) {
       setMessage(message, error.message);
@@ -213,10 +218,11 @@ export function dependencyForm(prefix, workflowId, onChange) {
 
 // ---------------------------------------------------------------- event
 
-/** A webhook or a file arrival, with optional JSON settings. */
-export function eventForm(prefix, onChange) {
-  const state = { type: 'webhook', config: null, valid: true };
-  const types = choiceGroup('Event type', [{ id: 'webhook', label: 'Webhook' }, { id: 'file_arrival', label: 'File arrival' }], 'webhook', (id) => {
+/** A webhook or a file arrival, with optional JSON settings; `initial` is the trigger being edited (its event type stays). */
+export function eventForm(prefix, onChange, initial = null) {
+  const state = { type: initial ? initial.event_type : 'webhook', config: null, valid: true };
+  const types = choiceGroup('Event type', [{ id: 'webhook', label: 'Webhook' }, { id: 'file_arrival', label: 'File arrival' }], state.type, (id) => {
+    if (initial && id !== initial.event_type) { types.select(initial.event_type); return; }
     state.type = id;
     config.placeholder = id === 'webhook' ? '{}' : '{"directory": "/data/incoming", "pattern": "*.csv"}';
     label.textContent = id === 'webhook' ? 'Settings (JSON, optional)' : 'Settings (JSON)';
@@ -227,10 +233,16 @@ export function eventForm(prefix, onChange) {
     webhook: 'Another system starts this workflow by POSTing to the trigger’s URL, signed with its secret (shown once, after adding).',
     file_arrival: 'Runs once for each file that appears in the settings’ directory (an absolute path) and matches its pattern.',
   };
-  const explain = h('p', { class: 'hint' }, EXPLAIN.webhook);
-  const config = h('textarea', { id: `${prefix}-event-config`, class: 'mono', rows: 3, placeholder: '{}', spellcheck: 'false', 'aria-describedby': `${prefix}-event-msg` });
+  const explain = h('p', { class: 'hint' }, EXPLAIN[state.type]);
+  const config = h('textarea', { id: `${prefix}-event-config`, class: 'mono', rows: 3, spellcheck: 'false', 'aria-describedby': `${prefix}-event-msg`,
+    placeholder: state.type === 'webhook' ? '{}' : '{"directory": "/data/incoming", "pattern": "*.csv"}' });
+  if (initial && initial.event_config) config.value = JSON.stringify(initial.event_config, null, 2);
   const message = fieldMessage(`${prefix}-event-msg`);
-  const label = h('label', { for: config.id }, 'Settings (JSON, optional)');
+  const label = h('label', { for: config.id }, state.type === 'webhook' ? 'Settings (JSON, optional)' : 'Settings (JSON)');
+  if (initial) {
+    // A trigger's event type cannot change (the API says so too): the other choice is shown, not offered.
+    for (const button of types.querySelectorAll('[data-choice]')) if (button.dataset.choice !== initial.event_type) button.disabled = true;
+  }
   function update() {
     const text = config.value.trim();
     state.valid = true;
@@ -263,6 +275,7 @@ export function eventForm(prefix, onChange) {
   const element = h('div', { class: 'trigger-form' },
     h('span', { class: 'label' }, 'Event'), types, explain,
     h('div', { class: 'field' }, label, config, message));
+  if (initial) update();
   return {
     element,
     get valid() { return state.valid; },
@@ -270,9 +283,9 @@ export function eventForm(prefix, onChange) {
   };
 }
 
-/** The form for a trigger type. */
-export function triggerForm(type, prefix, workflowId, onChange) {
-  if (type === 'scheduled') return scheduledForm(prefix, onChange);
-  if (type === 'dependency') return dependencyForm(prefix, workflowId, onChange);
-  return eventForm(prefix, onChange);
+/** The form for a trigger type, filled from `initial` when editing a trigger. */
+export function triggerForm(type, prefix, workflowId, onChange, initial = null) {
+  if (type === 'scheduled') return scheduledForm(prefix, onChange, initial);
+  if (type === 'dependency') return dependencyForm(prefix, workflowId, onChange, initial);
+  return eventForm(prefix, onChange, initial);
 }

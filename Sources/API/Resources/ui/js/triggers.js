@@ -1,6 +1,8 @@
-// A workflow's Triggers section: one card per trigger, the enable/disable switch, delete with
-// confirmation, each trigger's last 10 runs, and the add-trigger dialog.
-import { ApiError, del, get, patch, post } from './api.js';
+// A workflow's Triggers section: one card per trigger, the enable/disable switch, edit, delete
+// with confirmation, a webhook's secret rotation, a schedule's backfill, each trigger's last 10
+// runs, and the add-trigger dialog, which also edits a trigger.
+import { ApiError, del, get, patch, post, put } from './api.js';
+import { openBackfill } from './backfill.js';
 import { emptyState, fieldMessage, setMessage, toast } from './components.js';
 import { confirmDialog, formatTime, h, openDialog, relative, replace } from './dom.js';
 import { icon, TRIGGER_ICONS, TRIGGER_LABELS } from './icons.js';
@@ -44,15 +46,50 @@ function triggerCard(workflow, trigger, changed) {
       changed();
     },
   }, icon('trash'));
+  const edit = h('button', {
+    type: 'button', class: 'icon-button', 'aria-label': `Edit trigger ${trigger.trigger_name}`, title: 'Edit trigger', 'data-focus-key': `edit-${trigger.id}`,
+    onclick: () => openTriggerDialog(workflow, changed, trigger),
+  }, icon('edit'));
   const history = h('div', { class: 'history' }, h('span', { class: 'muted small' }, 'Loading runs…'));
   loadHistory(workflow.id, trigger, history);
   return h('article', { class: `trigger-card ${trigger.enabled ? '' : 'disabled'}`, 'data-trigger-id': trigger.id, 'data-trigger-type': trigger.trigger_type },
     h('div', { class: 'trigger-head' },
       h('span', { class: `type-icon ${trigger.trigger_type}` }, icon(TRIGGER_ICONS[trigger.trigger_type])),
       h('div', { class: 'grow' }, h('h3', null, trigger.trigger_name), h('span', { class: 'muted small' }, TRIGGER_LABELS[trigger.trigger_type])),
-      toggle, remove),
+      toggle, edit, remove),
     h('div', { class: 'trigger-body' }, details(trigger)),
+    actions(workflow, trigger, changed),
     history);
+}
+
+/** What else a trigger offers: a schedule's backfill, a webhook's new secret. */
+function actions(workflow, trigger, changed) {
+  if (trigger.trigger_type === 'scheduled') {
+    return h('div', { class: 'trigger-actions' }, h('button', {
+      type: 'button', class: 'secondary small-button', 'data-focus-key': `backfill-${trigger.id}`,
+      onclick: () => openBackfill(workflow, trigger, changed),
+    }, icon('rewind'), 'Backfill…'));
+  }
+  if (trigger.event_type === 'webhook') {
+    const rotate = h('button', {
+      type: 'button', class: 'secondary small-button', 'data-focus-key': `rotate-${trigger.id}`,
+      onclick: async () => {
+        if (!(await confirmDialog(`Rotate the secret of “${trigger.trigger_name}”?`,
+          'A new secret is made and shown once. The current one keeps working for 24 hours, so senders can switch without losing events.', 'Rotate secret'))) return;
+        rotate.disabled = true;
+        try {
+          const rotated = await post(`/workflows/${workflow.id}/triggers/${trigger.id}/rotate-secret`, {});
+          showSecret(rotated);
+        } catch (error) {
+          toast(error.message, 'error');
+        }
+        rotate.disabled = false;
+        changed();
+      },
+    }, icon('rotate'), 'Rotate secret');
+    return h('div', { class: 'trigger-actions' }, rotate);
+  }
+  return null;
 }
 
 function details(trigger) {
@@ -99,38 +136,49 @@ function webhookURL(trigger) {
   return trigger.webhook_url || `${location.origin}${trigger.webhook_path || `/api/hooks/${trigger.id}`}`;
 }
 
-// ---------------------------------------------------------------- add trigger
+// ---------------------------------------------------------------- add or edit a trigger
 
-export function openAddTrigger(workflow, changed) {
-  let type = 'scheduled';
+export function openAddTrigger(workflow, changed) { openTriggerDialog(workflow, changed, null); }
+
+/**
+ * The add-trigger dialog; given `existing`, the same dialog edits that trigger (PUT, only its
+ * own type: the other cards are shown but cannot be chosen), with the same live preview and
+ * cycle check. On an error the API's sentence shows and nothing changed.
+ */
+export function openTriggerDialog(workflow, changed, existing) {
+  const prefix = existing ? 'edit' : 'add';
+  let type = existing ? existing.trigger_type : 'scheduled';
   let form = null;
-  const name = h('input', { id: 'add-name', autocomplete: 'off', maxlength: 200, placeholder: 'Generated from the settings, e.g. “At 02:00”' });
+  const name = h('input', { id: `${prefix}-name`, autocomplete: 'off', maxlength: 200, placeholder: 'Generated from the settings, e.g. “At 02:00”', value: existing ? existing.trigger_name : '' });
   const slot = h('div', { class: 'trigger-slot' });
-  const message = fieldMessage('add-msg');
-  const submit = h('button', { type: 'submit', class: 'primary' }, 'Add trigger');
+  const message = fieldMessage(`${prefix}-msg`);
+  const submit = h('button', { type: 'submit', class: 'primary' }, existing ? 'Save changes' : 'Add trigger');
 
   const cards = TRIGGER_CARDS.map((card) => h('button', {
     type: 'button', role: 'radio', class: 'type-card', 'aria-checked': String(card.type === type), 'data-trigger-card': card.type,
+    disabled: Boolean(existing && card.type !== existing.trigger_type),
     onclick: () => choose(card.type),
   }, h('span', { class: `type-icon ${card.type}` }, icon(card.icon)), h('span', { class: 'type-title' }, card.title), h('span', { class: 'type-text' }, card.text)));
 
   function choose(next) {
     type = next;
     for (const card of cards) card.setAttribute('aria-checked', String(card.dataset.triggerCard === type));
-    form = triggerForm(type, 'add', workflow.id, update);
+    form = triggerForm(type, prefix, workflow.id, update, existing);
     replace(slot, form.element);
     setMessage(message, '');
     update();
   }
   function update() { submit.disabled = !form || !form.valid; }
 
-  const dialog = h('dialog', { class: 'dialog wide', 'aria-labelledby': 'add-title' },
+  const title = existing ? `Edit trigger “${existing.trigger_name}”` : `Add a trigger to ${workflow.name}`;
+  const dialog = h('dialog', { class: 'dialog wide', 'aria-labelledby': `${prefix}-title` },
     h('form', { method: 'dialog', novalidate: true },
-      h('div', { class: 'dialog-head' }, h('h2', { id: 'add-title' }, `Add a trigger to ${workflow.name}`),
+      h('div', { class: 'dialog-head' }, h('h2', { id: `${prefix}-title` }, title),
         h('button', { type: 'button', class: 'icon-button', 'aria-label': 'Close', onclick: () => dialog.close('cancel') }, icon('x'))),
       h('div', { class: 'type-cards', role: 'radiogroup', 'aria-label': 'Trigger type' }, cards),
+      existing ? h('p', { class: 'hint' }, 'A trigger’s type cannot change: add a new trigger for another kind.') : null,
       slot,
-      h('div', { class: 'field' }, h('label', { for: 'add-name' }, 'Name ', h('span', { class: 'muted' }, '(optional)')), name),
+      h('div', { class: 'field' }, h('label', { for: `${prefix}-name` }, 'Name ', h('span', { class: 'muted' }, existing ? '(empty: generated from the settings)' : '(optional)')), name),
       message,
       h('div', { class: 'dialog-actions' }, h('button', { type: 'button', class: 'secondary', onclick: () => dialog.close('cancel') }, 'Cancel'), submit)));
 
@@ -138,13 +186,22 @@ export function openAddTrigger(workflow, changed) {
     event.preventDefault();
     if (!form.valid) return;
     const body = { ...form.value() };
-    if (name.value.trim()) body.trigger_name = name.value.trim();
+    const typed = name.value.trim();
+    if (!existing) {
+      if (typed) body.trigger_name = typed;
+    } else if (!typed) {
+      body.trigger_name = null;  // back to a generated name, which follows later edits
+    } else if (typed !== existing.trigger_name) {
+      body.trigger_name = typed;
+    }  // an untouched name is not sent, so a generated one follows this edit
     submit.disabled = true;
     try {
-      const created = await post(`/workflows/${workflow.id}/triggers`, body);
-      dialog.close('created');
-      toast(`Trigger “${created.trigger_name}” added.`, 'success');
-      if (created.secret) showSecret(created);
+      const answer = existing
+        ? await put(`/workflows/${workflow.id}/triggers/${existing.id}`, body)
+        : await post(`/workflows/${workflow.id}/triggers`, body);
+      dialog.close('saved');
+      toast(existing ? `Trigger “${answer.trigger_name}” saved.` : `Trigger “${answer.trigger_name}” added.`, 'success');
+      if (answer.secret) showSecret(answer);
       changed();
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
@@ -153,19 +210,55 @@ export function openAddTrigger(workflow, changed) {
     }
   });
 
-  choose('scheduled');
+  choose(type);
   openDialog(dialog);
 }
 
-/** A webhook's secret is answered once; show it where it can be copied. */
+/**
+ * A webhook's secret is answered once, when the trigger is created or its secret rotated: show
+ * it where it can be copied. After a rotation, say until when the previous secret still works.
+ */
 export function showSecret(trigger) {
   const url = webhookURL(trigger);
+  const rotated = Boolean(trigger.previous_secrets_expire_at);
+  const status = h('p', { class: 'field-message hint', role: 'status', 'aria-live': 'polite' });
   const dialog = h('dialog', { class: 'dialog', 'aria-labelledby': 'secret-title' },
     h('form', { method: 'dialog' },
-      h('h2', { id: 'secret-title' }, 'Webhook ready'),
-      h('p', null, 'Send events to this address, signed with the secret. The secret is shown only now: copy it.'),
-      h('label', { for: 'hook-url' }, 'URL'), h('input', { id: 'hook-url', readonly: true, class: 'mono', value: url }),
-      h('label', { for: 'hook-secret' }, 'Secret'), h('input', { id: 'hook-secret', readonly: true, class: 'mono', value: trigger.secret }),
+      h('h2', { id: 'secret-title' }, rotated ? 'New webhook secret' : 'Webhook ready'),
+      h('p', null, rotated
+        ? ['Sign events with this secret from now on. It is shown only now: copy it. The previous secret keeps working until ',
+          h('time', { datetime: trigger.previous_secrets_expire_at }, formatTime(trigger.previous_secrets_expire_at, undefined, true)), '.']
+        : 'Send events to this address, signed with the secret. The secret is shown only now: copy it.'),
+      copyField('hook-url', 'URL', url, status),
+      copyField('hook-secret', 'Secret', trigger.secret, status),
+      status,
       h('div', { class: 'dialog-actions' }, h('button', { class: 'primary', value: 'ok' }, 'I copied it'))));
   openDialog(dialog);
+}
+
+/** A read-only field with a Copy button beside it. */
+function copyField(id, label, value, status) {
+  const input = h('input', { id, readonly: true, class: 'mono', value });
+  const button = h('button', {
+    type: 'button', class: 'secondary', 'aria-label': `Copy ${label.toLowerCase()}`, onclick: async () => {
+      try {
+        await copyText(value, input);
+        setMessage(status, `${label} copied.`, 'hint');
+      } catch {
+        input.select();
+        setMessage(status, `Copying was refused here: the ${label.toLowerCase()} is selected, press Ctrl+C (⌘C).`);
+      }
+    },
+  }, icon('copy'), 'Copy');
+  return h('div', { class: 'field' }, h('label', { for: id }, label), h('div', { class: 'copy-row' }, input, button));
+}
+
+async function copyText(text, input) {
+  if (navigator.clipboard && window.isSecureContext) {
+    await navigator.clipboard.writeText(text);
+    return;
+  }
+  // Over plain HTTP to another host there is no clipboard API: the older command still works.
+  input.select();
+  if (!document.execCommand('copy')) throw new Error('copy refused');
 }

@@ -5,6 +5,7 @@ import { confirmDialog, formatTime, h, relative, replace, runDuration } from './
 import { primeExecution } from './executions.js';
 import { icon, triggerIcon } from './icons.js';
 import { openAddTrigger, triggerCards } from './triggers.js';
+import { openEditWorkflow } from './workflow-edit.js';
 
 export async function renderWorkflow(main, id) {
   replace(main, loading('Loading workflow…'));
@@ -39,7 +40,9 @@ export async function renderWorkflow(main, id) {
   }
 
   function renderAll() {
-    show('header', [workflow.name, workflow.description, workflow.next_run_at, workflow.last_execution, workflow.paused_at], () => replace(header, headerFor(workflow, refresh)));
+    show('header', [workflow.name, workflow.description, workflow.next_run_at, workflow.last_execution, workflow.paused_at,
+      workflow.max_attempts, workflow.retry_backoff_seconds, workflow.timeout_seconds, workflow.overlap_policy, workflow.max_concurrent_runs],
+    () => replace(header, headerFor(workflow, refresh)));
     show('triggers', workflow.triggers, () => replace(triggersBody, triggerCards(workflow, refresh)));
     show('steps', workflow.steps, () => replace(stepsBody, stepList(workflow)));
   }
@@ -94,6 +97,16 @@ function headerFor(workflow, refresh) {
       refresh();
     },
   }, icon(paused ? 'play' : 'pause'), paused ? 'Resume' : 'Pause');
+  const edit = h('button', {
+    type: 'button', class: 'secondary', 'data-focus-key': 'edit-workflow', onclick: async () => {
+      try {
+        // The page may be a few seconds old: edit what the API has now.
+        openEditWorkflow(await get(`/workflows/${workflow.id}`), () => refresh());
+      } catch (error) {
+        toast(error.message, 'error');
+      }
+    },
+  }, icon('edit'), 'Edit');
   const remove = h('button', {
     type: 'button', class: 'secondary danger-text', onclick: async () => {
       if (!(await confirmDialog(`Delete ${workflow.name}?`, 'Its triggers go with it, as do other workflows’ dependency triggers on it; queued runs are cancelled. Past runs stay readable.'))) return;
@@ -110,7 +123,7 @@ function headerFor(workflow, refresh) {
   const last = workflow.last_execution;
   return [
     h('p', { class: 'breadcrumb' }, h('a', { href: '#/workflows' }, 'Workflows'), ' / '),
-    pageHeader(workflow.name, workflow.description || null, run, pause, remove),
+    pageHeader(workflow.name, workflow.description || null, run, edit, pause, remove),
     paused ? h('p', { class: 'notice', 'data-testid': 'paused-notice' }, h('span', { class: 'badge paused' }, 'Paused'),
       ` since ${formatTime(workflow.paused_at)}: schedules, upstream runs, webhooks and files start no run. Run now still works; on resume, missed schedules follow their misfire policy.`) : null,
     h('dl', { class: 'facts' },

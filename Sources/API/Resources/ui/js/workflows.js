@@ -12,15 +12,31 @@ export async function renderWorkflows(main) {
   const createButton = h('button', { type: 'button', class: 'primary', onclick: () => openCreateWorkflow() }, icon('plus'), 'New workflow');
   replace(main, pageHeader('Workflows', 'What runs, and what starts it.', createButton), body);
 
-  let limit = PAGE;
+  // How many rows to show; "Show more" adds a page. The API answers at most 200 a page, so
+  // more than that is fetched page by page with `offset`.
+  let wanted = PAGE;
   // Each workflow's triggers, to name the zone of its Next Run and what starts an unscheduled one.
   const triggers = new Map();
   let shown = '';
 
+  async function fetchRows() {
+    const workflows = [];
+    let total = 0;
+    do {
+      const answer = await get(`/workflows${query({ limit: Math.min(200, wanted - workflows.length), offset: workflows.length })}`);
+      total = answer.total;
+      // A workflow created or deleted between two pages shifts the offsets: never list one twice.
+      const known = new Set(workflows.map((w) => w.id));
+      workflows.push(...answer.workflows.filter((w) => !known.has(w.id)));
+      if (!answer.workflows.length) break;
+    } while (workflows.length < Math.min(wanted, total));
+    return { workflows, total };
+  }
+
   async function refresh() {
     let answer;
     try {
-      answer = await get(`/workflows${query({ limit })}`);
+      answer = await fetchRows();
     } catch (error) {
       if (!body.querySelector('table')) replace(body, errorState(error, refresh));
       throw error;
@@ -37,7 +53,7 @@ export async function renderWorkflows(main) {
     }
     const rows = answer.workflows.map((workflow) => row(workflow, triggers.get(key(workflow))));
     const more = answer.total > answer.workflows.length
-      ? h('button', { type: 'button', class: 'secondary', onclick: () => { limit += PAGE; refresh(); } }, `Show more (${answer.total - answer.workflows.length} left)`)
+      ? h('button', { type: 'button', class: 'secondary', 'data-focus-key': 'more-workflows', onclick: () => showMore() }, `Show more (${answer.total - answer.workflows.length} left)`)
       : null;
     replace(body, h('div', { class: 'table-scroll' }, h('table', { class: 'table workflows-table' },
       h('thead', null, h('tr', null,
@@ -45,6 +61,16 @@ export async function renderWorkflows(main) {
         h('th', { scope: 'col' }, 'Last run'))),
       h('tbody', null, rows))), more);
     await loadTriggers(answer.workflows.filter((w) => w.trigger_count > 0 && !triggers.has(key(w))));
+  }
+
+  async function showMore() {
+    const before = body.querySelectorAll('tbody tr').length;
+    wanted += PAGE;
+    await refresh();
+    // The button was replaced with the table: keep the keyboard on it, or on the first new row.
+    const again = body.querySelector('[data-focus-key="more-workflows"]')
+      || body.querySelector(`tbody tr:nth-child(${before + 1}) a`);
+    if (again) again.focus();
   }
 
   async function loadTriggers(workflows) {
