@@ -85,3 +85,22 @@ export async function allWorkflows() {
     if (!answer.workflows.length || workflows.length >= answer.total) return workflows;
   }
 }
+
+let described = null;
+
+/**
+ * What this API documents, read once from its /openapi.yaml (no token needed), so the UI offers
+ * a field or route only where the server takes it — e.g. `has('jitter_seconds')` — and works
+ * against a server a version behind.
+ */
+export function apiFeatures() {
+  if (!described) {
+    described = fetch('/openapi.yaml', { cache: 'no-store' })
+      .then((response) => (response.ok ? response.text() : ''))
+      .catch(() => '')
+      .then((text) => ({
+        has: (name) => (name.startsWith('/') ? text.includes(`\n  ${name}:`) : new RegExp(`\\n\\s+${name}:`).test(text)),
+      }));
+  }
+  return described;
+}

@@ -3,7 +3,7 @@
 // then the call that creates the runs, whose count it shows.
 import { ApiError, post } from './api.js';
 import { fieldMessage, setMessage, toast } from './components.js';
-import { debounce, formatTime, h, openDialog, replace } from './dom.js';
+import { debounce, formatTime, h, isoSeconds, openDialog, replace, wallTime, zonedToUTC } from './dom.js';
 import { icon } from './icons.js';
 
 const SHOWN_TIMES = 10;
@@ -28,13 +28,13 @@ export function openBackfill(workflow, trigger, changed) {
   function read() {
     const start = zonedToUTC(from.value, zone);
     const end = zonedToUTC(to.value, zone);
-    replace(fromUTC, start ? `= ${iso(start)}` : '');
-    replace(toUTC, end ? `= ${iso(end)} (not included)` : '');
+    replace(fromUTC, start ? `= ${isoSeconds(start)}` : '');
+    replace(toUTC, end ? `= ${isoSeconds(end)} (not included)` : '');
     if (!start) return { error: 'Choose when the range starts.' };
     if (!end) return { error: 'Choose when the range ends.' };
     if (end <= start) return { error: 'The end must be after the start.' };
     if (end > new Date()) return { error: 'The end must not be in the future: a backfill creates runs for times that have passed.' };
-    return { from: iso(start), to: iso(end) };
+    return { from: isoSeconds(start), to: isoSeconds(end) };
   }
 
   const dryRun = debounce(async () => {
@@ -128,38 +128,4 @@ export function openBackfill(workflow, trigger, changed) {
   openDialog(dialog);
   from.focus();
   changedRange();
-}
-
-// ---------------------------------------------------------------- wall time in a zone
-
-function iso(date) { return date.toISOString().replace(/\.\d{3}Z$/, 'Z'); }
-
-/** How far `zone`'s wall clock is ahead of UTC at the instant `ms`, in milliseconds. */
-function zoneOffset(ms, zone) {
-  const parts = {};
-  for (const part of new Intl.DateTimeFormat('en-US', {
-    timeZone: zone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric',
-  }).formatToParts(new Date(ms))) parts[part.type] = Number(part.value);
-  return Date.UTC(parts.year, parts.month - 1, parts.day, parts.hour, parts.minute, parts.second) - Math.floor(ms / 1000) * 1000;
-}
-
-/**
- * The instant of the wall time "YYYY-MM-DDTHH:MM" in `zone`, or null. A wall time the clocks
- * skip counts as the instant the same distance after the gap; a repeated one as its first pass.
- */
-export function zonedToUTC(value, zone) {
-  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?$/.exec(value || '');
-  if (!m) return null;
-  const wall = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6] || 0));
-  // The zone's offsets a day either side cover any one change of its clocks.
-  const before = zoneOffset(wall - 86400000, zone);
-  const offsets = [before, zoneOffset(wall, zone), zoneOffset(wall + 86400000, zone)];
-  const passes = offsets.map((offset) => wall - offset).filter((t) => t + zoneOffset(t, zone) === wall);
-  return new Date(passes.length ? Math.min(...passes) : wall - before);
-}
-
-/** The wall time of `date` in `zone`, as a datetime-local input wants it. */
-function wallTime(date, zone) {
-  const shifted = new Date(date.getTime() + zoneOffset(date.getTime(), zone));
-  return shifted.toISOString().slice(0, 16);
 }

@@ -100,6 +100,41 @@ export function runDuration(execution, now = Date.now()) {
   return '—';
 }
 
+// ---------------------------------------------------------------- wall time in a zone
+
+/** RFC 3339 in UTC to the second, as the API writes times. */
+export function isoSeconds(date) { return date.toISOString().replace(/\.\d{3}Z$/, 'Z'); }
+
+/** How far `zone`'s wall clock is ahead of UTC at the instant `ms`, in milliseconds. */
+function zoneOffset(ms, zone) {
+  const parts = {};
+  for (const part of new Intl.DateTimeFormat('en-US', {
+    timeZone: zone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric',
+  }).formatToParts(new Date(ms))) parts[part.type] = Number(part.value);
+  return Date.UTC(parts.year, parts.month - 1, parts.day, parts.hour, parts.minute, parts.second) - Math.floor(ms / 1000) * 1000;
+}
+
+/**
+ * The instant of the wall time "YYYY-MM-DDTHH:MM" in `zone`, or null. A wall time the clocks
+ * skip counts as the instant the same distance after the gap; a repeated one as its first pass.
+ */
+export function zonedToUTC(value, zone) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?$/.exec(value || '');
+  if (!m) return null;
+  const wall = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6] || 0));
+  // The zone's offsets a day either side cover any one change of its clocks.
+  const before = zoneOffset(wall - 86400000, zone);
+  const offsets = [before, zoneOffset(wall, zone), zoneOffset(wall + 86400000, zone)];
+  const passes = offsets.map((offset) => wall - offset).filter((t) => t + zoneOffset(t, zone) === wall);
+  return new Date(passes.length ? Math.min(...passes) : wall - before);
+}
+
+/** The wall time of `date` in `zone`, as a datetime-local input wants it. */
+export function wallTime(date, zone) {
+  const shifted = new Date(date.getTime() + zoneOffset(date.getTime(), zone));
+  return shifted.toISOString().slice(0, 16);
+}
+
 // ---------------------------------------------------------------- dialogs
 
 /** Opens a modal <dialog>; resolves when it closes. Escape closes it, focus returns where it was. */

@@ -4,7 +4,7 @@ import { allWorkflows, get, post, query } from './api.js';
 import { emptyState, errorState, loading, pageHeader, poll, statusBadge, toast } from './components.js';
 import { confirmDialog, formatDuration, formatTime, formatTimeWithSeconds, h, replace, runDuration } from './dom.js';
 import { icon, triggerIcon } from './icons.js';
-import { runInputs } from './run-details.js';
+import { runActions, runInputs } from './run-details.js';
 
 const STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled', 'skipped'];
 const TRIGGER_TYPES = ['manual', 'scheduled', 'dependency', 'event'];
@@ -177,7 +177,7 @@ export async function renderExecution(main, id) {
     }, icon('x'), 'Cancel');
     replace(container,
       h('p', { class: 'breadcrumb' }, h('a', { href: '#/executions' }, 'Executions'), ' / ', h('a', { href: `#/workflows/${execution.workflow_id}` }, execution.workflow_name), ' /'),
-      pageHeader(h('span', null, `Run #${execution.id} `, h('span', { class: 'run-status', 'data-testid': 'run-status' }, statusBadge(execution.status))), null, cancel),
+      pageHeader(h('span', null, `Run #${execution.id} `, h('span', { class: 'run-status', 'data-testid': 'run-status' }, statusBadge(execution.status))), null, runActions(execution, primeExecution), cancel),
       h('dl', { class: 'facts' },
         h('div', null, h('dt', null, 'Workflow'), h('dd', null, h('a', { href: `#/workflows/${execution.workflow_id}` }, execution.workflow_name))),
         h('div', null, h('dt', null, 'Started by'), h('dd', null, startedBy(execution))),

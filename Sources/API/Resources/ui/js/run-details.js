@@ -1,10 +1,47 @@
-// What a run was started with, on its page: the event behind an event run (a webhook's JSON
-// body, or the file that arrived). Kept apart from executions.js, which draws the run itself.
+// What a run was started with, on its page: the runs it follows (upstream runs of a join, the
+// run it repeats), its parameters, and the event behind an event run (a webhook's JSON body, or
+// the file that arrived); and "Rerun…". Kept apart from executions.js, which draws the run itself.
+import { toast } from './components.js';
 import { formatTime, h } from './dom.js';
+import { icon } from './icons.js';
+import { openRunWithParams } from './params.js';
 
 /** The sections for `execution`'s inputs; nothing when it has none. */
 export function runInputs(execution) {
-  return [eventSection(execution.event)];
+  return [originSection(execution), paramsSection(execution.params), eventSection(execution.event)];
+}
+
+/** "Rerun…" where the API has the route (its executions then carry `rerun_of`). */
+export function runActions(execution, primeExecution) {
+  if (!('rerun_of' in execution)) return null;
+  return h('button', {
+    type: 'button', class: 'secondary', onclick: async () => {
+      const created = await openRunWithParams({
+        title: `Rerun #${execution.id}`, path: `/executions/${execution.id}/rerun`, initial: execution.params, submitLabel: 'Rerun',
+        text: `A new run of ${execution.workflow_name}, marked as a rerun of #${execution.id}, with these parameters (its own, unless you change them).`,
+      });
+      if (!created) return;
+      toast(`Run #${created.id} queued: a rerun of #${execution.id}.`, 'success');
+      primeExecution(created);
+      location.hash = `#/executions/${created.id}`;
+    },
+  }, icon('rotate'), 'Rerun…');
+}
+
+function runLink(id) { return h('a', { href: `#/executions/${id}` }, `#${id}`); }
+
+function originSection(execution) {
+  const upstream = execution.upstream_execution_ids || [];
+  if (!execution.rerun_of && upstream.length < 2) return null;
+  return h('dl', { class: 'facts', 'data-testid': 'run-origin' },
+    execution.rerun_of ? h('div', null, h('dt', null, 'Rerun of'), h('dd', null, runLink(execution.rerun_of))) : null,
+    upstream.length > 1 ? h('div', null, h('dt', null, 'Upstream runs'), h('dd', null, upstream.flatMap((id, i) => (i ? [', ', runLink(id)] : [runLink(id)])))) : null);
+}
+
+function paramsSection(params) {
+  if (!params || !Object.keys(params).length) return null;
+  return h('section', { 'aria-labelledby': 'params-title', class: 'run-inputs' }, h('h2', { id: 'params-title' }, 'Parameters'),
+    h('pre', { class: 'json', tabindex: 0, 'aria-label': 'Parameters', 'data-testid': 'run-params' }, JSON.stringify(params, null, 2)));
 }
 
 function eventSection(event) {

@@ -1,11 +1,12 @@
 // A workflow's Triggers section: one card per trigger, the enable/disable switch, edit, delete
 // with confirmation, a webhook's secret rotation, a schedule's backfill, each trigger's last 10
 // runs, and the add-trigger dialog, which also edits a trigger.
-import { ApiError, del, get, patch, post, put } from './api.js';
+import { ApiError, apiFeatures, del, get, patch, post, put } from './api.js';
 import { openBackfill } from './backfill.js';
 import { emptyState, fieldMessage, setMessage, toast } from './components.js';
 import { confirmDialog, formatTime, h, openDialog, relative, replace } from './dom.js';
 import { icon, TRIGGER_ICONS, TRIGGER_LABELS } from './icons.js';
+import { paramsField } from './params.js';
 import { CONDITIONS, triggerForm } from './trigger-form.js';
 import { TRIGGER_CARDS } from './workflow-create.js';
 
@@ -100,22 +101,49 @@ function details(trigger) {
       : [h('span', { class: 'muted' }, 'Paused while disabled')];
     return [
       h('p', null, h('code', null, trigger.cron_expression), ' · ', trigger.description, ' · ', h('span', { class: 'muted' }, trigger.timezone)),
+      scheduleOptionsLine(trigger),
       h('p', { class: 'next-run' }, h('span', { class: 'label-inline' }, 'Next run '), ...next),
+      paramsLine(trigger),
     ];
+  }
+  if (trigger.trigger_type === 'dependency' && (trigger.depends_on_workflow_ids || []).length > 1) {
+    const condition = CONDITIONS.find((c) => c.id === trigger.dependency_condition);
+    const names = trigger.depends_on_workflow_names || [];
+    return [h('p', { 'data-testid': 'join-upstreams' }, 'After each of ', trigger.depends_on_workflow_ids.flatMap((id, i) => [i ? ', ' : '',
+      h('a', { href: `#/workflows/${id}` }, names[i] || `workflow ${id}`)]),
+    ' ', h('span', { class: 'badge' }, condition ? condition.label.toLowerCase() : trigger.dependency_condition),
+    trigger.delay_minutes ? ` · ${trigger.delay_minutes} min delay` : ' · no delay'), paramsLine(trigger)];
   }
   if (trigger.trigger_type === 'dependency') {
     const condition = CONDITIONS.find((c) => c.id === trigger.dependency_condition);
     return [h('p', null, 'After ', h('a', { href: `#/workflows/${trigger.depends_on_workflow_id}` }, trigger.depends_on_workflow_name),
       ' ', h('span', { class: 'badge' }, condition ? condition.label.toLowerCase() : trigger.dependency_condition),
       trigger.delay_minutes ? ` · ${trigger.delay_minutes} min delay` : ' · no delay'),
-    h('p', { class: 'muted small' }, condition ? condition.explain(`“${trigger.depends_on_workflow_name}”`) : '')];
+    h('p', { class: 'muted small' }, condition ? condition.explain(`“${trigger.depends_on_workflow_name}”`) : ''), paramsLine(trigger)];
   }
   if (trigger.event_type === 'webhook') {
     const url = webhookURL(trigger);
     return [h('p', null, 'Webhook: ', h('code', { class: 'break' }, `POST ${url}`)),
-      h('p', { class: 'muted small' }, 'Signed with X-FlowForge-Signature: t=<unix seconds>,v1=<HMAC-SHA256 of "t.body">.')];
+      h('p', { class: 'muted small' }, 'Signed with X-FlowForge-Signature: t=<unix seconds>,v1=<HMAC-SHA256 of "t.body">.'), paramsLine(trigger)];
   }
-  return [h('p', null, 'File arrival'), trigger.event_config ? h('pre', { class: 'mono small' }, JSON.stringify(trigger.event_config, null, 2)) : null];
+  return [h('p', null, 'File arrival'), trigger.event_config ? h('pre', { class: 'mono small' }, JSON.stringify(trigger.event_config, null, 2)) : null, paramsLine(trigger)];
+}
+
+/** Jitter, active window and DST policy, where set. */
+function scheduleOptionsLine(trigger) {
+  const parts = [];
+  if (trigger.jitter_seconds) parts.push(`jitter up to ${trigger.jitter_seconds} s`);
+  if (trigger.active_from) parts.push(`from ${formatTime(trigger.active_from, trigger.timezone)}`);
+  if (trigger.active_until) parts.push(`until ${formatTime(trigger.active_until, trigger.timezone)}`);
+  if (trigger.dst_policy && trigger.dst_policy.gap) parts.push(`DST gap: ${trigger.dst_policy.gap}`);
+  if (trigger.dst_policy && trigger.dst_policy.overlap) parts.push(`DST overlap: ${trigger.dst_policy.overlap}`);
+  return parts.length ? h('p', { class: 'muted small', 'data-testid': 'schedule-options' }, parts.join(' · ')) : null;
+}
+
+/** A trigger's default run parameters, where it has some. */
+function paramsLine(trigger) {
+  if (!trigger.params || !Object.keys(trigger.params).length) return null;
+  return h('p', { class: 'small' }, h('span', { class: 'label-inline' }, 'Parameters '), h('code', { class: 'break', 'data-testid': 'trigger-params' }, JSON.stringify(trigger.params)));
 }
 
 async function loadHistory(workflowId, trigger, container) {
@@ -138,14 +166,15 @@ function webhookURL(trigger) {
 
 // ---------------------------------------------------------------- add or edit a trigger
 
-export function openAddTrigger(workflow, changed) { openTriggerDialog(workflow, changed, null); }
+export function openAddTrigger(workflow, changed) { return openTriggerDialog(workflow, changed, null); }
 
 /**
  * The add-trigger dialog; given `existing`, the same dialog edits that trigger (PUT, only its
  * own type: the other cards are shown but cannot be chosen), with the same live preview and
  * cycle check. On an error the API's sentence shows and nothing changed.
  */
-export function openTriggerDialog(workflow, changed, existing) {
+export async function openTriggerDialog(workflow, changed, existing) {
+  const features = await apiFeatures();
   const prefix = existing ? 'edit' : 'add';
   let type = existing ? existing.trigger_type : 'scheduled';
   let form = null;
@@ -153,6 +182,8 @@ export function openTriggerDialog(workflow, changed, existing) {
   const slot = h('div', { class: 'trigger-slot' });
   const message = fieldMessage(`${prefix}-msg`);
   const submit = h('button', { type: 'submit', class: 'primary' }, existing ? 'Save changes' : 'Add trigger');
+  // Default run parameters, for every type, where the API has them.
+  const params = features.has('params') ? paramsField(`${prefix}-params`, 'Default parameters (optional)', existing && existing.params, () => update()) : null;
 
   const cards = TRIGGER_CARDS.map((card) => h('button', {
     type: 'button', role: 'radio', class: 'type-card', 'aria-checked': String(card.type === type), 'data-trigger-card': card.type,
@@ -163,12 +194,12 @@ export function openTriggerDialog(workflow, changed, existing) {
   function choose(next) {
     type = next;
     for (const card of cards) card.setAttribute('aria-checked', String(card.dataset.triggerCard === type));
-    form = triggerForm(type, prefix, workflow.id, update, existing);
+    form = triggerForm(type, prefix, workflow.id, update, existing, features);
     replace(slot, form.element);
     setMessage(message, '');
     update();
   }
-  function update() { submit.disabled = !form || !form.valid; }
+  function update() { submit.disabled = !form || !form.valid || Boolean(params && !params.valid); }
 
   const title = existing ? `Edit trigger “${existing.trigger_name}”` : `Add a trigger to ${workflow.name}`;
   const dialog = h('dialog', { class: 'dialog wide', 'aria-labelledby': `${prefix}-title` },
@@ -178,6 +209,8 @@ export function openTriggerDialog(workflow, changed, existing) {
       h('div', { class: 'type-cards', role: 'radiogroup', 'aria-label': 'Trigger type' }, cards),
       existing ? h('p', { class: 'hint' }, 'A trigger’s type cannot change: add a new trigger for another kind.') : null,
       slot,
+      params ? h('details', { class: 'advanced', open: Boolean(existing && existing.params && Object.keys(existing.params).length) },
+        h('summary', null, 'Default parameters'), params.element) : null,
       h('div', { class: 'field' }, h('label', { for: `${prefix}-name` }, 'Name ', h('span', { class: 'muted' }, existing ? '(empty: generated from the settings)' : '(optional)')), name),
       message,
       h('div', { class: 'dialog-actions' }, h('button', { type: 'button', class: 'secondary', onclick: () => dialog.close('cancel') }, 'Cancel'), submit)));
@@ -186,6 +219,7 @@ export function openTriggerDialog(workflow, changed, existing) {
     event.preventDefault();
     if (!form.valid) return;
     const body = { ...form.value() };
+    if (params) body.params = params.value() || {};
     const typed = name.value.trim();
     if (!existing) {
       if (typed) body.trigger_name = typed;

@@ -1,8 +1,9 @@
 // One workflow: its steps, "Run now", the Triggers section, who depends on it, and recent runs.
-import { del, get, post } from './api.js';
+import { apiFeatures, del, get, post } from './api.js';
 import { emptyState, errorState, loading, pageHeader, poll, statusBadge, toast } from './components.js';
 import { confirmDialog, formatTime, h, relative, replace, runDuration } from './dom.js';
 import { primeExecution } from './executions.js';
+import { openRunWithParams } from './params.js';
 import { icon, triggerIcon } from './icons.js';
 import { openAddTrigger, triggerCards } from './triggers.js';
 import { openEditWorkflow } from './workflow-edit.js';
@@ -10,6 +11,7 @@ import { openEditWorkflow } from './workflow-edit.js';
 export async function renderWorkflow(main, id) {
   replace(main, loading('Loading workflow…'));
   let workflow = await get(`/workflows/${id}`);
+  const features = await apiFeatures();
 
   const header = h('div');
   const triggersBody = h('div');
@@ -42,7 +44,7 @@ export async function renderWorkflow(main, id) {
   function renderAll() {
     show('header', [workflow.name, workflow.description, workflow.next_run_at, workflow.last_execution, workflow.paused_at,
       workflow.max_attempts, workflow.retry_backoff_seconds, workflow.timeout_seconds, workflow.overlap_policy, workflow.max_concurrent_runs],
-    () => replace(header, headerFor(workflow, refresh)));
+    () => replace(header, headerFor(workflow, refresh, features)));
     show('triggers', workflow.triggers, () => replace(triggersBody, triggerCards(workflow, refresh)));
     show('steps', workflow.steps, () => replace(stepsBody, stepList(workflow)));
   }
@@ -69,7 +71,7 @@ export async function renderWorkflow(main, id) {
   }, 4000);
 }
 
-function headerFor(workflow, refresh) {
+function headerFor(workflow, refresh, features) {
   const run = h('button', {
     type: 'button', class: 'primary', onclick: async () => {
       run.disabled = true;
@@ -84,6 +86,19 @@ function headerFor(workflow, refresh) {
       }
     },
   }, icon('play'), 'Run now');
+  // Where the API takes run parameters: the same, with a JSON object for the steps.
+  const runWithParams = features.has('params') ? h('button', {
+    type: 'button', class: 'secondary', 'data-focus-key': 'run-with-params', onclick: async () => {
+      const execution = await openRunWithParams({
+        title: `Run ${workflow.name} with parameters`, path: `/workflows/${workflow.id}/run`, submitLabel: 'Run now',
+        text: 'A manual run, like Run now, with these parameters.',
+      });
+      if (!execution) return;
+      toast(`Run #${execution.id} of ${workflow.name} queued.`, 'success');
+      primeExecution(execution);
+      location.hash = `#/executions/${execution.id}`;
+    },
+  }, 'Run with params…') : null;
   const paused = Boolean(workflow.paused_at);
   const pause = h('button', {
     type: 'button', class: 'secondary', 'data-testid': paused ? 'resume-workflow' : 'pause-workflow', onclick: async () => {
@@ -123,7 +138,7 @@ function headerFor(workflow, refresh) {
   const last = workflow.last_execution;
   return [
     h('p', { class: 'breadcrumb' }, h('a', { href: '#/workflows' }, 'Workflows'), ' / '),
-    pageHeader(workflow.name, workflow.description || null, run, edit, pause, remove),
+    pageHeader(workflow.name, workflow.description || null, run, runWithParams, edit, pause, remove),
     paused ? h('p', { class: 'notice', 'data-testid': 'paused-notice' }, h('span', { class: 'badge paused' }, 'Paused'),
       ` since ${formatTime(workflow.paused_at)}: schedules, upstream runs, webhooks and files start no run. Run now still works; on resume, missed schedules follow their misfire policy.`) : null,
     h('dl', { class: 'facts' },
