@@ -25,6 +25,7 @@ struct ExecutionBody: Encodable {
         case attempt, backfill, durationMilliseconds = "duration_ms", error, event, finishedAt = "finished_at", id, queuedAt = "queued_at"
         case scheduledFor = "scheduled_for", startedAt = "started_at", status, steps, triggerId = "trigger_id"
         case triggerName = "trigger_name", triggerType = "trigger_type", upstreamExecutionId = "upstream_execution_id"
+        case upstreamExecutionIds = "upstream_execution_ids"
         case workerId = "worker_id", workflowId = "workflow_id", workflowName = "workflow_name"
     }
 
@@ -46,6 +47,7 @@ struct ExecutionBody: Encodable {
         try fields.encode(execution.triggerName, forKey: .triggerName)
         try fields.encode(execution.triggerType.rawValue, forKey: .triggerType)
         try fields.encode(execution.upstreamExecutionId, forKey: .upstreamExecutionId)
+        try fields.encode(execution.allUpstreamExecutionIds, forKey: .upstreamExecutionIds)
         try fields.encode(execution.workerId, forKey: .workerId)
         try fields.encode(execution.workflowId, forKey: .workflowId)
         try fields.encode(execution.workflowName, forKey: .workflowName)

@@ -14,6 +14,7 @@ public struct Trigger: Sendable, Equatable {
     public var nextRunAt: Date?
     public var lastRunAt: Date?
     public var misfirePolicy: MisfirePolicy
+    /// The first upstream of a dependency trigger (its only one, unless it is a join).
     public var dependsOnWorkflowId: Int64?
     /// Filled by reads that join the upstream workflow; not stored.
     public var dependsOnWorkflowName: String?
@@ -26,6 +27,9 @@ public struct Trigger: Sendable, Equatable {
     /// A webhook trigger's secret, only in the answer that created or rotated it; never stored
     /// in the clear, never shown again.
     public var newSecret: String? = nil
+    /// Every upstream of a dependency trigger, in the order given; more than one makes it a
+    /// join, which fires once each of them has finished (see `JoinPlan`).
+    public var upstreams: [WorkflowRef] = []
 
     /// Where a webhook trigger receives its events, relative to the API's address.
     public var webhookPath: String? { type == .event && eventType == .webhook ? "/api/hooks/\(id)" : nil }
@@ -47,7 +51,8 @@ public struct TriggerDefinition: Sendable, Equatable {
     public var cronExpression: String?
     public var timezone: String = "UTC"
     public var misfirePolicy: MisfirePolicy = .runOnce
-    public var dependsOnWorkflowId: Int64?
+    /// A dependency trigger's upstreams, in the order given; two or more make it a join.
+    public var upstreamIds: [Int64] = []
     public var dependencyCondition: DependencyCondition?
     public var delayMinutes: Int = 0
     public var eventType: EventType?
@@ -66,10 +71,18 @@ public struct TriggerDefinition: Sendable, Equatable {
         cronExpression = trigger.cronExpression
         timezone = trigger.timezone
         misfirePolicy = trigger.misfirePolicy
-        dependsOnWorkflowId = trigger.dependsOnWorkflowId
+        upstreamIds = trigger.upstreams.isEmpty ? trigger.dependsOnWorkflowId.map { [$0] } ?? [] : trigger.upstreams.map(\.id)
         dependencyCondition = trigger.dependencyCondition
         delayMinutes = trigger.delayMinutes
         eventType = trigger.eventType
         eventConfig = trigger.eventConfig
+    }
+}
+
+extension TriggerDefinition {
+    /// The first upstream, the single-upstream form of `upstreamIds`.
+    public var dependsOnWorkflowId: Int64? {
+        get { upstreamIds.first }
+        set { upstreamIds = newValue.map { [$0] } ?? [] }
     }
 }

@@ -29,6 +29,7 @@ public struct ExecutionStore: Sendable {
             attempt: try row.column("attempt"),
             workerId: try row.column("worker_id"),
             upstreamExecutionId: try row.column("upstream_execution_id"),
+            upstreamExecutionIds: try row.column("upstream_execution_ids"),
             error: try row.column("error"),
             steps: try row.column("steps"))
     }
@@ -36,7 +37,7 @@ public struct ExecutionStore: Sendable {
     /// Every column of a run but its steps.
     private static let runColumns = """
         id, workflow_id, workflow_name, trigger_id, trigger_type, trigger_name, status, scheduled_for, backfill, queued_at,
-        started_at, finished_at, attempt, worker_id, upstream_execution_id, error
+        started_at, finished_at, attempt, worker_id, upstream_execution_id, upstream_execution_ids, error
         """
 
     static let columns = "\(runColumns), steps"

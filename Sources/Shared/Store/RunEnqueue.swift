@@ -40,27 +40,31 @@ public enum RunEnqueue {
     /// The `run` and `run_job` CTEs for the rows of `wanted`. `idsGiven`: `wanted` starts with
     /// an `id` column the caller took from the executions' sequence. `returningExecution`: `run`
     /// returns every column of the execution (`ExecutionStore.columns`), else only what its job needs.
-    /// `backfill`: the runs are marked as a backfill's, and their jobs come due now, behind the
-    /// jobs already waiting, rather than at their (past) `scheduled_for`, so that a backfill of
-    /// thousands of runs does not go before the runs that are due on time.
+    /// `backfill`: the runs are marked as a backfill's, and their jobs come due now, in the
+    /// backfill's lane (`jobs.backfill`), rather than at their (past) `scheduled_for`: workers
+    /// take them only after every job that is due on time, so a backfill of thousands of runs
+    /// does not delay the runs that are due on time.
+    /// `joins`: `wanted` also has `upstream_execution_ids`, the upstream runs a join's run waited for.
     public static func ctes(
-        _ triggerType: ExecutionTriggerType, idsGiven: Bool = false, returningExecution: Bool = false, backfill: Bool = false
+        _ triggerType: ExecutionTriggerType, idsGiven: Bool = false, returningExecution: Bool = false, backfill: Bool = false,
+        joins: Bool = false
     ) -> String {
         let id = idsGiven ? "id, " : ""
         return """
             run AS (
                 INSERT INTO flowforge.executions
-                    (\(id)workflow_id, workflow_name, trigger_id, trigger_type, trigger_name, scheduled_for, upstream_execution_id, queued_at, backfill)
+                    (\(id)workflow_id, workflow_name, trigger_id, trigger_type, trigger_name, scheduled_for, upstream_execution_id,
+                     upstream_execution_ids, queued_at, backfill)
                 \(idsGiven ? "OVERRIDING SYSTEM VALUE" : "")
                 SELECT \(id)workflow_id, workflow_name, trigger_id, '\(triggerType.rawValue)', trigger_name, scheduled_for,
-                    upstream_execution_id, queued_at, \(backfill)
+                    upstream_execution_id, \(joins ? "upstream_execution_ids" : "NULL::bigint[]"), queued_at, \(backfill)
                 FROM wanted
                 \(conflict(for: triggerType))
                 RETURNING \(returningExecution ? ExecutionStore.columns : "id, workflow_id, scheduled_for, queued_at")
             ), run_job AS (
-                INSERT INTO flowforge.jobs (execution_id, workflow_id, limited, run_at)
+                INSERT INTO flowforge.jobs (execution_id, workflow_id, limited, run_at, backfill)
                 SELECT run.id, run.workflow_id, \(limited(overlapPolicy: "w.overlap_policy")),
-                    \(backfill ? "run.queued_at" : "coalesce(run.scheduled_for, run.queued_at)")
+                    \(backfill ? "run.queued_at" : "coalesce(run.scheduled_for, run.queued_at)"), \(backfill)
                 FROM run JOIN flowforge.workflows w ON w.id = run.workflow_id
                 RETURNING execution_id
             )

@@ -159,6 +159,13 @@ public struct WorkflowStore: Sendable {
     /// (foreign keys), its queued runs are cancelled, and its past executions stay readable.
     public func delete(id: Int64) async throws -> Bool {
         try await client.withOpenTransaction(logger: logger) { connection in
+            // A dependency trigger goes with any of its upstreams, as it always went with its
+            // only one (a join would otherwise wait on fewer workflows than it was given).
+            try await connection.query(
+                """
+                DELETE FROM flowforge.workflow_triggers
+                WHERE id IN (SELECT trigger_id FROM flowforge.trigger_upstreams WHERE upstream_workflow_id = \(id))
+                """, logger: logger)
             let rows = try await connection.query("DELETE FROM flowforge.workflows WHERE id = \(id) RETURNING id", logger: logger)
             var deleted = false
             for try await _ in rows { deleted = true }

@@ -62,6 +62,8 @@ struct TestDatabase {
 struct APIHarness: Sendable {
     let client: any TestClientProtocol
     let postgres: PostgresClient
+    /// The test's database, for a test that needs a second client of its own.
+    let url: DatabaseURL
 
     /// Sends a request (JSON body optional) with the test token unless `token` says otherwise.
     @discardableResult
@@ -181,11 +183,12 @@ func withAPI(
     clock: @escaping @Sendable () -> Date = { testNow },
     metrics: FlowForgeMetrics = FlowForgeMetrics(),
     secretBox: SecretBox? = .random(),
+    maximumConnections: Int = 8,
     services: @Sendable (PostgresClient) -> [any Service] = { _ in [] },
     _ body: @Sendable (APIHarness) async throws -> Void
 ) async throws {
     try await TestDatabase.with { url in
-        let postgres = PostgresClient(configuration: url.clientConfiguration(maximumConnections: 8), backgroundLogger: TestDatabase.logger)
+        let postgres = PostgresClient(configuration: url.clientConfiguration(maximumConnections: maximumConnections), backgroundLogger: TestDatabase.logger)
         var configuration = APIConfiguration(tokens: [testToken], secretBox: secretBox)
         // The suite runs many APIs, workers and schedulers at once on a small machine, and a
         // test that races a dozen requests through eight connections can wait longer for one
@@ -195,7 +198,7 @@ func withAPI(
             configuration: configuration, postgres: postgres, logger: TestDatabase.logger, clock: clock,
             metrics: metrics, services: services(postgres))
         try await app.test(.router) { client in
-            try await body(APIHarness(client: client, postgres: postgres))
+            try await body(APIHarness(client: client, postgres: postgres, url: url))
         }
     }
 }
