@@ -204,9 +204,10 @@ def test_flow_dependency_and_cycle(page: Page):
     expect(add.get_by_test_id("schedule-preview").locator("li")).to_have_count(5)
     shot(page, "07-add-trigger-scheduled-preview")
     add.locator('[data-trigger-card="dependency"]').click()
-    upstream = add.get_by_label("Runs after")
-    expect(upstream.locator("option", has_text="would create a cycle")).to_have_text("load — would create a cycle")
-    upstream.select_option(label="load — would create a cycle")
+    # The add dialog picks upstreams as checkboxes (a join may have several).
+    upstream = add.get_by_role("group", name="Runs after")
+    expect(upstream.locator("label", has_text="would create a cycle")).to_have_text("load — would create a cycle")
+    upstream.get_by_label("load — would create a cycle").check()
     expect(add.locator("#add-upstream-msg")).to_contain_text("circular dependency: load → extract → load")
     expect(add.get_by_role("button", name="Add trigger")).to_be_disabled()
     shot(page, "08-add-trigger-cycle-refused")
@@ -566,13 +567,16 @@ def test_edit_triggers(page: Page):
     card = page.locator(f'.trigger-card[data-trigger-id="{dependency_id}"]')
     card.get_by_role("button", name=re.compile(r"^Edit trigger")).click()
     form = dialog(page)
-    upstream = form.get_by_label("Runs after")
-    expect(upstream).to_have_value(str(upstream_a["id"]))
+    upstream = form.get_by_role("group", name="Runs after")
+    expect(upstream.get_by_label("edit-upstream-a", exact=True)).to_be_checked()
+    expect(upstream.get_by_label("edit-upstream-b", exact=True)).not_to_be_checked()
     expect(form.get_by_label("Delay (minutes, 0–60)")).to_have_value("2")
-    upstream.select_option(label="edit-downstream — would create a cycle")
+    upstream.get_by_label("edit-downstream — would create a cycle").check()
     expect(form.locator("#edit-upstream-msg")).to_contain_text("circular dependency: edit-downstream → edit-triggers → edit-downstream")
     expect(form.get_by_role("button", name="Save changes")).to_be_disabled()
-    upstream.select_option(label="edit-upstream-b")
+    upstream.get_by_label("edit-downstream — would create a cycle").uncheck()
+    upstream.get_by_label("edit-upstream-a", exact=True).uncheck()
+    upstream.get_by_label("edit-upstream-b", exact=True).check()
     form.get_by_role("radio", name="On failure").click()
     form.get_by_label("Delay (minutes, 0–60)").fill("5")
     expect(form).to_contain_text("Runs when “edit-upstream-b” fails after its last attempt — for alerts and clean-up, 5 minutes later.")
@@ -758,11 +762,65 @@ def test_narrow_editing(page: Page):
         page.set_viewport_size({"width": 1280, "height": 800})
 
 
+def test_join_upstreams(page: Page):
+    """A dependency trigger over several upstreams, picked as checkboxes (a cycle refused); its
+    run's page links each upstream run that counted; edited back to one upstream."""
+    noop = [{"name": "s", "kind": "noop"}]
+    a = api("POST", "/workflows", {"name": "join-a", "steps": noop})
+    b = api("POST", "/workflows", {"name": "join-b", "steps": noop})
+    target = api("POST", "/workflows", {"name": "join-target", "steps": noop})
+    api("POST", "/workflows", {"name": "join-downstream", "steps": noop,
+                               "triggers": [{"trigger_type": "dependency", "depends_on_workflow_id": target["id"]}]})
+    page.goto(f"{BASE}/#/workflows/{target['id']}")
+    page.get_by_role("button", name="Add trigger").first.click()
+    add = dialog(page)
+    add.locator('[data-trigger-card="dependency"]').click()
+    upstreams = add.get_by_role("group", name="Runs after")
+    upstreams.get_by_label("join-downstream — would create a cycle", exact=True).check()
+    expect(add.locator("#add-upstream-msg")).to_contain_text("circular dependency: join-downstream → join-target → join-downstream")
+    expect(add.get_by_role("button", name="Add trigger")).to_be_disabled()
+    upstreams.get_by_label("join-downstream — would create a cycle", exact=True).uncheck()
+    upstreams.get_by_label("join-a", exact=True).check()
+    upstreams.get_by_label("join-b", exact=True).check()
+    expect(add.locator("#add-condition-explain")).to_have_text(
+        "Runs once each of “join-a”, “join-b” has completed successfully since this trigger last fired.")
+    shot(page, "29-add-join")
+    add.get_by_role("button", name="Add trigger").click()
+    expect(dialog(page)).to_have_count(0)
+    card = page.locator('.trigger-card[data-trigger-type="dependency"]')
+    expect(card.get_by_test_id("join-upstreams")).to_contain_text("After each of join-a, join-b")
+    trigger = api("GET", f"/workflows/{target['id']}/triggers")["triggers"][0]
+    assert trigger["depends_on_workflow_ids"] == [a["id"], b["id"]], trigger
+
+    run_a = api("POST", f"/workflows/{a['id']}/run")
+    run_b = api("POST", f"/workflows/{b['id']}/run")
+    page.goto(f"{BASE}/#/executions?workflow_id={target['id']}")
+    page.locator("tbody tr").first.get_by_role("link", name=re.compile(r"^#\d+$")).click()
+    origin = page.get_by_test_id("run-origin")
+    expect(origin).to_contain_text("Upstream runs")
+    expect(origin.get_by_role("link", name=f"#{run_a['id']}")).to_be_visible()
+    expect(origin.get_by_role("link", name=f"#{run_b['id']}")).to_be_visible()
+    shot(page, "30-join-run")
+
+    page.goto(f"{BASE}/#/workflows/{target['id']}")
+    card.get_by_role("button", name=re.compile(r"^Edit trigger")).click()
+    edit = dialog(page)
+    upstreams = edit.get_by_role("group", name="Runs after")
+    expect(upstreams.get_by_label("join-a", exact=True)).to_be_checked()
+    expect(upstreams.get_by_label("join-b", exact=True)).to_be_checked()
+    upstreams.get_by_label("join-b", exact=True).uncheck()
+    edit.get_by_role("button", name="Save changes").click()
+    expect(dialog(page)).to_have_count(0)
+    expect(card).to_contain_text("After join-a")
+    saved = api("GET", f"/workflows/{target['id']}/triggers/{trigger['id']}")
+    assert (saved["depends_on_workflow_id"], saved["depends_on_workflow_ids"]) == (a["id"], [a["id"]]), saved
+
+
 TESTS = [test_sign_in, test_flow_no_trigger, test_flow_scheduled, test_flow_dependency_and_cycle,
          test_add_toggle_delete_trigger, test_run_now, test_cancel, test_graph, test_keyboard, test_narrow_screen,
          test_webhook_secret_shown_once, test_pause_resume, test_file_arrival_settings,
          test_edit_workflow, test_edit_triggers, test_rotate_secret, test_backfill, test_event_payload, test_load_older,
-         test_workflow_list_paging, test_narrow_editing]
+         test_workflow_list_paging, test_narrow_editing, test_join_upstreams]
 
 
 def main():

@@ -352,8 +352,8 @@ export function dependencyForm(prefix, workflowId, onChange, initial = null, fea
     get valid() { return state.valid; },
     value: () => {
       const body = { trigger_type: 'dependency', dependency_condition: state.condition, delay_minutes: state.delay };
-      // One upstream keeps the single-id form; a join (or a former join) sends the list.
-      if (multi && (state.upstreams.length > 1 || initialIds.length > 1)) body.depends_on_workflow_ids = [...state.upstreams];
+      // One upstream keeps the single-id form (it replaces a join's list too); a join sends the list.
+      if (state.upstreams.length > 1) body.depends_on_workflow_ids = [...state.upstreams];
       else body.depends_on_workflow_id = state.upstreams[0] ?? null;
       return body;
     },

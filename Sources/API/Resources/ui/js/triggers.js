@@ -108,9 +108,9 @@ function details(trigger) {
   }
   if (trigger.trigger_type === 'dependency' && (trigger.depends_on_workflow_ids || []).length > 1) {
     const condition = CONDITIONS.find((c) => c.id === trigger.dependency_condition);
-    const names = trigger.depends_on_workflow_names || [];
-    return [h('p', { 'data-testid': 'join-upstreams' }, 'After each of ', trigger.depends_on_workflow_ids.flatMap((id, i) => [i ? ', ' : '',
-      h('a', { href: `#/workflows/${id}` }, names[i] || `workflow ${id}`)]),
+    const upstreams = trigger.depends_on_workflows || trigger.depends_on_workflow_ids.map((id) => ({ id, name: `workflow ${id}` }));
+    return [h('p', { 'data-testid': 'join-upstreams' }, 'After each of ', upstreams.flatMap((w, i) => [i ? ', ' : '',
+      h('a', { href: `#/workflows/${w.id}` }, w.name)]),
     ' ', h('span', { class: 'badge' }, condition ? condition.label.toLowerCase() : trigger.dependency_condition),
     trigger.delay_minutes ? ` · ${trigger.delay_minutes} min delay` : ' · no delay'), paramsLine(trigger)];
   }

@@ -122,7 +122,8 @@ function nextRun(workflow, triggers) {
   if (workflow.trigger_count === 0) return h('span', { class: 'muted' }, 'Manual only');
   if (!triggers) return h('span', { class: 'muted' }, '…');
   const enabled = triggers.filter((t) => t.enabled);
-  const upstream = enabled.filter((t) => t.trigger_type === 'dependency').map((t) => t.depends_on_workflow_name);
+  const upstream = enabled.filter((t) => t.trigger_type === 'dependency')
+    .flatMap((t) => (t.depends_on_workflows ? t.depends_on_workflows.map((w) => w.name) : [t.depends_on_workflow_name]));
   if (upstream.length) return h('span', { class: 'muted' }, icon('branch'), ` After ${upstream.join(', ')}`);
   if (enabled.some((t) => t.trigger_type === 'event')) return h('span', { class: 'muted' }, icon('zap'), ' On event');
   return h('span', { class: 'muted' }, 'Manual only', h('span', { class: 'small' }, ' (triggers disabled)'));
