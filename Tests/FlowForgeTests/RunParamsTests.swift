@@ -104,6 +104,18 @@ struct RunParamsTests {
             let downstream = try await api.expect(.ok, .get, "/api/executions?trigger_type=dependency")
             #expect(downstream.list("executions").first?["params"] == ["from_upstream": "yes"])
 
+            // A join's run too, once both its upstreams have finished.
+            let other = try await api.workflow("other-upstream")
+            let joined = try await api.workflow("joined")
+            try await api.expect(
+                .created, .post, "/api/workflows/\(joined)/triggers",
+                json: ["trigger_type": "dependency", "depends_on_workflow_ids": [.int(upstream), .int(other)], "params": ["join": 1]])
+            _ = try await SchedulerTests.finishedRun(api, workflow: upstream, status: "completed")
+            _ = try await SchedulerTests.finishedRun(api, workflow: other, status: "completed")
+            // The first finish also starts the single-upstream trigger's second run.
+            #expect(try await store.cascade() == 2)
+            #expect(try await api.count(#"SELECT count(*) FROM flowforge.executions WHERE workflow_id = \#(joined) AND params = '{"join": 1}'"#) == 1)
+
             let (_, hookTrigger, secret) = try await WebhookTests.webhook(api)
             try await api.expect(.ok, .put, "/api/workflows/\(try await Self.workflowOf(api, trigger: hookTrigger))/triggers/\(hookTrigger)",
                 json: ["params": ["source": "hook"]])
