@@ -82,7 +82,7 @@ public struct SchedulerStore: Sendable {
                     """
                     WITH wanted AS (
                         SELECT t.workflow_id, w.name AS workflow_name, t.id AS trigger_id, t.trigger_name, r.at AS scheduled_for,
-                            NULL::bigint AS upstream_execution_id, \(now)::timestamptz AS queued_at
+                            NULL::bigint AS upstream_execution_id, \(now)::timestamptz AS queued_at, t.params
                         FROM unnest(\(runTriggers)::bigint[], \(runTimes)::timestamptz[]) AS r(trigger_id, at)
                         JOIN flowforge.workflow_triggers t ON t.id = r.trigger_id
                         JOIN flowforge.workflows w ON w.id = t.workflow_id
@@ -144,7 +144,7 @@ public struct SchedulerStore: Sendable {
         ), wanted AS (
             SELECT t.workflow_id, w.name AS workflow_name, t.id AS trigger_id, t.trigger_name,
                 e.finished_at + make_interval(mins => t.delay_minutes) AS scheduled_for, e.execution_id AS upstream_execution_id,
-                now() AS queued_at
+                now() AS queued_at, t.params
             FROM edge e
             JOIN flowforge.workflow_triggers t
                 ON t.id = e.trigger_id AND NOT e.joins AND t.trigger_type = 'dependency' AND t.enabled
@@ -258,7 +258,7 @@ public struct SchedulerStore: Sendable {
                 SELECT t.workflow_id, w.name AS workflow_name, t.id AS trigger_id, t.trigger_name,
                     g.finished_at + make_interval(mins => t.delay_minutes) AS scheduled_for, g.upstream_execution_id,
                     ARRAY(SELECT m.execution_id FROM member m WHERE m.firing = g.firing ORDER BY m.position) AS upstream_execution_ids,
-                    now() AS queued_at
+                    now() AS queued_at, t.params
                 FROM unnest(\(fired.triggers)::bigint[], \(fired.completing)::bigint[], \(fired.finishedAt)::timestamptz[])
                      WITH ORDINALITY AS g(trigger_id, upstream_execution_id, finished_at, firing)
                 JOIN flowforge.workflow_triggers t ON t.id = g.trigger_id

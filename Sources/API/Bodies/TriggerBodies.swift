@@ -19,6 +19,7 @@ struct TriggerBody: Encodable {
         case dependsOnWorkflowIds = "depends_on_workflow_ids", dependsOnWorkflowName = "depends_on_workflow_name"
         case dependsOnWorkflows = "depends_on_workflows", description, enabled, eventConfig = "event_config"
         case eventType = "event_type", id, lastRunAt = "last_run_at", misfirePolicy = "misfire_policy", nextRunAt = "next_run_at"
+        case params
         case previousSecretsExpireAt = "previous_secrets_expire_at", secret, timezone, triggerName = "trigger_name"
         case triggerType = "trigger_type", updatedAt = "updated_at", webhookPath = "webhook_path", workflowId = "workflow_id"
     }
@@ -43,6 +44,7 @@ struct TriggerBody: Encodable {
         try fields.encode(trigger.lastRunAt, forKey: .lastRunAt)
         try fields.encode(scheduled ? trigger.misfirePolicy.rawValue : nil, forKey: .misfirePolicy)
         try fields.encode(trigger.nextRunAt, forKey: .nextRunAt)
+        try fields.encode(trigger.params ?? .object([:]), forKey: .params)
         try fields.encodeIfPresent(previousSecretsExpireAt, forKey: .previousSecretsExpireAt)
         try fields.encodeIfPresent(trigger.newSecret, forKey: .secret)
         try fields.encode(scheduled ? trigger.timezone : nil, forKey: .timezone)

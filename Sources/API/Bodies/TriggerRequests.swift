@@ -9,6 +9,8 @@ enum TriggerField: String, CodingKey, CaseIterable {
     case dependencyCondition = "dependency_condition"
     case delayMinutes = "delay_minutes"
     case eventType = "event_type", eventConfig = "event_config"
+    /// Any type: the runs' default parameters.
+    case params
 
     /// The fields that belong to one type of trigger only.
     static let byType: [(TriggerType, [TriggerField])] = [
@@ -82,6 +84,7 @@ enum TriggerChanges {
             definition.name = name
         }
         if let enabled = try fields.bool(.enabled) { definition.enabled = enabled }
+        if let params = try fields.json(.params) { definition.params = try RunParams.check(params, name: fields.fieldName(.params)) }
         switch definition.type {
         case .scheduled: try schedule(fields, &definition)
         case .dependency: try dependency(fields, &definition)

@@ -24,7 +24,10 @@ public struct Execution: Sendable {
     public var upstreamExecutionIds: [Int64]?
     public var error: String?
     public var steps: JSONValue
-
+    /// The run's parameters (`RunParams`); nil when it has none.
+    public var params: JSONValue? = nil
+    /// The run this one repeats (`POST /api/executions/:id/rerun`).
+    public var rerunOf: Int64? = nil
 
     /// Every upstream run behind this one: a join's, the one of a dependency run, or none.
     public var allUpstreamExecutionIds: [Int64] {

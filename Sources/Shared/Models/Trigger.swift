@@ -30,6 +30,8 @@ public struct Trigger: Sendable, Equatable {
     /// Every upstream of a dependency trigger, in the order given; more than one makes it a
     /// join, which fires once each of them has finished (see `JoinPlan`).
     public var upstreams: [WorkflowRef] = []
+    /// Parameters every run the trigger creates gets (`RunParams`); nil for none.
+    public var params: JSONValue? = nil
 
     /// Where a webhook trigger receives its events, relative to the API's address.
     public var webhookPath: String? { type == .event && eventType == .webhook ? "/api/hooks/\(id)" : nil }
@@ -59,6 +61,8 @@ public struct TriggerDefinition: Sendable, Equatable {
     public var eventConfig: JSONValue?
     /// A new webhook trigger's secret, sealed by the API (`SecretBox`); written with the trigger.
     public var sealedSecret: [UInt8]?
+    /// Parameters for the runs it creates (`RunParams.check`ed); nil for none.
+    public var params: JSONValue?
 
     public init(type: TriggerType) {
         self.type = type
@@ -76,6 +80,7 @@ public struct TriggerDefinition: Sendable, Equatable {
         delayMinutes = trigger.delayMinutes
         eventType = trigger.eventType
         eventConfig = trigger.eventConfig
+        params = trigger.params
     }
 }
 

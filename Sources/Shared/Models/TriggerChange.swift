@@ -11,7 +11,8 @@ public struct TriggerChange: Sendable, Equatable {
     /// nil for a trigger that is off or not a schedule.
     public var nextRunAt: Date?
     /// Runs the trigger created early (the cron ticker creates them 10 s ahead) go: its schedule
-    /// changed, or it was turned off or deleted.
+    /// or its parameters changed (the ticker creates them again, with the new ones), or it was
+    /// turned off or deleted.
     public var withdrawsUpcomingRuns: Bool
     /// A file-arrival trigger takes only the files that arrive from now on (no surprise backfill).
     public var takesFilesFromNow: Bool
@@ -37,7 +38,7 @@ public struct TriggerChange: Sendable, Equatable {
         let turnedOn = definition.enabled && !current.enabled
         let scheduleChanged = definition.cronExpression != current.cronExpression || definition.timezone != current.timezone || turnedOn
         nextRunAt = definition.enabled ? (scheduleChanged ? definition.nextRun(after: now) : current.nextRunAt) : nil
-        withdrawsUpcomingRuns = scheduleChanged || !definition.enabled
+        withdrawsUpcomingRuns = scheduleChanged || !definition.enabled || definition.params != current.params
         takesFilesFromNow = definition.eventType == .fileArrival && (definition.eventConfig != current.eventConfig || turnedOn)
         restartsJoin = definition.upstreamIds != TriggerDefinition(current).upstreamIds
             || definition.dependencyCondition != current.dependencyCondition || !definition.enabled

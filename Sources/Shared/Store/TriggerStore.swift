@@ -34,7 +34,8 @@ public struct TriggerStore: Sendable {
         SELECT t.id, t.workflow_id, t.trigger_type, t.enabled, t.trigger_name, t.name_is_generated, t.cron_expression,
             t.timezone, \(nextRunSQL("t")) AS next_run_at, \(lastRunSQL) AS last_run_at, t.misfire_policy, t.depends_on_workflow_id,
             up.name AS depends_on_workflow_name, t.dependency_condition, t.delay_minutes, t.event_type, t.event_config,
-            t.created_at, t.updated_at, ups.ids AS upstream_ids, ups.names AS upstream_names
+            t.created_at, t.updated_at, ups.ids AS upstream_ids, ups.names AS upstream_names,
+            t.params
         FROM flowforge.workflow_triggers t
         LEFT JOIN flowforge.workflows up ON up.id = t.depends_on_workflow_id
         LEFT JOIN LATERAL (
@@ -66,7 +67,8 @@ public struct TriggerStore: Sendable {
             eventType: (try row.column("event_type", as: String?.self)).flatMap(EventType.init),
             eventConfig: try row.column("event_config"),
             createdAt: try row.column("created_at"),
-            updatedAt: try row.column("updated_at"))
+            updatedAt: try row.column("updated_at"),
+            params: try row.column("params"))
         trigger.upstreams = zip(upstreamIds, upstreamNames).map { WorkflowRef(id: $0, name: $1) }
         return trigger
     }
@@ -127,12 +129,14 @@ public struct TriggerStore: Sendable {
             """
             INSERT INTO flowforge.workflow_triggers
                 (workflow_id, trigger_type, enabled, trigger_name, name_is_generated, cron_expression, timezone, next_run_at,
-                 misfire_policy, depends_on_workflow_id, dependency_condition, delay_minutes, event_type, event_config, files_since)
+                 misfire_policy, depends_on_workflow_id, dependency_condition, delay_minutes, event_type, event_config, files_since,
+                 params)
             VALUES (\(workflowId), \(definition.type.rawValue), \(definition.enabled), \(change.name), \(change.nameIsGenerated),
                 \(definition.cronExpression), \(definition.timezone), \(change.nextRunAt), \(definition.misfirePolicy.rawValue),
                 \(definition.dependsOnWorkflowId), \(definition.dependencyCondition?.rawValue), \(definition.delayMinutes),
                 \(definition.eventType?.rawValue), \(definition.eventConfig),
-                CASE WHEN \(change.takesFilesFromNow) THEN clock_timestamp() END)
+                CASE WHEN \(change.takesFilesFromNow) THEN clock_timestamp() END,
+                \(definition.params))
             RETURNING id
             """, logger: logger)
         var id: Int64 = 0
@@ -254,7 +258,8 @@ public struct TriggerStore: Sendable {
                     misfire_policy = \(definition.misfirePolicy.rawValue), depends_on_workflow_id = \(definition.dependsOnWorkflowId),
                     dependency_condition = \(definition.dependencyCondition?.rawValue), delay_minutes = \(definition.delayMinutes),
                     event_type = \(definition.eventType?.rawValue), event_config = \(definition.eventConfig), updated_at = now(),
-                    files_since = CASE WHEN \(change.takesFilesFromNow) THEN clock_timestamp() ELSE files_since END
+                    files_since = CASE WHEN \(change.takesFilesFromNow) THEN clock_timestamp() ELSE files_since END,
+                    params = \(definition.params)
                 WHERE id = \(triggerId)
                 """, logger: logger)
             try await NotificationChannel.triggersChanged.notify(String(triggerId), on: connection, logger: logger)
