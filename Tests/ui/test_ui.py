@@ -816,11 +816,75 @@ def test_join_upstreams(page: Page):
     assert (saved["depends_on_workflow_id"], saved["depends_on_workflow_ids"]) == (a["id"], [a["id"]]), saved
 
 
+def test_run_params(page: Page):
+    """Run with params… checks the object as the API does, the run's page shows its params (and the
+    step read them); Rerun… starts a new run with them prefilled and changed, marked as a rerun."""
+    wf = api("POST", "/workflows", {"name": "with-params", "steps": [
+        {"name": "show", "kind": "shell", "command": ["sh", "-c", 'echo "region=$FLOWFORGE_PARAM_REGION"']}]})
+    page.goto(f"{BASE}/#/workflows/{wf['id']}")
+    page.get_by_role("button", name="Run with params…").click()
+    form = dialog(page)
+    field = form.get_by_label("Parameters")
+    expect(field).to_be_focused()
+    field.fill('{"1region": "eu"}')
+    expect(form.locator("#run-params-msg")).to_contain_text("params.1region")
+    expect(form.get_by_role("button", name="Run now")).to_be_disabled()
+    field.fill('{"region": "eu", "limit": 100}')
+    form.get_by_role("button", name="Run now").click()
+    expect(page.get_by_test_id("run-status")).to_have_text("completed")
+    params = page.get_by_test_id("run-params")
+    assert json.loads(params.inner_text()) == {"region": "eu", "limit": 100}
+    expect(page.locator(".output")).to_contain_text("region=eu")
+    first = int(re.search(r"#/executions/(\d+)$", page.url).group(1))
+    shot(page, "31-run-params")
+
+    page.get_by_role("button", name="Rerun…").click()
+    form = dialog(page)
+    expect(form.get_by_role("heading", name=f"Rerun #{first}")).to_be_visible()
+    assert json.loads(form.get_by_label("Parameters").input_value()) == {"region": "eu", "limit": 100}
+    form.get_by_label("Parameters").fill('{"region": "us", "limit": 100}')
+    form.get_by_role("button", name="Rerun").click()
+    expect(page.get_by_test_id("run-status")).to_have_text("completed")
+    expect(page.get_by_test_id("run-origin").get_by_role("link", name=f"#{first}")).to_be_visible()
+    expect(page.locator(".output")).to_contain_text("region=us")
+    rerun_id = int(re.search(r"#/executions/(\d+)$", page.url).group(1))
+    rerun = api("GET", f"/executions/{rerun_id}")
+    assert (rerun["rerun_of"], rerun["params"]) == (first, {"region": "us", "limit": 100}), rerun
+
+
+def test_trigger_params(page: Page):
+    """A trigger's default params: added in the dialog, shown on its card, edited."""
+    wf = api("POST", "/workflows", {"name": "trigger-params", "steps": [{"name": "s", "kind": "noop"}]})
+    page.goto(f"{BASE}/#/workflows/{wf['id']}")
+    page.get_by_role("button", name="Add trigger").first.click()
+    add = dialog(page)
+    add.get_by_text("Default parameters", exact=True).click()
+    add.get_by_label("Default parameters (optional)").fill('{"region": "eu", "Region": "us"}')
+    expect(add.locator("#add-params-msg")).to_contain_text("differ only in case")
+    expect(add.get_by_role("button", name="Add trigger")).to_be_disabled()
+    add.get_by_label("Default parameters (optional)").fill('{"region": "eu"}')
+    add.get_by_role("button", name="Add trigger").click()
+    expect(dialog(page)).to_have_count(0)
+    card = page.locator(".trigger-card")
+    expect(card.get_by_test_id("trigger-params")).to_have_text('{"region":"eu"}')
+    card.get_by_role("button", name=re.compile(r"^Edit trigger")).click()
+    edit = dialog(page)
+    field = edit.get_by_label("Default parameters (optional)")
+    expect(field).to_be_visible()  # open: the trigger has some
+    assert json.loads(field.input_value()) == {"region": "eu"}
+    field.fill('{"region": "ap", "limit": 5}')
+    edit.get_by_role("button", name="Save changes").click()
+    expect(card.get_by_test_id("trigger-params")).to_contain_text('"region":"ap"')
+    assert json.loads(card.get_by_test_id("trigger-params").inner_text()) == {"region": "ap", "limit": 5}
+    trigger = api("GET", f"/workflows/{wf['id']}/triggers")["triggers"][0]
+    assert trigger["params"] == {"region": "ap", "limit": 5}, trigger
+
+
 TESTS = [test_sign_in, test_flow_no_trigger, test_flow_scheduled, test_flow_dependency_and_cycle,
          test_add_toggle_delete_trigger, test_run_now, test_cancel, test_graph, test_keyboard, test_narrow_screen,
          test_webhook_secret_shown_once, test_pause_resume, test_file_arrival_settings,
          test_edit_workflow, test_edit_triggers, test_rotate_secret, test_backfill, test_event_payload, test_load_older,
-         test_workflow_list_paging, test_narrow_editing, test_join_upstreams]
+         test_workflow_list_paging, test_narrow_editing, test_join_upstreams, test_run_params, test_trigger_params]
 
 
 def main():
