@@ -43,8 +43,8 @@ CREATE TABLE flowforge.join_pending (
 ALTER TABLE flowforge.executions ADD COLUMN upstream_execution_ids bigint[];
 
 -- A backfill's jobs form a lane of their own: they are all due at once, and a claim takes
--- them only after every job that came due on time (`QueueStore.unlimitedDue`), and never into
--- the last quarter of a worker's free slots. Each lane has its own claim index.
+-- them only after every job that came due on time (`QueueStore.unlimitedDue`). Each lane has
+-- its own claim index.
 ALTER TABLE flowforge.jobs ADD COLUMN backfill boolean NOT NULL DEFAULT false;
 DROP INDEX flowforge.jobs_claimable;
 CREATE INDEX jobs_claimable ON flowforge.jobs (run_at, execution_id) WHERE NOT limited AND NOT backfill;

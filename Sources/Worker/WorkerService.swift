@@ -55,7 +55,7 @@ public struct WorkerService: Service {
     }
 
     public func run() async throws {
-        let queue = QueueStore(client: postgres, logger: logger, metrics: metrics, backfillReserve: config.concurrency / 4)
+        let queue = QueueStore(client: postgres, logger: logger, metrics: metrics)
         let wakeup = Wakeup()
         let stopping = AtomicFlag()
         let slots = RunDispatcher(

@@ -21,13 +21,13 @@ struct QueryPlanTests {
     }
 
     static let statements = [
-        Statement(name: "claim", worker: true, types: "(text, int, int, int)", values: "('w2', 30, 64, 48)", sql: QueueStore.ClaimUnlimited.sql),
+        Statement(name: "claim", worker: true, types: "(text, int, int)", values: "('w2', 30, 64)", sql: QueueStore.ClaimUnlimited.sql),
         Statement(
             name: "complete", worker: true, types: "(jsonb, text)", values: #"('[{"id": 5, "attempt": 1, "ok": true, "error": null, "steps": []}]', 'w')"#,
             sql: QueueStore.RecordResults.sql),
         Statement(
-            name: "complete_and_claim", worker: true, types: "(jsonb, text, int, int, int)",
-            values: #"('[{"id": 5, "attempt": 1, "ok": true, "error": null, "steps": []}]', 'w', 30, 64, 48)"#,
+            name: "complete_and_claim", worker: true, types: "(jsonb, text, int, int)",
+            values: #"('[{"id": 5, "attempt": 1, "ok": true, "error": null, "steps": []}]', 'w', 30, 64)"#,
             sql: QueueStore.RecordResultsAndClaim.sql),
         Statement(name: "tick", worker: false, types: "(timestamptz, int)", values: "(now(), 500)", sql: SchedulerStore.dueTriggersSQL),
         // The cascader runs with the worker's planner settings (SchedulerStore.queuePlannerSettingsSQL).
@@ -158,7 +158,6 @@ struct QueryPlanTests {
                     try await Self.run("BEGIN", on: connection)
                     let claim = QueueStore.ClaimUnlimited.sql.replacingOccurrences(of: "$1", with: "'w'")
                         .replacingOccurrences(of: "$2", with: "30").replacingOccurrences(of: "$3", with: "10")
-                        .replacingOccurrences(of: "$4", with: "10")
                     #expect(try await Self.count(claim, on: connection) == 2)
                     let started = try await Self.lines(hotUpdates, on: connection)
                     // Both runs' rows and both jobs' leases, in place.

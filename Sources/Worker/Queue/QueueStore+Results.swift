@@ -43,8 +43,7 @@ extension QueueStore {
             var first = true
             let rows = try await client.execute(
                 RecordResultsAndClaim(
-                    results: RecordResults(outcomes: batch, workerID: workerID), leaseSeconds: leaseSeconds, limit: claimLimit,
-                    backfillLimit: backfillLimit(claimLimit)), logger: logger)
+                    results: RecordResults(outcomes: batch, workerID: workerID), leaseSeconds: leaseSeconds, limit: claimLimit), logger: logger)
             for try await row in rows {
                 let row = row.makeRandomAccess()
                 if first {
@@ -204,7 +203,7 @@ extension QueueStore {
         """
 
     /// A busy worker's one statement per batch: `RecordResults` ($1 the outcomes, $2 the
-    /// worker) and `ClaimUnlimited` ($3 the lease, $4 the batch size, $5 the backfill part) together, so that
+    /// worker) and `ClaimUnlimited` ($3 the lease, $4 the batch size) together, so that
     /// writing a batch of results and taking the next batch is one round trip and one commit
     /// (a transaction around the two statements took four round trips). The rows are the
     /// claim's (`ClaimColumn`); each also carries what the results counted, by status and trigger type. The two
@@ -217,7 +216,7 @@ extension QueueStore {
             ), tally AS (
                 SELECT array_agg(status) AS statuses, array_agg(trigger_type) AS trigger_types, array_agg(n) AS counts
                 FROM (SELECT status, trigger_type, count(*) AS n FROM recorded GROUP BY status, trigger_type) k
-            ), \(leaseCTEs(due: unlimitedDue(limit: "$4", backfillLimit: "$5"), worker: "$2", lease: "$3"))
+            ), \(leaseCTEs(due: unlimitedDue(limit: "$4"), worker: "$2", lease: "$3"))
             SELECT claimed.*, \(limitedDueSQL) AS limited_due, tally.statuses, tally.trigger_types, tally.counts
             FROM tally LEFT JOIN claimed ON true
             """
@@ -226,13 +225,11 @@ extension QueueStore {
         let results: RecordResults
         let leaseSeconds: Int
         let limit: Int
-        let backfillLimit: Int
 
         func makeBindings() throws -> PostgresBindings {
             var bindings = try results.makeBindings()
             bindings.append(leaseSeconds)
             bindings.append(limit)
-            bindings.append(backfillLimit)
             return bindings
         }
 

@@ -6,14 +6,11 @@ import PostgresNIO
 /// The job queue: claiming, leases and results. Every query of `jobs` the worker makes is here.
 struct QueueStore: Sendable {
     let client: PostgresClient, logger: Logger, metrics: FlowForgeMetrics?
-    /// Free slots a claim never fills with a backfill's runs, so that runs coming due on time
-    /// find a slot while a long backfill drains (`WorkerService` keeps a quarter of its slots).
-    let backfillReserve: Int
     /// The steps of the workflows this store's claims returned; one per worker, for its life.
     let stepsCache = StepsCache()
 
-    init(client: PostgresClient, logger: Logger, metrics: FlowForgeMetrics? = nil, backfillReserve: Int = 0) {
-        (self.client, self.logger, self.metrics, self.backfillReserve) = (client, logger, metrics, backfillReserve)
+    init(client: PostgresClient, logger: Logger, metrics: FlowForgeMetrics? = nil) {
+        (self.client, self.logger, self.metrics) = (client, logger, metrics)
     }
 
     /// Run timings use clock_timestamp(), not now(): now() is when the transaction began, which
@@ -37,7 +34,7 @@ struct QueueStore: Sendable {
     func claim(workerID: String, limit: Int, leaseSeconds: Int) async throws -> Claim {
         guard limit > 0 else { return Claim(runs: [], nextDueIn: nil) }
         let (claimed, limitedDue, nextDueIn) = try await decodeClaim(
-            client.execute(ClaimUnlimited(workerID: workerID, leaseSeconds: leaseSeconds, limit: limit, backfillLimit: backfillLimit(limit)), logger: logger))
+            client.execute(ClaimUnlimited(workerID: workerID, leaseSeconds: leaseSeconds, limit: limit), logger: logger))
         guard claimed.count < limit, limitedDue else { return Claim(runs: claimed, nextDueIn: nextDueIn) }
         let remaining = limit - claimed.count
         return try await client.withOpenTransaction(logger: logger) { connection in
@@ -88,7 +85,7 @@ struct QueueStore: Sendable {
     func claim(workerID: String, limit: Int, leaseSeconds: Int, on connection: PostgresConnection) async throws -> [ClaimedRun] {
         guard limit > 0 else { return [] }
         let (claimed, limitedDue, _) = try await decodeClaim(
-            connection.execute(ClaimUnlimited(workerID: workerID, leaseSeconds: leaseSeconds, limit: limit, backfillLimit: backfillLimit(limit)), logger: logger))
+            connection.execute(ClaimUnlimited(workerID: workerID, leaseSeconds: leaseSeconds, limit: limit), logger: logger))
         guard claimed.count < limit, limitedDue else { return claimed }
         return claimed + (try await claimLimited(workerID: workerID, limit: limit - claimed.count, leaseSeconds: leaseSeconds, on: connection))
     }
@@ -207,11 +204,12 @@ struct QueueStore: Sendable {
 
     static let limitedDueSQL = "EXISTS (SELECT 1 FROM flowforge.jobs WHERE locked_by IS NULL AND limited AND run_at <= now())"
 
-    /// The unlimited claim's choice of jobs, oldest first, with the batch size parameters
-    /// named: every due job that came due on its own first, and only then, for the slots left,
-    /// a backfill's, at most `backfillLimit` of them. A backfill's thousands of runs, all due at
-    /// once, so never go before the runs that are due on time, which keep their own index.
-    static func unlimitedDue(limit: String, backfillLimit: String) -> String {
+    /// The unlimited claim's choice of jobs, oldest first, with the batch size parameter named:
+    /// every due job that came due on its own first, and only then, for the slots left, a
+    /// backfill's. A backfill's thousands of runs, all due at once, so never go before the runs
+    /// that are due on time, which keep their own index. (A backfill of long runs that should
+    /// leave slots free is held back by its workflow's overlap policy, as any run is.)
+    static func unlimitedDue(limit: String) -> String {
         """
         WITH on_time AS (
             SELECT execution_id FROM flowforge.jobs
@@ -223,33 +221,27 @@ struct QueueStore: Sendable {
             SELECT execution_id FROM flowforge.jobs
             WHERE locked_by IS NULL AND NOT limited AND backfill AND run_at <= now()
             ORDER BY run_at, execution_id
-            LIMIT least(\(backfillLimit), \(limit) - (SELECT count(*) FROM on_time))
+            LIMIT \(limit) - (SELECT count(*) FROM on_time)
             FOR UPDATE SKIP LOCKED
         )
         SELECT execution_id FROM on_time UNION ALL SELECT execution_id FROM backfill
         """
     }
 
-    /// How many of `limit` free slots a claim may fill with a backfill's runs: all but the
-    /// slots kept for runs that come due on time (`backfillReserve`).
-    func backfillLimit(_ limit: Int) -> Int { max(0, limit - backfillReserve) }
-
     /// The busy path's claim, prepared once per connection: workflows without a limit, oldest
     /// first, one table and one index ($3 is the batch size).
     struct ClaimUnlimited: PostgresPreparedStatement {
-        static let sql = leaseSQL(due: unlimitedDue(limit: "$3", backfillLimit: "$4"))
+        static let sql = leaseSQL(due: unlimitedDue(limit: "$3"))
         typealias Row = PostgresRow
         let workerID: String
         let leaseSeconds: Int
         let limit: Int
-        let backfillLimit: Int
 
         func makeBindings() throws -> PostgresBindings {
             var bindings = PostgresBindings()
             bindings.append(workerID)
             bindings.append(leaseSeconds)
             bindings.append(limit)
-            bindings.append(backfillLimit)
             return bindings
         }
 
