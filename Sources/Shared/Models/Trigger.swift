@@ -14,6 +14,8 @@ public struct Trigger: Sendable, Equatable {
     public var nextRunAt: Date?
     public var lastRunAt: Date?
     public var misfirePolicy: MisfirePolicy
+    /// Jitter, active window and DST policy of a scheduled trigger.
+    public var scheduleOptions = ScheduleOptions()
     public var dependsOnWorkflowId: Int64?
     /// Filled by reads that join the upstream workflow; not stored.
     public var dependsOnWorkflowName: String?
@@ -47,6 +49,7 @@ public struct TriggerDefinition: Sendable, Equatable {
     public var cronExpression: String?
     public var timezone: String = "UTC"
     public var misfirePolicy: MisfirePolicy = .runOnce
+    public var scheduleOptions = ScheduleOptions()
     public var dependsOnWorkflowId: Int64?
     public var dependencyCondition: DependencyCondition?
     public var delayMinutes: Int = 0
@@ -66,6 +69,7 @@ public struct TriggerDefinition: Sendable, Equatable {
         cronExpression = trigger.cronExpression
         timezone = trigger.timezone
         misfirePolicy = trigger.misfirePolicy
+        scheduleOptions = trigger.scheduleOptions
         dependsOnWorkflowId = trigger.dependsOnWorkflowId
         dependencyCondition = trigger.dependencyCondition
         delayMinutes = trigger.delayMinutes

@@ -34,7 +34,7 @@ public struct TriggerStore: Sendable {
         SELECT t.id, t.workflow_id, t.trigger_type, t.enabled, t.trigger_name, t.name_is_generated, t.cron_expression,
             t.timezone, \(nextRunSQL("t")) AS next_run_at, \(lastRunSQL) AS last_run_at, t.misfire_policy, t.depends_on_workflow_id,
             up.name AS depends_on_workflow_name, t.dependency_condition, t.delay_minutes, t.event_type, t.event_config,
-            t.created_at, t.updated_at
+            t.created_at, t.updated_at, \(ScheduleOptions.columns("t"))
         FROM flowforge.workflow_triggers t
         LEFT JOIN flowforge.workflows up ON up.id = t.depends_on_workflow_id
         """
@@ -52,6 +52,7 @@ public struct TriggerStore: Sendable {
             nextRunAt: try row.column("next_run_at"),
             lastRunAt: try row.column("last_run_at"),
             misfirePolicy: MisfirePolicy(rawValue: try row.column("misfire_policy")) ?? .runOnce,
+            scheduleOptions: try ScheduleOptions(row: row),
             dependsOnWorkflowId: try row.column("depends_on_workflow_id"),
             dependsOnWorkflowName: try row.column("depends_on_workflow_name"),
             dependencyCondition: (try row.column("dependency_condition", as: String?.self)).flatMap(DependencyCondition.init),
@@ -113,21 +114,28 @@ public struct TriggerStore: Sendable {
             throw FlowForgeError.invalid("a workflow can have at most \(Limits.triggersPerWorkflow) triggers")
         }
         let upstreamName = try await checkDependency(definition, workflowId: workflowId, workflowName: workflowName, on: connection, logger: logger)
-        let change = TriggerChange(creating: definition, upstreamName: upstreamName, now: now)
-        let rows = try await connection.query(
+        // The id first: a jittered schedule's next run depends on it.
+        let idRows = try await connection.query(
+            "SELECT nextval(pg_get_serial_sequence('flowforge.workflow_triggers', 'id'))", logger: logger)
+        var id: Int64 = 0
+        for try await value in idRows.decode(Int64.self) { id = value }
+        let change = TriggerChange(creating: definition, id: id, upstreamName: upstreamName, now: now)
+        let options = definition.scheduleOptions
+        try await connection.query(
             """
             INSERT INTO flowforge.workflow_triggers
-                (workflow_id, trigger_type, enabled, trigger_name, name_is_generated, cron_expression, timezone, next_run_at,
-                 misfire_policy, depends_on_workflow_id, dependency_condition, delay_minutes, event_type, event_config, files_since)
-            VALUES (\(workflowId), \(definition.type.rawValue), \(definition.enabled), \(change.name), \(change.nameIsGenerated),
+                (id, workflow_id, trigger_type, enabled, trigger_name, name_is_generated, cron_expression, timezone, next_run_at,
+                 misfire_policy, depends_on_workflow_id, dependency_condition, delay_minutes, event_type, event_config, files_since,
+                 jitter_seconds, active_from, active_until, dst_gap, dst_overlap)
+            OVERRIDING SYSTEM VALUE
+            VALUES (\(id), \(workflowId), \(definition.type.rawValue), \(definition.enabled), \(change.name), \(change.nameIsGenerated),
                 \(definition.cronExpression), \(definition.timezone), \(change.nextRunAt), \(definition.misfirePolicy.rawValue),
                 \(definition.dependsOnWorkflowId), \(definition.dependencyCondition?.rawValue), \(definition.delayMinutes),
                 \(definition.eventType?.rawValue), \(definition.eventConfig),
-                CASE WHEN \(change.takesFilesFromNow) THEN clock_timestamp() END)
-            RETURNING id
+                CASE WHEN \(change.takesFilesFromNow) THEN clock_timestamp() END,
+                \(options.jitterSeconds), \(options.activeFrom), \(options.activeUntil), \(options.dstPolicy?.gap?.rawValue),
+                \(options.dstPolicy?.overlap?.rawValue))
             """, logger: logger)
-        var id: Int64 = 0
-        for try await value in rows.decode(Int64.self) { id = value }
         if let sealed = definition.sealedSecret {
             try await connection.query(
                 "INSERT INTO flowforge.webhook_secrets (trigger_id, sealed) VALUES (\(id), \(ByteBuffer(bytes: sealed)))", logger: logger)
@@ -201,6 +209,7 @@ public struct TriggerStore: Sendable {
             if change.withdrawsUpcomingRuns {
                 try await RunEnqueue.withdrawUpcoming(triggerId: triggerId, on: connection, logger: logger)
             }
+            let options = definition.scheduleOptions
             try await connection.query(
                 """
                 UPDATE flowforge.workflow_triggers SET
@@ -209,7 +218,9 @@ public struct TriggerStore: Sendable {
                     misfire_policy = \(definition.misfirePolicy.rawValue), depends_on_workflow_id = \(definition.dependsOnWorkflowId),
                     dependency_condition = \(definition.dependencyCondition?.rawValue), delay_minutes = \(definition.delayMinutes),
                     event_type = \(definition.eventType?.rawValue), event_config = \(definition.eventConfig), updated_at = now(),
-                    files_since = CASE WHEN \(change.takesFilesFromNow) THEN clock_timestamp() ELSE files_since END
+                    files_since = CASE WHEN \(change.takesFilesFromNow) THEN clock_timestamp() ELSE files_since END,
+                    jitter_seconds = \(options.jitterSeconds), active_from = \(options.activeFrom), active_until = \(options.activeUntil),
+                    dst_gap = \(options.dstPolicy?.gap?.rawValue), dst_overlap = \(options.dstPolicy?.overlap?.rawValue)
                 WHERE id = \(triggerId)
                 """, logger: logger)
             try await NotificationChannel.triggersChanged.notify(String(triggerId), on: connection, logger: logger)
