@@ -22,8 +22,9 @@ struct TriggersController {
     }
 
     /// The runs a scheduled trigger's schedule would have created in `[from, to)`, in its zone,
-    /// by its daylight-saving rules, moved by its jitter and within its active window; with `?dry_run=true` only counted. Times that already
-    /// have a run are skipped, so the call can be repeated.
+    /// by its daylight-saving rules, moved by its jitter and within its active window (its
+    /// `TriggerSchedule`); with `?dry_run=true` only counted. Times that already have a run are
+    /// skipped, so the call can be repeated.
     @Sendable func backfill(_ request: Request, context: BasicRequestContext) async throws -> JSONBody<BackfillBody> {
         var request = request
         let (workflowId, triggerId) = try ids(request, context)
