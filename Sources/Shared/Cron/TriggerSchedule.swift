@@ -72,8 +72,14 @@ public struct TriggerSchedule: Sendable {
     public struct Fires: IteratorProtocol, Sendable {
         let schedule: TriggerSchedule
         let after: Date
-        /// The next unmoved time to look at.
-        var slot: CronFire?
+        /// The next unmoved time to look at: found already, or the first after an instant (found
+        /// when asked, so a walk without jitter costs one cron step per run and no more).
+        var slot: Slot
+
+        enum Slot: Sendable {
+            case found(CronFire?)
+            case after(Date)
+        }
 
         init(schedule: TriggerSchedule, after: Date) {
             self.schedule = schedule
@@ -83,25 +89,43 @@ public struct TriggerSchedule: Sendable {
             if let from = schedule.options.activeFrom {
                 start = max(start, Date(timeIntervalSince1970: from.timeIntervalSince1970.rounded(.up) - 1))
             }
-            slot = schedule.jitters ? schedule.firstSlot(movedAfter: start) : schedule.cron.next(after: start)
+            slot = schedule.jitters ? .found(schedule.firstSlot(movedAfter: start)) : .after(start)
         }
 
         public mutating func next() -> CronFire? {
             let options = schedule.options
-            while let current = slot {
-                let following = schedule.cron.next(after: current.instant)
-                slot = following
-                let fire = schedule.jitters ? schedule.moved(current, before: following) : current
+            while true {
+                let current: CronFire
+                switch slot {
+                case .found(let found):
+                    guard let found else { return nil }
+                    current = found
+                case .after(let instant):
+                    guard let found = schedule.cron.next(after: instant) else {
+                        slot = .found(nil)
+                        return nil
+                    }
+                    current = found
+                }
+                let fire: CronFire
+                if schedule.jitters {
+                    // The move is bounded by the next unmoved time, which is also the next to look at.
+                    let following = schedule.cron.next(after: current.instant)
+                    slot = .found(following)
+                    fire = schedule.moved(current, before: following)
+                } else {
+                    slot = .after(current.instant)
+                    fire = current
+                }
                 if let until = options.activeUntil, fire.instant >= until {
                     // Times only grow: nothing later is inside the window either.
-                    slot = nil
+                    slot = .found(nil)
                     return nil
                 }
                 if fire.instant > after, options.activeFrom.map({ fire.instant >= $0 }) ?? true {
                     return fire
                 }
             }
-            return nil
         }
     }
 
@@ -119,8 +143,9 @@ public struct TriggerSchedule: Sendable {
     /// The first unmoved time whose moved time may be after `start`: the last one at or before
     /// `start` (its move may carry it past), or else the first one after it. A time more than
     /// `jitter_seconds` before `start` cannot be moved past it, so the search looks back that
-    /// far at most, first in one step, then by halving the distance, so that an every-minute
-    /// schedule with an hour's jitter costs a dozen steps rather than sixty.
+    /// far in one step, and when a time is there, for the last one by widening steps back from
+    /// `start` (1, 4, 16, … s): an every-minute schedule with an hour's jitter costs half a
+    /// dozen cron steps rather than sixty.
     func firstSlot(movedAfter start: Date) -> CronFire? {
         let window = TimeInterval(options.jitterSeconds)
         guard let earliest = cron.next(after: start.addingTimeInterval(-window)) else { return nil }
@@ -132,7 +157,7 @@ public struct TriggerSchedule: Sendable {
                 last = found
                 break
             }
-            width *= 2
+            width *= 4
         }
         while let later = cron.next(after: last.instant), later.instant <= start { last = later }
         return last
