@@ -19,7 +19,7 @@ public struct SchedulerStore: Sendable {
 
     /// Enabled scheduled triggers due by $1, at most $2, locked for this transaction.
     static let dueTriggersSQL = """
-        SELECT t.id, t.cron_expression, t.timezone, t.next_run_at, t.misfire_policy
+        SELECT t.id, t.cron_expression, t.timezone, t.next_run_at, t.misfire_policy, \(ScheduleOptions.columns("t"))
         FROM flowforge.workflow_triggers t
         WHERE t.enabled AND t.trigger_type = 'scheduled' AND t.next_run_at <= $1 AND NOT \(pausedWorkflow)
         ORDER BY t.next_run_at
@@ -38,6 +38,7 @@ public struct SchedulerStore: Sendable {
     /// A scheduled trigger whose `next_run_at` has come (within the look-ahead).
     struct DueTrigger: Sendable {
         var id: Int64, cron: String, timezone: String, nextRunAt: Date, misfire: MisfirePolicy
+        var options = ScheduleOptions()
     }
 
     /// Locks the enabled scheduled triggers due by `horizon` (at most `limit`), asks `plan` for
@@ -53,7 +54,8 @@ public struct SchedulerStore: Sendable {
                 DueTrigger(
                     id: try row.column("id"), cron: try row.column("cron_expression"), timezone: try row.column("timezone"),
                     nextRunAt: try row.column("next_run_at"),
-                    misfire: MisfirePolicy(rawValue: try row.column("misfire_policy")) ?? .runOnce)
+                    misfire: MisfirePolicy(rawValue: try row.column("misfire_policy")) ?? .runOnce,
+                    options: try ScheduleOptions(row: row))
             }
             var runTriggers: [Int64] = [], runTimes: [Date] = []
             var advanced: [Int64] = [], nextTimes: [Date] = [], hasNext: [Bool] = [], lastTimes: [Date] = [], hasLast: [Bool] = []
