@@ -35,7 +35,11 @@ final class LiveOutput: Sendable {
     /// Attempts younger than this are left to the next flush: most runs of a busy worker end
     /// sooner (a no-op, a quick command), and their result alone shows them. A line printed at
     /// the start of a longer step still shows within about 1.25 s.
-    static let minimumAge: Duration = .milliseconds(250)
+    let minimumAge: Duration
+
+    init(minimumAge: Duration = .milliseconds(250)) {
+        self.minimumAge = minimumAge
+    }
 
     private struct Step {
         var name: String
@@ -96,7 +100,7 @@ final class LiveOutput: Sendable {
         let now = ContinuousClock.now
         let candidates: [Candidate] = attempts.withLock { attempts in
             attempts.flatMap { attempt, entry in
-                guard now - entry.startedAt >= Self.minimumAge else { return [Candidate]() }
+                guard now - entry.startedAt >= minimumAge else { return [Candidate]() }
                 return entry.steps.map { index, step in
                     Candidate(
                         attempt: attempt, index: index, name: step.name, startedAt: step.startedAt, source: step.source,

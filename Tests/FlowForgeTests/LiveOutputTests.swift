@@ -5,6 +5,7 @@ import Foundation
 import Hummingbird
 import PostgresNIO
 import ServiceLifecycle
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -242,6 +243,65 @@ struct LiveOutputTests {
             #expect(Double(rows) <= seconds.rounded(.up) + 1, "\(rows) writes in \(seconds) s")
             #expect(try await Self.liveRows(api) == 0)
         }
+    }
+
+    /// Output a test writes by hand.
+    final class Printed: LiveOutputSource {
+        private let text = Mutex("")
+        func print(_ line: String) { text.withLock { $0 += line } }
+        var outputBytes: Int { text.withLock { $0.utf8.count } }
+        var outputSoFar: StepOutput { StepOutput(text: text.withLock { $0 }) }
+    }
+
+    @Test("a flush takes only the steps whose output or state changed; a failed write hands them back; the end says whether any was taken")
+    func takesOnlyChanges() throws {
+        let live = LiveOutput(minimumAge: .zero)
+        let run = RunAttempt(executionId: 7, attempt: 2)
+        let quiet = RunAttempt(executionId: 8, attempt: 1)
+        let first = live.started(run, step: 0, name: "first")
+        let printed = Printed()
+        first.follow(printed)
+        _ = live.started(quiet, step: 0, name: "noop")
+
+        // Both show once, as running; the quiet one with no output.
+        var changes = live.takeChanges().sorted { $0.attempt.executionId < $1.attempt.executionId }
+        #expect(changes.map(\.attempt) == [run, quiet])
+        #expect(changes[0].step["status"] == "running")
+        #expect(changes[0].step["output"] == "")
+        #expect(changes[0].step["output_bytes"] == 0)
+        #expect(changes[1].step["exit_code"] == .null)
+        #expect(live.takeChanges().isEmpty)
+
+        printed.print("one\n")
+        printed.print("two\n")
+        changes = live.takeChanges()
+        #expect(changes.count == 1)
+        #expect(changes.first?.step["output"] == "one\ntwo\n")
+        #expect(changes.first?.step["output_bytes"] == 8)
+        // The write failed: the next flush takes the same again.
+        live.untake(changes)
+        #expect(live.takeChanges().first?.step["output"] == "one\ntwo\n")
+        #expect(live.takeChanges().isEmpty)
+
+        // The step ends and the next starts: the ended one's result is taken once, the new one shows.
+        live.finished(run, step: 0, result: ["name": "first", "status": "completed", "exit_code": 0, "output": "one\ntwo\n"])
+        _ = live.started(run, step: 1, name: "second")
+        changes = live.takeChanges().sorted { $0.stepIndex < $1.stepIndex }
+        #expect(changes.map(\.stepIndex) == [0, 1])
+        #expect(changes[0].step["status"] == "completed")
+        #expect(changes[0].version == LiveOutput.finalVersion)
+        #expect(changes[1].step["status"] == "running")
+        #expect(live.takeChanges().isEmpty)
+        #expect(live.stepCount == 3)
+
+        #expect(live.ended(run))
+        #expect(live.ended(quiet))
+        #expect(live.stepCount == 0)
+        // An attempt no flush saw writes no rows, and its result deletes none.
+        let young = LiveOutput()
+        _ = young.started(run, step: 0, name: "quick")
+        #expect(young.takeChanges().isEmpty)
+        #expect(!young.ended(run))
     }
 
     static func counter(_ name: String, in text: String) -> Int {
