@@ -304,6 +304,28 @@ struct LiveOutputTests {
         #expect(!young.ended(run))
     }
 
+    @Test("an http step's answer shows as it arrives: its status line and the body so far")
+    func httpAnswerWhileArriving() async throws {
+        try await HTTPStepTests.withTrickleServer { port, log in
+            let http = try HTTPStepTests.step(["url": .string("http://127.0.0.1:\(port)/slow"), "method": "GET", "timeout_seconds": 600])
+            let live = LiveOutput(minimumAge: .zero)
+            let step = live.started(RunAttempt(executionId: 1, attempt: 1), step: 0, name: "trickle")
+            let running = Task {
+                await HTTPStepRunner().run(http, name: "trickle", context: [:], deadline: ContinuousClock.now + .seconds(600), live: step)
+            }
+            let shown = await HTTPStepTests.waitUntil {
+                live.takeChanges().contains { change in
+                    change.step["status"] == "running" && change.step["output"]?.stringValue?.hasPrefix("HTTP 200\nx") == true
+                }
+            }
+            #expect(shown, "the answer did not show while it arrived")
+            running.cancel()
+            let result = await running.value
+            #expect(result.error == "step trickle was stopped: the run was cancelled")
+            #expect(await HTTPStepTests.waitUntil { await log.abandoned })
+        }
+    }
+
     static func counter(_ name: String, in text: String) -> Int {
         for line in text.split(separator: "\n") where line.hasPrefix(name + " ") {
             return Int(Double(line.split(separator: " ")[1]) ?? -1)
