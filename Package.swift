@@ -101,6 +101,8 @@ let package = Package(
             dependencies: [
                 "FlowForgeAPI", "FlowForgeScheduler", "FlowForgeWorker",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                // The client commands' HTTP client (the worker's http steps use it too).
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ] + executableDependencies,
             path: "Sources/flowforge",
             swiftSettings: strict

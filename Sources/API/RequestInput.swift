@@ -27,6 +27,20 @@ extension Request {
         try JSONBodyDecoder().decode(type, from: try await jsonBody(context: context))
     }
 
+    /// The body as a request type for a route whose body is optional: `empty` when none was sent.
+    mutating func decodeOptionalBody<Body: RequestBody>(
+        _ type: Body.Type, context: some RequestContext, empty: Body
+    ) async throws -> Body {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await collectBody(upTo: maxBodyBytes)
+        } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
+            throw APIError.bodyTooLarge
+        }
+        guard buffer.readableBytes > 0 else { return empty }
+        return try JSONBodyDecoder().decode(type, from: try JSONValue.parse(buffer.readableBytesView))
+    }
+
     /// A positive integer id from the path; anything else is a 400 naming the parameter.
     func id(_ name: String, context: some RequestContext, label: String) throws -> Int64 {
         let text = context.parameters.get(name) ?? ""

@@ -82,7 +82,7 @@ public struct SchedulerStore: Sendable {
                     """
                     WITH wanted AS (
                         SELECT t.workflow_id, w.name AS workflow_name, t.id AS trigger_id, t.trigger_name, r.at AS scheduled_for,
-                            NULL::bigint AS upstream_execution_id, \(now)::timestamptz AS queued_at
+                            NULL::bigint AS upstream_execution_id, \(now)::timestamptz AS queued_at, t.params
                         FROM unnest(\(runTriggers)::bigint[], \(runTimes)::timestamptz[]) AS r(trigger_id, at)
                         JOIN flowforge.workflow_triggers t ON t.id = r.trigger_id
                         JOIN flowforge.workflows w ON w.id = t.workflow_id
@@ -114,7 +114,18 @@ public struct SchedulerStore: Sendable {
     static let queuePlannerSettingsSQL = "SELECT "
         + DatabaseURL.queueWorkerPlannerSettings.map { "set_config('\($0.0)', '\($0.1)', true)" }.joined(separator: ", ")
 
-    /// The cascade of up to $1 finished runs (see `cascade`).
+    /// The SQL condition under which a finished run of status `status` counts for trigger `t`.
+    static func conditionHolds(_ t: String, status: String) -> String {
+        """
+        (\(t).dependency_condition = 'on_completion'
+         OR (\(t).dependency_condition = 'on_success' AND \(status) = 'completed')
+         OR (\(t).dependency_condition = 'on_failure' AND \(status) = 'failed'))
+        """
+    }
+
+    /// The cascade of up to $1 finished runs (see `cascade`). Rows with `created` are the
+    /// downstream runs of single-upstream triggers; the others are the finishes of a join's
+    /// upstreams, for `advanceJoins` (which checks the join's condition under its lock).
     static let cascadeSQL = """
         WITH taken AS (
             DELETE FROM flowforge.cascade_backlog b
@@ -126,25 +137,32 @@ public struct SchedulerStore: Sendable {
             WHERE e.id = ANY(ARRAY(SELECT execution_id FROM taken)) AND e.status IN ('completed', 'failed')
         ), marked AS (
             UPDATE flowforge.executions e SET cascaded_at = now() WHERE e.id = ANY(ARRAY(SELECT execution_id FROM taken))
+        ), edge AS (
+            SELECT f.id AS execution_id, f.workflow_id AS upstream_workflow_id, f.status, f.finished_at, u.trigger_id,
+                EXISTS (SELECT 1 FROM flowforge.trigger_upstreams j WHERE j.trigger_id = u.trigger_id AND j.position = 1) AS joins
+            FROM finished f JOIN flowforge.trigger_upstreams u ON u.upstream_workflow_id = f.workflow_id
         ), wanted AS (
             SELECT t.workflow_id, w.name AS workflow_name, t.id AS trigger_id, t.trigger_name,
-                f.finished_at + make_interval(mins => t.delay_minutes) AS scheduled_for, f.id AS upstream_execution_id,
-                now() AS queued_at
-            FROM finished f
+                e.finished_at + make_interval(mins => t.delay_minutes) AS scheduled_for, e.execution_id AS upstream_execution_id,
+                now() AS queued_at, t.params
+            FROM edge e
             JOIN flowforge.workflow_triggers t
-                ON t.depends_on_workflow_id = f.workflow_id AND t.trigger_type = 'dependency' AND t.enabled
-               AND (t.dependency_condition = 'on_completion'
-                    OR (t.dependency_condition = 'on_success' AND f.status = 'completed')
-                    OR (t.dependency_condition = 'on_failure' AND f.status = 'failed'))
+                ON t.id = e.trigger_id AND NOT e.joins AND t.trigger_type = 'dependency' AND t.enabled
+               AND \(conditionHolds("t", status: "e.status"))
             JOIN flowforge.workflows w ON w.id = t.workflow_id AND w.paused_at IS NULL
         ), \(RunEnqueue.ctes(.dependency))
-        SELECT execution_id FROM run_job
+        SELECT execution_id AS created, NULL::bigint AS trigger_id, NULL::bigint AS upstream_workflow_id,
+            NULL::bigint AS upstream_execution_id, NULL::timestamptz AS finished_at, NULL::text AS status
+        FROM run_job
+        UNION ALL
+        SELECT NULL, trigger_id, upstream_workflow_id, execution_id, finished_at, status FROM edge WHERE joins
         """
 
-    /// Starts the downstream runs of finished executions not yet cascaded, in one statement:
-    /// every enabled dependency trigger whose condition holds gets a run with
-    /// `run_at = finished_at + delay`, and the upstream is marked cascaded in the same
-    /// transaction. Returns how many downstream runs it created.
+    /// Starts the downstream runs of finished executions not yet cascaded: every enabled
+    /// dependency trigger whose condition holds gets a run with `run_at = finished_at + delay`,
+    /// and the upstream is marked cascaded in the same transaction. Single-upstream triggers
+    /// take one statement; joins are advanced after it (`advanceJoins`). Returns how many
+    /// downstream runs it created.
     public func cascade(limit: Int = 500) async throws -> Int {
         let created = try await client.withOpenTransaction(logger: logger) { connection in
             // The worker's planner settings, for this transaction: the backlog and the runs are
@@ -154,12 +172,121 @@ public struct SchedulerStore: Sendable {
             query.binds.append(limit)
             let rows = try await connection.query(query, logger: logger)
             var created = 0
-            for try await _ in rows { created += 1 }
+            var finishes = JoinFinishes()
+            for try await (run, trigger, upstream, execution, finishedAt, status) in rows.decode(
+                (Int64?, Int64?, Int64?, Int64?, Date?, String?).self)
+            {
+                if run != nil { created += 1 }
+                if let trigger, let upstream, let execution, let finishedAt, let status {
+                    finishes.append(trigger: trigger, upstream: upstream, execution: execution, finishedAt: finishedAt, status: status)
+                }
+            }
+            if !finishes.triggers.isEmpty { created += try await Self.advanceJoins(finishes, on: connection, logger: logger) }
             if created > 0 { try await NotificationChannel.jobs.notify("cascade", on: connection, logger: logger) }
             return created
         }
         metrics?.runsCreated(created, triggerType: .dependency)
         return created
+    }
+
+    /// Upstream finishes of joins, as columns to bind.
+    struct JoinFinishes {
+        var triggers: [Int64] = [], upstreams: [Int64] = [], executions: [Int64] = [], finishedAt: [Date] = [], statuses: [String] = []
+
+        mutating func append(trigger: Int64, upstream: Int64, execution: Int64, finishedAt date: Date, status: String) {
+            triggers.append(trigger)
+            upstreams.append(upstream)
+            executions.append(execution)
+            finishedAt.append(date)
+            statuses.append(status)
+        }
+    }
+
+    /// Records the finishes that count for their joins and starts the runs of the joins they
+    /// complete (`JoinPlan`). Each join is locked first, in id order, so the cascaders of
+    /// several schedulers advance one join one at a time: two upstreams finishing in the same
+    /// millisecond and taken by two cascaders are counted one after the other, and whichever
+    /// counts second sees the first (its statements start after the first committed). Returns
+    /// how many runs it created.
+    static func advanceJoins(_ finishes: JoinFinishes, on connection: PostgresConnection, logger: Logger) async throws -> Int {
+        let joins = Array(Set(finishes.triggers)).sorted()
+        try await connection.query(
+            "SELECT id FROM flowforge.workflow_triggers WHERE id = ANY(\(joins)) ORDER BY id FOR UPDATE", logger: logger)
+        // The condition, the trigger being on, and its workflow not paused are judged now,
+        // under the lock: a finish that does not count is not recorded at all.
+        try await connection.query(
+            """
+            INSERT INTO flowforge.join_pending (trigger_id, upstream_workflow_id, execution_id, finished_at)
+            SELECT x.trigger_id, x.upstream_workflow_id, x.execution_id, x.finished_at
+            FROM unnest(\(finishes.triggers)::bigint[], \(finishes.upstreams)::bigint[], \(finishes.executions)::bigint[],
+                        \(finishes.finishedAt)::timestamptz[], \(finishes.statuses)::text[])
+                 AS x(trigger_id, upstream_workflow_id, execution_id, finished_at, status)
+            JOIN flowforge.trigger_upstreams u ON u.trigger_id = x.trigger_id AND u.upstream_workflow_id = x.upstream_workflow_id
+            JOIN flowforge.workflow_triggers t
+                ON t.id = x.trigger_id AND t.trigger_type = 'dependency' AND t.enabled AND \(unescaped: conditionHolds("t", status: "x.status"))
+            JOIN flowforge.workflows w ON w.id = t.workflow_id AND w.paused_at IS NULL
+            ORDER BY x.finished_at, x.execution_id
+            ON CONFLICT DO NOTHING
+            """, logger: logger)
+        let rows = try await connection.query(
+            """
+            SELECT p.trigger_id, p.seq, p.upstream_workflow_id, p.execution_id, p.finished_at,
+                (SELECT array_agg(u.upstream_workflow_id) FROM flowforge.trigger_upstreams u WHERE u.trigger_id = p.trigger_id)
+            FROM flowforge.join_pending p WHERE p.trigger_id = ANY(\(joins)) ORDER BY p.trigger_id, p.seq
+            """, logger: logger)
+        var pending: [Int64: (upstreams: Set<Int64>, finishes: [JoinPlan.Finish])] = [:]
+        for try await (trigger, seq, upstream, execution, finishedAt, upstreams) in rows.decode(
+            (Int64, Int64, Int64, Int64, Date, [Int64]).self)
+        {
+            let finish = JoinPlan.Finish(seq: seq, upstreamWorkflowId: upstream, executionId: execution, finishedAt: finishedAt)
+            pending[trigger, default: (Set(upstreams), [])].finishes.append(finish)
+        }
+        var fired = FiredJoins()
+        for trigger in joins {
+            guard let (upstreams, finishes) = pending[trigger] else { continue }
+            for firing in JoinPlan(pending: finishes, upstreams: upstreams).firings { fired.append(firing, trigger: trigger) }
+        }
+        guard !fired.triggers.isEmpty else { return 0 }
+        let created = try await connection.query(
+            """
+            WITH consumed AS (
+                DELETE FROM flowforge.join_pending WHERE seq = ANY(\(fired.memberSeqs)::bigint[])
+            ), member AS (
+                SELECT * FROM unnest(\(fired.memberFirings)::bigint[], \(fired.memberExecutions)::bigint[]) WITH ORDINALITY
+                    AS m(firing, execution_id, position)
+            ), wanted AS (
+                SELECT t.workflow_id, w.name AS workflow_name, t.id AS trigger_id, t.trigger_name,
+                    g.finished_at + make_interval(mins => t.delay_minutes) AS scheduled_for, g.upstream_execution_id,
+                    ARRAY(SELECT m.execution_id FROM member m WHERE m.firing = g.firing ORDER BY m.position) AS upstream_execution_ids,
+                    now() AS queued_at, t.params
+                FROM unnest(\(fired.triggers)::bigint[], \(fired.completing)::bigint[], \(fired.finishedAt)::timestamptz[])
+                     WITH ORDINALITY AS g(trigger_id, upstream_execution_id, finished_at, firing)
+                JOIN flowforge.workflow_triggers t ON t.id = g.trigger_id
+                JOIN flowforge.workflows w ON w.id = t.workflow_id
+            ), \(unescaped: RunEnqueue.ctes(.dependency, joins: true))
+            SELECT execution_id FROM run_job
+            """, logger: logger)
+        var count = 0
+        for try await _ in created { count += 1 }
+        return count
+    }
+
+    /// The firings of joins, as columns to bind: one entry per firing, and one per finish it
+    /// consumed (`memberFirings` holds the firing's 1-based number).
+    struct FiredJoins {
+        var triggers: [Int64] = [], completing: [Int64] = [], finishedAt: [Date] = []
+        var memberFirings: [Int64] = [], memberExecutions: [Int64] = [], memberSeqs: [Int64] = []
+
+        mutating func append(_ firing: JoinPlan.Firing, trigger: Int64) {
+            triggers.append(trigger)
+            completing.append(firing.completing.executionId)
+            finishedAt.append(firing.finishedAt)
+            for finish in firing.finishes {
+                memberFirings.append(Int64(triggers.count))
+                memberExecutions.append(finish.executionId)
+                memberSeqs.append(finish.seq)
+            }
+        }
     }
 
     /// Jobs whose worker stopped renewing its lease: back to the queue when attempts remain,

@@ -26,29 +26,38 @@ struct RunExecutor: Sendable {
             return true
         }
         var context = needsContext ? contextEnvironment(for: run) : [:]
+        // Files for the steps (the event's payload, the parameters), removed when the run ends.
+        var stepFiles: [String] = []
+        defer { for path in stepFiles { unlink(path) } }
         // A webhook's body reaches the steps as a file, byte for byte, named by
         // FLOWFORGE_EVENT_PAYLOAD_FILE: never on a command line, never in the environment.
-        var payloadFile: String?
-        defer { if let payloadFile { unlink(payloadFile) } }
         if run.triggerType == .event {
             do {
                 let event = try await loadEvent(run.executionId)
                 if let payload = event?.payload {
-                    let path = FileManager.default.temporaryDirectory.appendingPathComponent("flowforge-event-\(run.executionId)-\(UUID().uuidString)").path
-                    guard FileManager.default.createFile(atPath: path, contents: Data(payload), attributes: [.posixPermissions: 0o600]) else {
-                        throw FlowForgeError.invalid("cannot write \(path)")
-                    }
-                    // The step user's to read, and nobody else's.
-                    if let user = shell.isolation.user, chown(path, user.uid, user.gid) != 0 {
-                        unlink(path)
-                        throw FlowForgeError.invalid("cannot give \(path) to user \(user.name): \(String(cString: strerror(errno)))")
-                    }
-                    payloadFile = path
+                    let path = try stepFile("event", run, payload)
+                    stepFiles.append(path)
                     context["FLOWFORGE_EVENT_PAYLOAD_FILE"] = path
                 }
                 if let file = event?.filePath { context["FLOWFORGE_EVENT_FILE"] = file }
             } catch {
                 let message = "cannot hand the event to the steps: \(error)"
+                return RunOutcome(
+                    executionId: run.executionId, attempt: run.attempt, succeeded: false, error: message, steps: .array([]))
+            }
+        }
+        // The parameters, for every run with a shell step (`{}` when it has none, so that a
+        // step can always read the file): the object in FLOWFORGE_PARAMS_FILE, and its strings
+        // and numbers as FLOWFORGE_PARAM_<NAME>, each under that prefix, so that none can stand
+        // for another of FlowForge's variables or for PATH and the like.
+        if run.steps.contains(where: { if case .shell = $0.action { true } else { false } }) {
+            do {
+                let path = try stepFile("params", run, (run.params ?? .object([:])).encoded())
+                stepFiles.append(path)
+                context.merge(RunParams.environment(run.params)) { flowforge, _ in flowforge }
+                context[RunParams.fileVariable] = path
+            } catch {
+                let message = "cannot hand the parameters to the steps: \(error)"
                 return RunOutcome(
                     executionId: run.executionId, attempt: run.attempt, succeeded: false, error: message, steps: .array([]))
             }
@@ -80,5 +89,36 @@ struct RunExecutor: Sendable {
         let failure = results.first { !$0.succeeded }
         return RunOutcome(
             executionId: run.executionId, attempt: run.attempt, succeeded: failure == nil, error: failure?.error, steps: .array(results.map(\.json)))
+    }
+
+    /// Writes `contents` to a new file in the temporary directory that only the step user (the
+    /// worker's own user when there is none) can read; returns its path.
+    private func stepFile(_ kind: String, _ run: ClaimedRun, _ contents: [UInt8]) throws -> String {
+        let path = FileManager.default.temporaryDirectory
+            .appendingPathComponent("flowforge-\(kind)-\(run.executionId)-\(UUID().uuidString)").path
+        // Created 0600 (O_EXCL: a file someone placed there first is refused), never readable by others.
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw FlowForgeError.invalid("cannot create \(path): \(String(cString: strerror(errno)))") }
+        let written = contents.withUnsafeBytes { bytes in
+            var done = 0
+            while done < bytes.count {
+                let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { return false }
+                done += n
+            }
+            return true
+        }
+        close(fd)
+        guard written else {
+            unlink(path)
+            throw FlowForgeError.invalid("cannot write \(path)")
+        }
+        // The step user's to read, and nobody else's.
+        if let user = shell.isolation.user, chown(path, user.uid, user.gid) != 0 {
+            unlink(path)
+            throw FlowForgeError.invalid("cannot give \(path) to user \(user.name): \(String(cString: strerror(errno)))")
+        }
+        return path
     }
 }

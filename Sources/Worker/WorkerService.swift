@@ -58,7 +58,7 @@ public struct WorkerService: Service {
     }
 
     public func run() async throws {
-        let queue = QueueStore(client: postgres, logger: logger, metrics: metrics)
+        let queue = QueueStore(client: postgres, logger: logger, metrics: metrics, backfillReserve: config.concurrency / 4)
         let wakeup = Wakeup()
         let stopping = AtomicFlag()
         let live = config.liveOutputInterval == nil ? nil : LiveOutput()

@@ -4,6 +4,9 @@ import ArgumentParser
 struct FlowForgeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "flowforge",
-        abstract: "FlowForge operator commands.",
-        subcommands: [DevCommand.self, MigrateCommand.self, PostgresCommand.self, BenchCommand.self, HealthcheckCommand.self])
+        abstract: "FlowForge operator and client commands.",
+        subcommands: [
+            DevCommand.self, MigrateCommand.self, PostgresCommand.self, BenchCommand.self, HealthcheckCommand.self,
+            WorkflowsCommand.self, RunCommand.self, ExecutionsCommand.self, BackfillCommand.self,
+        ])
 }

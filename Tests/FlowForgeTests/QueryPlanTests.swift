@@ -21,13 +21,13 @@ struct QueryPlanTests {
     }
 
     static let statements = [
-        Statement(name: "claim", worker: true, types: "(text, int, int)", values: "('w2', 30, 64)", sql: QueueStore.ClaimUnlimited.sql),
+        Statement(name: "claim", worker: true, types: "(text, int, int, int)", values: "('w2', 30, 64, 48)", sql: QueueStore.ClaimUnlimited.sql),
         Statement(
             name: "complete", worker: true, types: "(jsonb, text)", values: #"('[{"id": 5, "attempt": 1, "ok": true, "error": null, "steps": []}]', 'w')"#,
             sql: QueueStore.RecordResults.sql),
         Statement(
-            name: "complete_and_claim", worker: true, types: "(jsonb, text, int, int)",
-            values: #"('[{"id": 5, "attempt": 1, "ok": true, "error": null, "steps": []}]', 'w', 30, 64)"#,
+            name: "complete_and_claim", worker: true, types: "(jsonb, text, int, int, int)",
+            values: #"('[{"id": 5, "attempt": 1, "ok": true, "error": null, "steps": []}]', 'w', 30, 64, 48)"#,
             sql: QueueStore.RecordResultsAndClaim.sql),
         Statement(name: "tick", worker: false, types: "(timestamptz, int)", values: "(now(), 500)", sql: SchedulerStore.dueTriggersSQL),
         // The cascader runs with the worker's planner settings (SchedulerStore.queuePlannerSettingsSQL).
@@ -158,6 +158,7 @@ struct QueryPlanTests {
                     try await Self.run("BEGIN", on: connection)
                     let claim = QueueStore.ClaimUnlimited.sql.replacingOccurrences(of: "$1", with: "'w'")
                         .replacingOccurrences(of: "$2", with: "30").replacingOccurrences(of: "$3", with: "10")
+                        .replacingOccurrences(of: "$4", with: "10")
                     #expect(try await Self.count(claim, on: connection) == 2)
                     let started = try await Self.lines(hotUpdates, on: connection)
                     // Both runs' rows and both jobs' leases, in place.
@@ -198,9 +199,15 @@ struct QueryPlanTests {
             """, on: connection)
         try await run(
             """
-            INSERT INTO flowforge.workflow_triggers (workflow_id, trigger_type, trigger_name, depends_on_workflow_id, dependency_condition)
-            SELECT id, 'dependency', 'after', id - 1, 'on_success' FROM flowforge.workflows WHERE id % 2 = 0
+            WITH t AS (
+                INSERT INTO flowforge.workflow_triggers (workflow_id, trigger_type, trigger_name, depends_on_workflow_id, dependency_condition)
+                SELECT id, 'dependency', 'after', id - 1, 'on_success' FROM flowforge.workflows WHERE id % 2 = 0
+                RETURNING id, depends_on_workflow_id
+            )
+            INSERT INTO flowforge.trigger_upstreams (trigger_id, position, upstream_workflow_id)
+            SELECT id, 0, depends_on_workflow_id FROM t
             """, on: connection)
+        try await run("ANALYZE flowforge.trigger_upstreams", on: connection)
         try await run("ANALYZE flowforge.workflows", on: connection)
         try await run("ANALYZE flowforge.workflow_triggers", on: connection)
     }

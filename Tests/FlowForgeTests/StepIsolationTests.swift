@@ -130,6 +130,16 @@ struct StepIsolationTests {
             let event = try await WorkerTests.finished(api, try #require(run["id"]?.intValue))
             #expect(event["status"] == "completed")
             #expect(event.list("steps").first?["output"] == "65534\n{\"ok\":1}")
+
+            // So is the run's parameters file, and nobody else's.
+            let owner = try await api.expect(
+                .created, .post, "/api/workflows",
+                json: ["name": "params-owner", "steps": [["name": "stat", "kind": "shell", "command": ["sh", "-c", "stat -c '%u %a' \"$FLOWFORGE_PARAMS_FILE\"; cat \"$FLOWFORGE_PARAMS_FILE\""]]]])
+            let paramsRun = try await api.expect(
+                .created, .post, "/api/workflows/\(try #require(owner["id"]?.intValue))/run", json: ["params": ["who": "nobody"]])
+            let withParams = try await WorkerTests.finished(api, try #require(paramsRun["id"]?.intValue))
+            #expect(withParams["status"] == "completed")
+            #expect(withParams.list("steps").first?["output"] == "65534 600\n{\"who\":\"nobody\"}")
         }
     }
 

@@ -21,7 +21,7 @@ struct TriggerChangeTests {
         var definition = TriggerDefinition(Self.daily())
         definition.name = nil
         definition.misfirePolicy = .skip
-        let change = TriggerChange(editing: Self.daily(), into: definition, upstreamName: nil, now: Self.now)
+        let change = TriggerChange(editing: Self.daily(), into: definition, upstreamNames: [], now: Self.now)
         #expect(change.nextRunAt == Self.kept)
         #expect(!change.withdrawsUpcomingRuns)
         #expect(change.name == "At 02:00" && change.nameIsGenerated)
@@ -32,14 +32,14 @@ struct TriggerChangeTests {
         var definition = TriggerDefinition(Self.daily())
         definition.name = nil
         definition.cronExpression = "30 3 * * *"
-        let edited = TriggerChange(editing: Self.daily(), into: definition, upstreamName: nil, now: Self.now)
+        let edited = TriggerChange(editing: Self.daily(), into: definition, upstreamNames: [], now: Self.now)
         #expect(edited.nextRunAt == Date(timeIntervalSince1970: 1_768_534_200))  // 2026-01-16T03:30:00Z
         #expect(edited.withdrawsUpcomingRuns)
         #expect(edited.name == "At 03:30")
 
         definition = TriggerDefinition(Self.daily())
         definition.timezone = "Europe/Berlin"
-        #expect(TriggerChange(editing: Self.daily(), into: definition, upstreamName: nil, now: Self.now).nextRunAt
+        #expect(TriggerChange(editing: Self.daily(), into: definition, upstreamNames: [], now: Self.now).nextRunAt
             == Date(timeIntervalSince1970: 1_768_525_200))  // 02:00 in Berlin is 01:00Z
 
         let on = TriggerChange(enabling: Self.daily(enabled: false), true, now: Self.now)
@@ -56,13 +56,13 @@ struct TriggerChangeTests {
         file.eventType = .fileArrival
         file.eventConfig = ["path": "/data/in"]
         var definition = TriggerDefinition(file)
-        #expect(TriggerChange(creating: definition, upstreamName: nil, now: Self.now).takesFilesFromNow)
-        #expect(!TriggerChange(editing: file, into: definition, upstreamName: nil, now: Self.now).takesFilesFromNow)
+        #expect(TriggerChange(creating: definition, upstreamNames: [], now: Self.now).takesFilesFromNow)
+        #expect(!TriggerChange(editing: file, into: definition, upstreamNames: [], now: Self.now).takesFilesFromNow)
         definition.eventConfig = ["path": "/data/other"]
-        #expect(TriggerChange(editing: file, into: definition, upstreamName: nil, now: Self.now).takesFilesFromNow)
+        #expect(TriggerChange(editing: file, into: definition, upstreamNames: [], now: Self.now).takesFilesFromNow)
         file.enabled = false
         #expect(TriggerChange(enabling: file, true, now: Self.now).takesFilesFromNow)
         definition.name = nil
-        #expect(TriggerChange(creating: definition, upstreamName: nil, now: Self.now).name == "File arrival")
+        #expect(TriggerChange(creating: definition, upstreamNames: [], now: Self.now).name == "File arrival")
     }
 }

@@ -85,7 +85,7 @@ struct TriggerRoutesTests {
         (["trigger_type": "scheduled", "cron_expression": "0 2 * * *", "timezone": "+05:30"], "timezone: \"+05:30\" is not a known IANA time zone"),
         (["trigger_type": "scheduled", "cron_expression": "0 2 * * *", "misfire_policy": "all"], "misfire_policy must be one of skip, run_once or run_all"),
         (["trigger_type": "scheduled", "cron_expression": "0 2 * * *", "delay_minutes": 5], "delay_minutes applies only to dependency triggers, not scheduled ones"),
-        (["trigger_type": "dependency"], "depends_on_workflow_id is required for a dependency trigger"),
+        (["trigger_type": "dependency"], "depends_on_workflow_id or depends_on_workflow_ids is required for a dependency trigger"),
         (["trigger_type": "dependency", "depends_on_workflow_id": "1"], "depends_on_workflow_id must be a number, not a string"),
         (["trigger_type": "dependency", "depends_on_workflow_id": 424242], "depends_on_workflow_id: workflow 424242 does not exist"),
         (["trigger_type": "dependency", "depends_on_workflow_id": 1, "dependency_condition": "on_done"], "dependency_condition must be one of on_success, on_failure or on_completion"),

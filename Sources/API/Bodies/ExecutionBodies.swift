@@ -23,8 +23,10 @@ struct ExecutionBody: Encodable {
 
     enum CodingKeys: String, CodingKey {
         case attempt, backfill, durationMilliseconds = "duration_ms", error, event, finishedAt = "finished_at", id, queuedAt = "queued_at"
+        case params, rerunOf = "rerun_of"
         case scheduledFor = "scheduled_for", startedAt = "started_at", status, steps, triggerId = "trigger_id"
         case triggerName = "trigger_name", triggerType = "trigger_type", upstreamExecutionId = "upstream_execution_id"
+        case upstreamExecutionIds = "upstream_execution_ids"
         case workerId = "worker_id", workflowId = "workflow_id", workflowName = "workflow_name"
     }
 
@@ -37,7 +39,9 @@ struct ExecutionBody: Encodable {
         if let event { try fields.encode(event, forKey: .event) }
         try fields.encode(execution.finishedAt, forKey: .finishedAt)
         try fields.encode(execution.id, forKey: .id)
+        try fields.encode(execution.params ?? .object([:]), forKey: .params)
         try fields.encode(execution.queuedAt, forKey: .queuedAt)
+        try fields.encode(execution.rerunOf, forKey: .rerunOf)
         try fields.encode(execution.scheduledFor, forKey: .scheduledFor)
         try fields.encode(execution.startedAt, forKey: .startedAt)
         try fields.encode(execution.status.rawValue, forKey: .status)
@@ -46,6 +50,7 @@ struct ExecutionBody: Encodable {
         try fields.encode(execution.triggerName, forKey: .triggerName)
         try fields.encode(execution.triggerType.rawValue, forKey: .triggerType)
         try fields.encode(execution.upstreamExecutionId, forKey: .upstreamExecutionId)
+        try fields.encode(execution.allUpstreamExecutionIds, forKey: .upstreamExecutionIds)
         try fields.encode(execution.workerId, forKey: .workerId)
         try fields.encode(execution.workflowId, forKey: .workflowId)
         try fields.encode(execution.workflowName, forKey: .workflowName)

@@ -16,8 +16,10 @@ struct TriggerBody: Encodable {
     enum CodingKeys: String, CodingKey {
         case createdAt = "created_at", cronExpression = "cron_expression", delayMinutes = "delay_minutes"
         case dependencyCondition = "dependency_condition", dependsOnWorkflowId = "depends_on_workflow_id"
-        case dependsOnWorkflowName = "depends_on_workflow_name", description, enabled, eventConfig = "event_config"
+        case dependsOnWorkflowIds = "depends_on_workflow_ids", dependsOnWorkflowName = "depends_on_workflow_name"
+        case dependsOnWorkflows = "depends_on_workflows", description, enabled, eventConfig = "event_config"
         case eventType = "event_type", id, lastRunAt = "last_run_at", misfirePolicy = "misfire_policy", nextRunAt = "next_run_at"
+        case params
         case previousSecretsExpireAt = "previous_secrets_expire_at", secret, timezone, triggerName = "trigger_name"
         case triggerType = "trigger_type", updatedAt = "updated_at", webhookPath = "webhook_path", workflowId = "workflow_id"
     }
@@ -30,7 +32,10 @@ struct TriggerBody: Encodable {
         try fields.encode(trigger.type == .dependency ? trigger.delayMinutes : nil, forKey: .delayMinutes)
         try fields.encode(trigger.dependencyCondition?.rawValue, forKey: .dependencyCondition)
         try fields.encode(trigger.dependsOnWorkflowId, forKey: .dependsOnWorkflowId)
+        let dependency = trigger.type == .dependency
+        try fields.encode(dependency ? trigger.upstreams.map(\.id) : nil, forKey: .dependsOnWorkflowIds)
         try fields.encode(trigger.dependsOnWorkflowName, forKey: .dependsOnWorkflowName)
+        try fields.encode(dependency ? trigger.upstreams.map(WorkflowRefBody.init) : nil, forKey: .dependsOnWorkflows)
         try fields.encode(trigger.scheduleDescription, forKey: .description)
         try fields.encode(trigger.enabled, forKey: .enabled)
         try fields.encode(trigger.eventConfig, forKey: .eventConfig)
@@ -39,6 +44,7 @@ struct TriggerBody: Encodable {
         try fields.encode(trigger.lastRunAt, forKey: .lastRunAt)
         try fields.encode(scheduled ? trigger.misfirePolicy.rawValue : nil, forKey: .misfirePolicy)
         try fields.encode(trigger.nextRunAt, forKey: .nextRunAt)
+        try fields.encode(trigger.params ?? .object([:]), forKey: .params)
         try fields.encodeIfPresent(previousSecretsExpireAt, forKey: .previousSecretsExpireAt)
         try fields.encodeIfPresent(trigger.newSecret, forKey: .secret)
         try fields.encode(scheduled ? trigger.timezone : nil, forKey: .timezone)

@@ -5,14 +5,17 @@ import Foundation
 enum TriggerField: String, CodingKey, CaseIterable {
     case triggerType = "trigger_type", triggerName = "trigger_name", enabled
     case cronExpression = "cron_expression", timezone, misfirePolicy = "misfire_policy"
-    case dependsOnWorkflowId = "depends_on_workflow_id", dependencyCondition = "dependency_condition"
+    case dependsOnWorkflowId = "depends_on_workflow_id", dependsOnWorkflowIds = "depends_on_workflow_ids"
+    case dependencyCondition = "dependency_condition"
     case delayMinutes = "delay_minutes"
     case eventType = "event_type", eventConfig = "event_config"
+    /// Any type: the runs' default parameters.
+    case params
 
     /// The fields that belong to one type of trigger only.
     static let byType: [(TriggerType, [TriggerField])] = [
         (.scheduled, [.cronExpression, .timezone, .misfirePolicy]),
-        (.dependency, [.dependsOnWorkflowId, .dependencyCondition, .delayMinutes]),
+        (.dependency, [.dependsOnWorkflowId, .dependsOnWorkflowIds, .dependencyCondition, .delayMinutes]),
         (.event, [.eventType, .eventConfig]),
     ]
 }
@@ -81,6 +84,7 @@ enum TriggerChanges {
             definition.name = name
         }
         if let enabled = try fields.bool(.enabled) { definition.enabled = enabled }
+        if let params = try fields.json(.params) { definition.params = try RunParams.check(params, name: fields.fieldName(.params)) }
         switch definition.type {
         case .scheduled: try schedule(fields, &definition)
         case .dependency: try dependency(fields, &definition)
@@ -110,15 +114,42 @@ enum TriggerChanges {
     }
 
     private static func dependency(_ fields: KeyedDecodingContainer<TriggerField>, _ definition: inout TriggerDefinition) throws {
-        if let upstream = try fields.int(.dependsOnWorkflowId, in: 1...Int64.max) { definition.dependsOnWorkflowId = upstream }
+        try upstreams(fields, &definition)
         if let condition = try fields.choice(.dependencyCondition, DependencyCondition.self) {
             definition.dependencyCondition = condition
         }
         if let delay = try fields.int(.delayMinutes, in: 0...60) { definition.delayMinutes = delay }
-        guard definition.dependsOnWorkflowId != nil else {
-            throw FlowForgeError.invalid("\(fields.fieldName(.dependsOnWorkflowId)) is required for a dependency trigger")
+        guard !definition.upstreamIds.isEmpty else {
+            throw FlowForgeError.invalid(
+                "\(fields.fieldName(.dependsOnWorkflowId)) or \(fields.fieldName(.dependsOnWorkflowIds)) is required for a dependency trigger")
         }
         if definition.dependencyCondition == nil { definition.dependencyCondition = .onSuccess }
+    }
+
+    /// One upstream (`depends_on_workflow_id`) or several (`depends_on_workflow_ids`, a join),
+    /// not both; each a workflow id, none twice.
+    private static func upstreams(_ fields: KeyedDecodingContainer<TriggerField>, _ definition: inout TriggerDefinition) throws {
+        let single = try fields.int(.dependsOnWorkflowId, in: 1...Int64.max)
+        guard let list = try fields.json(.dependsOnWorkflowIds) else {
+            if let single { definition.upstreamIds = [single] }
+            return
+        }
+        let name = fields.fieldName(.dependsOnWorkflowIds)
+        if single != nil {
+            throw FlowForgeError.invalid(
+                "give either \(fields.fieldName(.dependsOnWorkflowId)) or \(name), not both")
+        }
+        guard case .array(let items) = list else { throw FlowForgeError.invalid("\(name) must be an array of workflow ids, not \(list.typeName)") }
+        guard (1...Limits.joinUpstreams).contains(items.count) else {
+            throw FlowForgeError.invalid("\(name) must list between 1 and \(Limits.joinUpstreams) workflow ids, not \(items.count)")
+        }
+        var ids: [Int64] = []
+        for (index, item) in items.enumerated() {
+            let id = try FieldRules.int(item, name: "\(name)[\(index)]", in: 1...Int64.max)
+            if ids.contains(id) { throw FlowForgeError.invalid("\(name)[\(index)]: workflow \(id) is listed twice") }
+            ids.append(id)
+        }
+        definition.upstreamIds = ids
     }
 
     private static func event(_ fields: KeyedDecodingContainer<TriggerField>, _ definition: inout TriggerDefinition) throws {

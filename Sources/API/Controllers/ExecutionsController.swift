@@ -9,6 +9,7 @@ struct ExecutionsController {
         group.get(use: list)
         group.get(":id", use: get)
         group.post(":id/cancel", use: cancel)
+        group.post(":id/rerun", use: rerun)
     }
 
     @Sendable func list(_ request: Request, context: BasicRequestContext) async throws -> JSONBody<ExecutionListBody> {
@@ -35,6 +36,15 @@ struct ExecutionsController {
         guard execution.triggerType == .event else { return JSONBody(ExecutionBody(execution)) }
         let event = try await stores.events.eventSummary(executionId: id)
         return JSONBody(ExecutionBody(execution, event: .some(event.map(EventBody.init))))
+    }
+
+    /// A new manual run of the execution's workflow with its parameters, or those the body gives.
+    @Sendable func rerun(_ request: Request, context: BasicRequestContext) async throws -> JSONBody<ExecutionBody> {
+        var request = request
+        let id = try request.id("id", context: context, label: "execution id")
+        let body = try await request.decodeOptionalBody(RunRequest.self, context: context, empty: RunRequest())
+        let execution = try await stores.executions.rerun(id: id, replacingParams: body.paramsGiven, params: body.params)
+        return JSONBody(.created, ExecutionBody(execution))
     }
 
     @Sendable func cancel(_ request: Request, context: BasicRequestContext) async throws -> JSONBody<ExecutionBody> {

@@ -70,9 +70,12 @@ struct WorkflowsController {
         return Response(status: .noContent)
     }
 
+    /// Run now, with the parameters the body gives, if any.
     @Sendable func run(_ request: Request, context: BasicRequestContext) async throws -> JSONBody<ExecutionBody> {
+        var request = request
         let id = try request.id("id", context: context, label: "workflow id")
-        return JSONBody(.created, ExecutionBody(try await stores.executions.createManual(workflowId: id)))
+        let body = try await request.decodeOptionalBody(RunRequest.self, context: context, empty: RunRequest())
+        return JSONBody(.created, ExecutionBody(try await stores.executions.createManual(workflowId: id, params: body.params)))
     }
 
     @Sendable func availableUpstream(_ request: Request, context: BasicRequestContext) async throws -> JSONBody<AvailableUpstreamBody> {

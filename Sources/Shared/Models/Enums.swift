@@ -42,6 +42,15 @@ public enum DependencyCondition: String, Sendable, CaseIterable, Codable {
         case .onCompletion: "finishes"
         }
     }
+
+    /// The same for a join's several upstreams: "After extract and load succeed".
+    public var pluralVerb: String {
+        switch self {
+        case .onSuccess: "succeed"
+        case .onFailure: "fail"
+        case .onCompletion: "finish"
+        }
+    }
 }
 
 public enum EventType: String, Sendable, CaseIterable, Codable {

@@ -18,10 +18,21 @@ public struct Execution: Sendable {
     public var finishedAt: Date?
     public var attempt: Int
     public var workerId: String?
+    /// The upstream run that started a dependency run: for a join, the one that completed it.
     public var upstreamExecutionId: Int64?
+    /// A join's run: every upstream run that counted, in the order they did; nil for others.
+    public var upstreamExecutionIds: [Int64]?
     public var error: String?
     public var steps: JSONValue
+    /// The run's parameters (`RunParams`); nil when it has none.
+    public var params: JSONValue? = nil
+    /// The run this one repeats (`POST /api/executions/:id/rerun`).
+    public var rerunOf: Int64? = nil
 
+    /// Every upstream run behind this one: a join's, the one of a dependency run, or none.
+    public var allUpstreamExecutionIds: [Int64] {
+        upstreamExecutionIds ?? upstreamExecutionId.map { [$0] } ?? []
+    }
 
     public var durationMilliseconds: Int64? {
         guard let startedAt, let finishedAt else { return nil }

@@ -11,30 +11,37 @@ public struct TriggerChange: Sendable, Equatable {
     /// nil for a trigger that is off or not a schedule.
     public var nextRunAt: Date?
     /// Runs the trigger created early (the cron ticker creates them 10 s ahead) go: its schedule
-    /// changed, or it was turned off or deleted.
+    /// or its parameters changed (the ticker creates them again, with the new ones), or it was
+    /// turned off or deleted.
     public var withdrawsUpcomingRuns: Bool
     /// A file-arrival trigger takes only the files that arrive from now on (no surprise backfill).
     public var takesFilesFromNow: Bool
+    /// A join forgets the upstream finishes it has counted so far: its upstreams or condition
+    /// changed, or it was turned off. It counts again from now, as a new join would.
+    public var restartsJoin: Bool
 
     /// A new trigger.
-    public init(creating definition: TriggerDefinition, upstreamName: String?, now: Date) {
-        name = definition.name ?? Self.defaultName(for: definition, upstreamName: upstreamName)
+    public init(creating definition: TriggerDefinition, upstreamNames: [String], now: Date) {
+        name = definition.name ?? Self.defaultName(for: definition, upstreamNames: upstreamNames)
         nameIsGenerated = definition.name == nil
         nextRunAt = definition.enabled ? definition.nextRun(after: now) : nil
         withdrawsUpcomingRuns = false
         takesFilesFromNow = definition.eventType == .fileArrival
+        restartsJoin = false
     }
 
     /// `current` edited into `definition`. A schedule keeps its next run unless what decides it
     /// changed, or the trigger was off.
-    public init(editing current: Trigger, into definition: TriggerDefinition, upstreamName: String?, now: Date) {
-        name = definition.name ?? Self.defaultName(for: definition, upstreamName: upstreamName)
+    public init(editing current: Trigger, into definition: TriggerDefinition, upstreamNames: [String], now: Date) {
+        name = definition.name ?? Self.defaultName(for: definition, upstreamNames: upstreamNames)
         nameIsGenerated = definition.name == nil
         let turnedOn = definition.enabled && !current.enabled
         let scheduleChanged = definition.cronExpression != current.cronExpression || definition.timezone != current.timezone || turnedOn
         nextRunAt = definition.enabled ? (scheduleChanged ? definition.nextRun(after: now) : current.nextRunAt) : nil
-        withdrawsUpcomingRuns = scheduleChanged || !definition.enabled
+        withdrawsUpcomingRuns = scheduleChanged || !definition.enabled || definition.params != current.params
         takesFilesFromNow = definition.eventType == .fileArrival && (definition.eventConfig != current.eventConfig || turnedOn)
+        restartsJoin = definition.upstreamIds != TriggerDefinition(current).upstreamIds
+            || definition.dependencyCondition != current.dependencyCondition || !definition.enabled
     }
 
     /// `current` turned on or off. Turning on computes the next run from now: what fell due
@@ -45,10 +52,11 @@ public struct TriggerChange: Sendable, Equatable {
         nextRunAt = enabled ? TriggerDefinition(current).nextRun(after: now) : nil
         withdrawsUpcomingRuns = !enabled
         takesFilesFromNow = enabled && !current.enabled && current.eventType == .fileArrival
+        restartsJoin = !enabled
     }
 
     /// The name a trigger gets when none is given: what it does, in words.
-    public static func defaultName(for definition: TriggerDefinition, upstreamName: String?) -> String {
+    public static func defaultName(for definition: TriggerDefinition, upstreamNames: [String]) -> String {
         let name: String
         switch definition.type {
         case .scheduled:
@@ -56,7 +64,9 @@ public struct TriggerChange: Sendable, Equatable {
             name = description ?? "Schedule \(definition.cronExpression ?? "")"
         case .dependency:
             let condition = definition.dependencyCondition ?? .onSuccess
-            name = "After \(upstreamName ?? "upstream") \(condition.verb)"
+            name = upstreamNames.count > 1
+                ? "After \(CronDescriber.joined(upstreamNames, conjunction: "and")) \(condition.pluralVerb)"
+                : "After \(upstreamNames.first ?? "upstream") \(condition.verb)"
         case .event:
             name = definition.eventType == .fileArrival ? "File arrival" : "Webhook"
         }

@@ -78,7 +78,7 @@ public struct EventStore: Sendable {
                 """
                 WITH wanted AS (
                     SELECT w.id AS workflow_id, w.name AS workflow_name, t.id AS trigger_id, t.trigger_name,
-                        NULL::timestamptz AS scheduled_for, NULL::bigint AS upstream_execution_id, now() AS queued_at
+                        NULL::timestamptz AS scheduled_for, NULL::bigint AS upstream_execution_id, now() AS queued_at, t.params
                     FROM flowforge.workflow_triggers t JOIN flowforge.workflows w ON w.id = t.workflow_id
                     WHERE t.id = \(triggerId) AND w.paused_at IS NULL
                 ), \(unescaped: RunEnqueue.ctes(.event, returningExecution: true)), event AS (
@@ -156,7 +156,7 @@ public struct EventStore: Sendable {
         let rows = try await client.rows(
             """
             WITH trigger AS (
-                SELECT t.id, t.trigger_name, w.id AS workflow_id, w.name
+                SELECT t.id, t.trigger_name, w.id AS workflow_id, w.name, t.params
                 FROM flowforge.workflow_triggers t JOIN flowforge.workflows w ON w.id = t.workflow_id
                 WHERE t.id = \(triggerId) AND t.enabled AND t.trigger_type = 'event' AND t.event_type = 'file_arrival'
                 FOR KEY SHARE OF t
@@ -172,7 +172,8 @@ public struct EventStore: Sendable {
                 RETURNING path, size, mtime, execution_id
             ), wanted AS (
                 SELECT new.execution_id AS id, trigger.workflow_id, trigger.name AS workflow_name, trigger.id AS trigger_id,
-                    trigger.trigger_name, NULL::timestamptz AS scheduled_for, NULL::bigint AS upstream_execution_id, now() AS queued_at
+                    trigger.trigger_name, NULL::timestamptz AS scheduled_for, NULL::bigint AS upstream_execution_id, now() AS queued_at,
+                    trigger.params
                 FROM new, trigger
             ), \(unescaped: RunEnqueue.ctes(.event, idsGiven: true)), event AS (
                 INSERT INTO flowforge.execution_events (execution_id, file_path, file_size, file_mtime)

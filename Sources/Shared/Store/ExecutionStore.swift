@@ -29,14 +29,17 @@ public struct ExecutionStore: Sendable {
             attempt: try row.column("attempt"),
             workerId: try row.column("worker_id"),
             upstreamExecutionId: try row.column("upstream_execution_id"),
+            upstreamExecutionIds: try row.column("upstream_execution_ids"),
             error: try row.column("error"),
-            steps: try row.column("steps"))
+            steps: try row.column("steps"),
+            params: try row.column("params"),
+            rerunOf: try row.column("rerun_of"))
     }
 
     /// Every column of a run but its steps.
     private static let runColumns = """
         id, workflow_id, workflow_name, trigger_id, trigger_type, trigger_name, status, scheduled_for, backfill, queued_at,
-        started_at, finished_at, attempt, worker_id, upstream_execution_id, error
+        started_at, finished_at, attempt, worker_id, upstream_execution_id, upstream_execution_ids, error, params, rerun_of
         """
 
     static let columns = "\(runColumns), steps"
@@ -52,13 +55,14 @@ public struct ExecutionStore: Sendable {
 
     /// "Run now": a queued execution, its job and a wake-up for workers, in one statement (one
     /// round trip and its own transaction: the run is committed, and the workers hear of it,
-    /// as soon as it exists).
-    public func createManual(workflowId: Int64) async throws -> Execution {
+    /// as soon as it exists). `params`: the run's parameters, checked (`RunParams.check`).
+    public func createManual(workflowId: Int64, params: JSONValue? = nil) async throws -> Execution {
         let rows = try await client.rows(
             """
             WITH wanted AS (
                 SELECT id AS workflow_id, name AS workflow_name, NULL::bigint AS trigger_id, 'Run now' AS trigger_name,
-                    NULL::timestamptz AS scheduled_for, NULL::bigint AS upstream_execution_id, now() AS queued_at
+                    NULL::timestamptz AS scheduled_for, NULL::bigint AS upstream_execution_id, now() AS queued_at,
+                    \(params)::jsonb AS params
                 FROM flowforge.workflows WHERE id = \(workflowId) FOR KEY SHARE
             ), \(unescaped: RunEnqueue.ctes(.manual, returningExecution: true))
             SELECT *, pg_notify(\(NotificationChannel.jobs.rawValue), id::text) FROM run
@@ -70,6 +74,31 @@ public struct ExecutionStore: Sendable {
         return execution
     }
 
+    /// A rerun of execution `id`: a new manual run of the same workflow with the same
+    /// parameters, or with `params` in their place when `replacingParams`, recording `rerun_of`.
+    /// One statement, as Run now. The original may have any status; its workflow must still exist.
+    public func rerun(id: Int64, replacingParams: Bool, params: JSONValue?) async throws -> Execution {
+        let rows = try await client.rows(
+            """
+            WITH wanted AS (
+                SELECT w.id AS workflow_id, w.name AS workflow_name, NULL::bigint AS trigger_id, 'Rerun of #' || o.id AS trigger_name,
+                    NULL::timestamptz AS scheduled_for, NULL::bigint AS upstream_execution_id, now() AS queued_at,
+                    CASE WHEN \(replacingParams) THEN \(params)::jsonb ELSE o.params END AS params, o.id AS rerun_of
+                FROM flowforge.executions o JOIN flowforge.workflows w ON w.id = o.workflow_id
+                WHERE o.id = \(id)
+                FOR KEY SHARE OF w
+            ), \(unescaped: RunEnqueue.ctes(.manual, returningExecution: true, rerun: true))
+            SELECT *, pg_notify(\(NotificationChannel.jobs.rawValue), id::text) FROM run
+            """, logger: logger)
+        if let execution = try rows.collectRows(Self.execution).first {
+            metrics?.runsCreated(1, triggerType: .manual)
+            return execution
+        }
+        guard let original = try await get(id: id) else { throw FlowForgeError.notFound("execution \(id) does not exist") }
+        throw FlowForgeError.notFound(
+            "execution \(id) cannot be rerun: its workflow \(original.workflowName) (\(original.workflowId)) was deleted")
+    }
+
     /// "Run now" in bulk, for load (the benchmarks): `count` runs of each workflow in
     /// `workflowIds`, created as every run is, in one statement, then one wake-up for workers.
     /// Returns how many it created.
@@ -78,7 +107,8 @@ public struct ExecutionStore: Sendable {
             """
             WITH wanted AS (
                 SELECT w.id AS workflow_id, w.name AS workflow_name, NULL::bigint AS trigger_id, 'Run now' AS trigger_name,
-                    NULL::timestamptz AS scheduled_for, NULL::bigint AS upstream_execution_id, now() AS queued_at
+                    NULL::timestamptz AS scheduled_for, NULL::bigint AS upstream_execution_id, now() AS queued_at,
+                    NULL::jsonb AS params
                 FROM flowforge.workflows w, generate_series(1, \(count)) WHERE w.id = ANY(\(workflowIds))
                 FOR KEY SHARE OF w
             ), \(unescaped: RunEnqueue.ctes(.manual))
@@ -99,15 +129,15 @@ public struct ExecutionStore: Sendable {
     /// A backfill of scheduled trigger `triggerId`: a run for each of `times` that the trigger
     /// has none for yet (the unique key on trigger and `scheduled_for` skips the others, so a
     /// second call, or another scheduler's tick, creates nothing twice). The runs are marked
-    /// `backfill` and come due at once, behind the jobs already waiting (`RunEnqueue`). Returns
-    /// how many it created.
+    /// `backfill` and come due at once, behind the jobs already waiting (`RunEnqueue`), with the
+    /// trigger's parameters. Returns how many it created.
     public func backfill(triggerId: Int64, times: [Date]) async throws -> Int {
         guard !times.isEmpty else { return 0 }
         let rows = try await client.rows(
             """
             WITH wanted AS (
                 SELECT t.workflow_id, w.name AS workflow_name, t.id AS trigger_id, t.trigger_name, r.at AS scheduled_for,
-                    NULL::bigint AS upstream_execution_id, now() AS queued_at
+                    NULL::bigint AS upstream_execution_id, now() AS queued_at, t.params
                 FROM unnest(\(times)::timestamptz[]) AS r(at)
                 JOIN flowforge.workflow_triggers t ON t.id = \(triggerId) AND t.trigger_type = 'scheduled'
                 JOIN flowforge.workflows w ON w.id = t.workflow_id

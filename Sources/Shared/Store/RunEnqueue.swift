@@ -15,9 +15,11 @@ import PostgresNIO
 /// (ten thousand runs of one minute, a cascade's fan-out) stays one set-based statement and
 /// a run still costs one round trip. The caller names the runs it wants in a CTE, `wanted`,
 /// with the columns `workflow_id, workflow_name, trigger_id, trigger_name, scheduled_for,
-/// upstream_execution_id, queued_at` (and `id` first, when it took the ids from the sequence
-/// itself), then appends `RunEnqueue.ctes(…)`, which adds two CTEs: `run`, the executions
-/// created, and `run_job`, their jobs (`RETURNING execution_id`).
+/// upstream_execution_id, queued_at, params` (and `id` first, when it took the ids from the
+/// sequence itself; `rerun_of` last, for a rerun), then appends `RunEnqueue.ctes(…)`, which adds
+/// two CTEs: `run`, the executions created, and `run_job`, their jobs (`RETURNING execution_id`).
+/// `params` is the run's parameters (`RunParams`): a trigger's defaults (`t.params`), what Run
+/// now was given, or `NULL::jsonb` for none.
 ///
 /// Its inverse is here too: `withdrawUpcoming`, for runs created ahead of their time whose
 /// trigger changed before they came due.
@@ -40,27 +42,34 @@ public enum RunEnqueue {
     /// The `run` and `run_job` CTEs for the rows of `wanted`. `idsGiven`: `wanted` starts with
     /// an `id` column the caller took from the executions' sequence. `returningExecution`: `run`
     /// returns every column of the execution (`ExecutionStore.columns`), else only what its job needs.
-    /// `backfill`: the runs are marked as a backfill's, and their jobs come due now, behind the
-    /// jobs already waiting, rather than at their (past) `scheduled_for`, so that a backfill of
-    /// thousands of runs does not go before the runs that are due on time.
+    /// `backfill`: the runs are marked as a backfill's, and their jobs come due now, in the
+    /// backfill's lane (`jobs.backfill`), rather than at their (past) `scheduled_for`: workers
+    /// take them only after every job that is due on time, so a backfill of thousands of runs
+    /// does not delay the runs that are due on time.
+    /// `joins`: `wanted` also has `upstream_execution_ids`, the upstream runs a join's run waited for.
+    /// `rerun`: `wanted` ends with a `rerun_of` column, the run each new one repeats.
     public static func ctes(
-        _ triggerType: ExecutionTriggerType, idsGiven: Bool = false, returningExecution: Bool = false, backfill: Bool = false
+        _ triggerType: ExecutionTriggerType, idsGiven: Bool = false, returningExecution: Bool = false, backfill: Bool = false,
+        joins: Bool = false, rerun: Bool = false
     ) -> String {
         let id = idsGiven ? "id, " : ""
+        let rerunOf = rerun ? ", rerun_of" : ""
         return """
             run AS (
                 INSERT INTO flowforge.executions
-                    (\(id)workflow_id, workflow_name, trigger_id, trigger_type, trigger_name, scheduled_for, upstream_execution_id, queued_at, backfill)
+                    (\(id)workflow_id, workflow_name, trigger_id, trigger_type, trigger_name, scheduled_for, upstream_execution_id,
+                     upstream_execution_ids, queued_at, backfill, params\(rerunOf))
                 \(idsGiven ? "OVERRIDING SYSTEM VALUE" : "")
                 SELECT \(id)workflow_id, workflow_name, trigger_id, '\(triggerType.rawValue)', trigger_name, scheduled_for,
-                    upstream_execution_id, queued_at, \(backfill)
+                    upstream_execution_id, \(joins ? "upstream_execution_ids" : "NULL::bigint[]"), queued_at, \(backfill),
+                    nullif(params, '{}'::jsonb)\(rerunOf)
                 FROM wanted
                 \(conflict(for: triggerType))
                 RETURNING \(returningExecution ? ExecutionStore.columns : "id, workflow_id, scheduled_for, queued_at")
             ), run_job AS (
-                INSERT INTO flowforge.jobs (execution_id, workflow_id, limited, run_at)
+                INSERT INTO flowforge.jobs (execution_id, workflow_id, limited, run_at, backfill)
                 SELECT run.id, run.workflow_id, \(limited(overlapPolicy: "w.overlap_policy")),
-                    \(backfill ? "run.queued_at" : "coalesce(run.scheduled_for, run.queued_at)")
+                    \(backfill ? "run.queued_at" : "coalesce(run.scheduled_for, run.queued_at)"), \(backfill)
                 FROM run JOIN flowforge.workflows w ON w.id = run.workflow_id
                 RETURNING execution_id
             )

@@ -34,13 +34,21 @@ public struct TriggerStore: Sendable {
         SELECT t.id, t.workflow_id, t.trigger_type, t.enabled, t.trigger_name, t.name_is_generated, t.cron_expression,
             t.timezone, \(nextRunSQL("t")) AS next_run_at, \(lastRunSQL) AS last_run_at, t.misfire_policy, t.depends_on_workflow_id,
             up.name AS depends_on_workflow_name, t.dependency_condition, t.delay_minutes, t.event_type, t.event_config,
-            t.created_at, t.updated_at
+            t.created_at, t.updated_at, ups.ids AS upstream_ids, ups.names AS upstream_names,
+            t.params
         FROM flowforge.workflow_triggers t
         LEFT JOIN flowforge.workflows up ON up.id = t.depends_on_workflow_id
+        LEFT JOIN LATERAL (
+            SELECT array_agg(u.upstream_workflow_id ORDER BY u.position) AS ids, array_agg(uw.name ORDER BY u.position) AS names
+            FROM flowforge.trigger_upstreams u JOIN flowforge.workflows uw ON uw.id = u.upstream_workflow_id
+            WHERE u.trigger_id = t.id
+        ) ups ON t.trigger_type = 'dependency'
         """
 
     static func trigger(from row: PostgresRandomAccessRow) throws -> Trigger {
-        Trigger(
+        let upstreamIds = try row.column("upstream_ids", as: [Int64]?.self) ?? []
+        let upstreamNames = try row.column("upstream_names", as: [String]?.self) ?? []
+        var trigger = Trigger(
             id: try row.column("id"),
             workflowId: try row.column("workflow_id"),
             type: TriggerType(rawValue: try row.column("trigger_type")) ?? .scheduled,
@@ -59,7 +67,10 @@ public struct TriggerStore: Sendable {
             eventType: (try row.column("event_type", as: String?.self)).flatMap(EventType.init),
             eventConfig: try row.column("event_config"),
             createdAt: try row.column("created_at"),
-            updatedAt: try row.column("updated_at"))
+            updatedAt: try row.column("updated_at"),
+            params: try row.column("params"))
+        trigger.upstreams = zip(upstreamIds, upstreamNames).map { WorkflowRef(id: $0, name: $1) }
+        return trigger
     }
 
     enum OfWorkflow: PreparedReadText { static let sql = "\(select) WHERE t.workflow_id = $1 ORDER BY t.id" }
@@ -112,22 +123,25 @@ public struct TriggerStore: Sendable {
         for try await count in countRows.decode(Int64.self) where count >= Limits.triggersPerWorkflow {
             throw FlowForgeError.invalid("a workflow can have at most \(Limits.triggersPerWorkflow) triggers")
         }
-        let upstreamName = try await checkDependency(definition, workflowId: workflowId, workflowName: workflowName, on: connection, logger: logger)
-        let change = TriggerChange(creating: definition, upstreamName: upstreamName, now: now)
+        let upstreamNames = try await checkDependency(definition, workflowId: workflowId, workflowName: workflowName, on: connection, logger: logger)
+        let change = TriggerChange(creating: definition, upstreamNames: upstreamNames, now: now)
         let rows = try await connection.query(
             """
             INSERT INTO flowforge.workflow_triggers
                 (workflow_id, trigger_type, enabled, trigger_name, name_is_generated, cron_expression, timezone, next_run_at,
-                 misfire_policy, depends_on_workflow_id, dependency_condition, delay_minutes, event_type, event_config, files_since)
+                 misfire_policy, depends_on_workflow_id, dependency_condition, delay_minutes, event_type, event_config, files_since,
+                 params)
             VALUES (\(workflowId), \(definition.type.rawValue), \(definition.enabled), \(change.name), \(change.nameIsGenerated),
                 \(definition.cronExpression), \(definition.timezone), \(change.nextRunAt), \(definition.misfirePolicy.rawValue),
                 \(definition.dependsOnWorkflowId), \(definition.dependencyCondition?.rawValue), \(definition.delayMinutes),
                 \(definition.eventType?.rawValue), \(definition.eventConfig),
-                CASE WHEN \(change.takesFilesFromNow) THEN clock_timestamp() END)
+                CASE WHEN \(change.takesFilesFromNow) THEN clock_timestamp() END,
+                \(definition.params))
             RETURNING id
             """, logger: logger)
         var id: Int64 = 0
         for try await value in rows.decode(Int64.self) { id = value }
+        try await writeUpstreams(definition, triggerId: id, on: connection, logger: logger)
         if let sealed = definition.sealedSecret {
             try await connection.query(
                 "INSERT INTO flowforge.webhook_secrets (trigger_id, sealed) VALUES (\(id), \(ByteBuffer(bytes: sealed)))", logger: logger)
@@ -143,30 +157,64 @@ public struct TriggerStore: Sendable {
         try await connection.query("SELECT pg_advisory_xact_lock(\(AdvisoryLock.dependencyGraph))", logger: logger)
     }
 
-    /// For dependency triggers: the upstream exists, is not the workflow itself and closes no
+    /// For dependency triggers: each upstream exists, is not the workflow itself and closes no
     /// cycle. Serialized by an advisory lock so two halves of a cycle cannot both commit.
-    /// Returns the upstream's name.
+    /// Returns the upstreams' names, in order. Every new edge points into `workflowId`, so one
+    /// closes a cycle exactly when the graph as it is already leads from `workflowId` to its
+    /// upstream: each is checked on its own.
     static func checkDependency(
         _ definition: TriggerDefinition, workflowId: Int64, workflowName: String,
         on connection: PostgresConnection, logger: Logger
-    ) async throws -> String? {
-        guard definition.type == .dependency, let upstream = definition.dependsOnWorkflowId else { return nil }
+    ) async throws -> [String] {
+        guard definition.type == .dependency, !definition.upstreamIds.isEmpty else { return [] }
         let me = WorkflowRef(id: workflowId, name: workflowName)
-        if upstream == workflowId { throw FlowForgeError.circularDependency(cycle: [me, me]) }
+        if definition.upstreamIds.contains(workflowId) { throw FlowForgeError.circularDependency(cycle: [me, me]) }
         try await lockGraphIfNeeded(for: definition, on: connection, logger: logger)
         let rows = try await connection.query(
-            "SELECT name FROM flowforge.workflows WHERE id = \(upstream) FOR KEY SHARE", logger: logger)
-        var upstreamName: String?
-        for try await name in rows.decode(String.self) { upstreamName = name }
-        guard let upstreamName else {
-            throw FlowForgeError.invalid("depends_on_workflow_id: workflow \(upstream) does not exist")
+            "SELECT id, name FROM flowforge.workflows WHERE id = ANY(\(definition.upstreamIds)) FOR KEY SHARE", logger: logger)
+        var names: [Int64: String] = [:]
+        for try await (id, name) in rows.decode((Int64, String).self) { names[id] = name }
+        let field = definition.upstreamIds.count > 1 ? "depends_on_workflow_ids" : "depends_on_workflow_id"
+        if let missing = definition.upstreamIds.first(where: { names[$0] == nil }) {
+            throw FlowForgeError.invalid("\(field): workflow \(missing) does not exist")
         }
         let graph = try await dependencyGraph(on: connection, logger: logger)
-        if let cycle = graph.cycle(adding: upstream, to: workflowId) {
-            let names = try await workflowNames(Set(cycle), on: connection, logger: logger)
-            throw FlowForgeError.circularDependency(cycle: cycle.map { WorkflowRef(id: $0, name: names[$0] ?? "#\($0)") })
+        for upstream in definition.upstreamIds {
+            if let cycle = graph.cycle(adding: upstream, to: workflowId) {
+                let cycleNames = try await workflowNames(Set(cycle), on: connection, logger: logger)
+                throw FlowForgeError.circularDependency(cycle: cycle.map { WorkflowRef(id: $0, name: cycleNames[$0] ?? "#\($0)") })
+            }
         }
-        return upstreamName
+        return definition.upstreamIds.map { names[$0]! }
+    }
+
+    /// Writes a new dependency trigger's edges, one per upstream in the order given.
+    static func writeUpstreams(_ definition: TriggerDefinition, triggerId: Int64, on connection: PostgresConnection, logger: Logger) async throws {
+        guard definition.type == .dependency, !definition.upstreamIds.isEmpty else { return }
+        try await connection.query(
+            """
+            INSERT INTO flowforge.trigger_upstreams (trigger_id, position, upstream_workflow_id)
+            SELECT \(triggerId), u.position - 1, u.id FROM unnest(\(definition.upstreamIds)::bigint[]) WITH ORDINALITY AS u(id, position)
+            """, logger: logger)
+    }
+
+    /// An edited dependency trigger's edges: written again when its upstreams changed (which
+    /// takes a join's counted finishes with the old edges), and a join that restarts forgets
+    /// what it counted.
+    static func rewriteUpstreams(
+        _ definition: TriggerDefinition, of current: Trigger, change: TriggerChange, on connection: PostgresConnection, logger: Logger
+    ) async throws {
+        guard definition.type == .dependency else { return }
+        if definition.upstreamIds != TriggerDefinition(current).upstreamIds {
+            try await connection.query("DELETE FROM flowforge.trigger_upstreams WHERE trigger_id = \(current.id)", logger: logger)
+            try await writeUpstreams(definition, triggerId: current.id, on: connection, logger: logger)
+        } else if change.restartsJoin {
+            try await restartJoin(triggerId: current.id, on: connection, logger: logger)
+        }
+    }
+
+    static func restartJoin(triggerId: Int64, on connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query("DELETE FROM flowforge.join_pending WHERE trigger_id = \(triggerId)", logger: logger)
     }
 
     /// Edits a trigger: `edit` turns the trigger as it is (read and locked in the transaction)
@@ -195,12 +243,13 @@ public struct TriggerStore: Sendable {
                 throw FlowForgeError.notFound("trigger \(triggerId) of workflow \(workflowId) does not exist")
             }
             let definition = try edit(current)
-            let upstreamName = try await Self.checkDependency(
+            let upstreamNames = try await Self.checkDependency(
                 definition, workflowId: workflowId, workflowName: workflowName, on: connection, logger: logger)
-            let change = TriggerChange(editing: current, into: definition, upstreamName: upstreamName, now: now)
+            let change = TriggerChange(editing: current, into: definition, upstreamNames: upstreamNames, now: now)
             if change.withdrawsUpcomingRuns {
                 try await RunEnqueue.withdrawUpcoming(triggerId: triggerId, on: connection, logger: logger)
             }
+            try await Self.rewriteUpstreams(definition, of: current, change: change, on: connection, logger: logger)
             try await connection.query(
                 """
                 UPDATE flowforge.workflow_triggers SET
@@ -209,7 +258,8 @@ public struct TriggerStore: Sendable {
                     misfire_policy = \(definition.misfirePolicy.rawValue), depends_on_workflow_id = \(definition.dependsOnWorkflowId),
                     dependency_condition = \(definition.dependencyCondition?.rawValue), delay_minutes = \(definition.delayMinutes),
                     event_type = \(definition.eventType?.rawValue), event_config = \(definition.eventConfig), updated_at = now(),
-                    files_since = CASE WHEN \(change.takesFilesFromNow) THEN clock_timestamp() ELSE files_since END
+                    files_since = CASE WHEN \(change.takesFilesFromNow) THEN clock_timestamp() ELSE files_since END,
+                    params = \(definition.params)
                 WHERE id = \(triggerId)
                 """, logger: logger)
             try await NotificationChannel.triggersChanged.notify(String(triggerId), on: connection, logger: logger)
@@ -235,6 +285,7 @@ public struct TriggerStore: Sendable {
             if change.withdrawsUpcomingRuns {
                 try await RunEnqueue.withdrawUpcoming(triggerId: triggerId, on: connection, logger: logger)
             }
+            if change.restartsJoin { try await Self.restartJoin(triggerId: triggerId, on: connection, logger: logger) }
             try await connection.query(
                 """
                 UPDATE flowforge.workflow_triggers SET enabled = \(enabled), next_run_at = \(change.nextRunAt), updated_at = now(),
@@ -304,8 +355,8 @@ public struct TriggerStore: Sendable {
     static func dependencyGraph(on connection: PostgresConnection, logger: Logger) async throws -> DependencyGraph {
         let rows = try await connection.query(
             """
-            SELECT depends_on_workflow_id, workflow_id FROM flowforge.workflow_triggers
-            WHERE trigger_type = 'dependency' AND depends_on_workflow_id IS NOT NULL
+            SELECT u.upstream_workflow_id, t.workflow_id FROM flowforge.trigger_upstreams u
+            JOIN flowforge.workflow_triggers t ON t.id = u.trigger_id
             """, logger: logger)
         var edges: [(upstream: Int64, downstream: Int64)] = []
         for try await (upstream, downstream) in rows.decode((Int64, Int64).self) { edges.append((upstream, downstream)) }
@@ -331,24 +382,24 @@ public struct TriggerStore: Sendable {
         public var enabled: Bool
     }
 
-    /// Edges touching `workflowId`, or all of them when it is nil.
+    /// Edges touching `workflowId`, or all of them when it is nil. A join has an edge per upstream.
     public func dependencyEdges(touching workflowId: Int64? = nil) async throws -> [DependencyEdge] {
         let rows = try await client.rows(
             """
-            SELECT t.id, t.trigger_name, t.depends_on_workflow_id, up.name AS upstream_name, t.workflow_id,
+            SELECT t.id, t.trigger_name, u.upstream_workflow_id, up.name AS upstream_name, t.workflow_id,
                 down.name AS downstream_name, t.dependency_condition, t.delay_minutes, t.enabled
-            FROM flowforge.workflow_triggers t
-            JOIN flowforge.workflows up ON up.id = t.depends_on_workflow_id
+            FROM flowforge.trigger_upstreams u
+            JOIN flowforge.workflow_triggers t ON t.id = u.trigger_id
+            JOIN flowforge.workflows up ON up.id = u.upstream_workflow_id
             JOIN flowforge.workflows down ON down.id = t.workflow_id
-            WHERE t.trigger_type = 'dependency'
-              AND (\(workflowId)::bigint IS NULL OR t.workflow_id = \(workflowId) OR t.depends_on_workflow_id = \(workflowId))
-            ORDER BY t.id
+            WHERE \(workflowId)::bigint IS NULL OR t.workflow_id = \(workflowId) OR u.upstream_workflow_id = \(workflowId)
+            ORDER BY t.id, u.position
             """, logger: logger)
         return try rows.collectRows { row in
             DependencyEdge(
                 triggerId: try row.column("id"),
                 triggerName: try row.column("trigger_name"),
-                upstream: WorkflowRef(id: try row.column("depends_on_workflow_id"), name: try row.column("upstream_name")),
+                upstream: WorkflowRef(id: try row.column("upstream_workflow_id"), name: try row.column("upstream_name")),
                 downstream: WorkflowRef(id: try row.column("workflow_id"), name: try row.column("downstream_name")),
                 condition: DependencyCondition(rawValue: try row.column("dependency_condition")) ?? .onSuccess,
                 delayMinutes: try row.column("delay_minutes"),

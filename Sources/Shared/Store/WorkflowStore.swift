@@ -159,6 +159,13 @@ public struct WorkflowStore: Sendable {
     /// (foreign keys), its queued runs are cancelled, and its past executions stay readable.
     public func delete(id: Int64) async throws -> Bool {
         try await client.withOpenTransaction(logger: logger) { connection in
+            // A dependency trigger goes with any of its upstreams, as it always went with its
+            // only one (a join would otherwise wait on fewer workflows than it was given).
+            try await connection.query(
+                """
+                DELETE FROM flowforge.workflow_triggers
+                WHERE id IN (SELECT trigger_id FROM flowforge.trigger_upstreams WHERE upstream_workflow_id = \(id))
+                """, logger: logger)
             let rows = try await connection.query("DELETE FROM flowforge.workflows WHERE id = \(id) RETURNING id", logger: logger)
             var deleted = false
             for try await _ in rows { deleted = true }
@@ -181,7 +188,8 @@ public struct WorkflowStore: Sendable {
     }
 
     /// Pauses or resumes the workflow; pausing again keeps the first `paused_at`. Pausing
-    /// withdraws the scheduled runs created ahead of their time (they are not due yet). The
+    /// withdraws the scheduled runs created ahead of their time (they are not due yet), also
+    /// those of a tick that was creating them as the pause came. The
     /// scheduler hears of it at once (`triggersChanged`), so its ticker and file watcher read
     /// their triggers again. Returns the workflow as lists show it.
     public func setPaused(_ paused: Bool, id: Int64) async throws -> WorkflowSummary {
@@ -194,7 +202,15 @@ public struct WorkflowStore: Sendable {
             var found = false
             for try await _ in rows { found = true }
             guard found else { throw FlowForgeError.notFound("workflow \(id) does not exist") }
-            if paused { try await RunEnqueue.withdrawUpcoming(workflowId: id, on: connection, logger: logger) }
+            if paused {
+                // A tick in flight holds its triggers' rows until it commits the runs it created
+                // ahead of their time. Waiting for those locks means the withdrawal below, a later
+                // statement, sees those runs too; a tick after this one sees the pause.
+                try await connection.query(
+                    "SELECT 1 FROM flowforge.workflow_triggers WHERE workflow_id = \(id) AND trigger_type = 'scheduled' FOR UPDATE",
+                    logger: logger)
+                try await RunEnqueue.withdrawUpcoming(workflowId: id, on: connection, logger: logger)
+            }
             try await NotificationChannel.triggersChanged.notify(String(id), on: connection, logger: logger)
         }
         guard let summary = try await summary(id: id) else { throw FlowForgeError.notFound("workflow \(id) does not exist") }

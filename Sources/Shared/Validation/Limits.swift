@@ -12,6 +12,8 @@ public enum Limits {
     public static let urlLength = 4_096
     public static let httpBodyLength = 1_048_576
     public static let triggersPerWorkflow = 100
+    /// Upstreams of one dependency trigger (a join).
+    public static let joinUpstreams = 20
     public static let cronLength = 200
     public static let eventConfigBytes = 16_384
     public static let pageSize = 200

@@ -18,6 +18,8 @@ struct ClaimedRun: Sendable {
     var steps: [Step]
     /// From the moment the job became due (its `run_at`) to this claim, by the database's clock.
     var waitedSeconds: Double
+    /// The run's parameters (`RunParams`); nil for none.
+    var params: JSONValue? = nil
 
     var key: RunAttempt { RunAttempt(executionId: executionId, attempt: attempt) }
 }

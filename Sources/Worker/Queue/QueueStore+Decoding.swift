@@ -42,7 +42,8 @@ struct ClaimedRunDecoder {
             upstreamExecutionId: try row[.upstreamExecutionId].decode(Int64?.self),
             upstreamStatus: try row[.upstreamStatus].decode(String?.self),
             steps: workflowSteps,
-            waitedSeconds: try row[.waited].decode(Double.self))
+            waitedSeconds: try row[.waited].decode(Double.self),
+            params: try row[.params].decode(JSONValue?.self))
     }
 }
 
@@ -52,7 +53,7 @@ struct ClaimedRunDecoder {
 /// name for every cell cost a busy worker a tenth of its time.)
 enum ClaimColumn: Int, CaseIterable {
     case executionId, waited, workflowId, workflowName, triggerId, triggerType, scheduledFor, attempt
-    case upstreamExecutionId, upstreamStatus, maxAttempts, retryBackoffSeconds, timeoutSeconds, steps
+    case upstreamExecutionId, upstreamStatus, maxAttempts, retryBackoffSeconds, timeoutSeconds, steps, params
 
     /// The expression in the `claimed` CTE (`e` the execution, `leased` its job, `w` its workflow).
     var sql: String {
@@ -71,6 +72,7 @@ enum ClaimColumn: Int, CaseIterable {
         case .retryBackoffSeconds: "w.retry_backoff_seconds"
         case .timeoutSeconds: "w.timeout_seconds"
         case .steps: "w.steps"
+        case .params: "e.params"
         }
     }
 

@@ -43,7 +43,8 @@ extension QueueStore {
             var first = true
             let rows = try await client.execute(
                 RecordResultsAndClaim(
-                    results: RecordResults(outcomes: batch, workerID: workerID), leaseSeconds: leaseSeconds, limit: claimLimit), logger: logger)
+                    results: RecordResults(outcomes: batch, workerID: workerID), leaseSeconds: leaseSeconds, limit: claimLimit,
+                    backfillLimit: backfillLimit(claimLimit)), logger: logger)
             for try await row in rows {
                 let row = row.makeRandomAccess()
                 if first {
@@ -199,8 +200,8 @@ extension QueueStore {
             SET status = CASE WHEN o.ok THEN 'completed' ELSE 'failed' END,
                 finished_at = clock_timestamp(), error = o.error, steps = o.steps,
                 cascaded_at = CASE WHEN EXISTS (
-                    SELECT 1 FROM flowforge.workflow_triggers t
-                    WHERE t.depends_on_workflow_id = e.workflow_id AND t.trigger_type = 'dependency' AND t.enabled
+                    SELECT 1 FROM flowforge.trigger_upstreams u JOIN flowforge.workflow_triggers t ON t.id = u.trigger_id
+                    WHERE u.upstream_workflow_id = e.workflow_id AND t.enabled
                 ) THEN NULL ELSE clock_timestamp() END
             FROM job JOIN o ON o.id = job.execution_id
             WHERE e.id = job.execution_id AND e.status = 'running'
@@ -212,7 +213,7 @@ extension QueueStore {
         """
 
     /// A busy worker's one statement per batch: `RecordResults` ($1 the outcomes, $2 the
-    /// worker) and `ClaimUnlimited` ($3 the lease, $4 the batch size) together, so that
+    /// worker) and `ClaimUnlimited` ($3 the lease, $4 the batch size, $5 the backfill part) together, so that
     /// writing a batch of results and taking the next batch is one round trip and one commit
     /// (a transaction around the two statements took four round trips). The rows are the
     /// claim's (`ClaimColumn`); each also carries what the results counted, by status and trigger type. The two
@@ -225,7 +226,7 @@ extension QueueStore {
             ), tally AS (
                 SELECT array_agg(status) AS statuses, array_agg(trigger_type) AS trigger_types, array_agg(n) AS counts
                 FROM (SELECT status, trigger_type, count(*) AS n FROM recorded GROUP BY status, trigger_type) k
-            ), \(leaseCTEs(due: unlimitedDue(limit: "$4"), worker: "$2", lease: "$3"))
+            ), \(leaseCTEs(due: unlimitedDue(limit: "$4", backfillLimit: "$5"), worker: "$2", lease: "$3"))
             SELECT claimed.*, \(limitedDueSQL) AS limited_due, tally.statuses, tally.trigger_types, tally.counts
             FROM tally LEFT JOIN claimed ON true
             """
@@ -234,11 +235,13 @@ extension QueueStore {
         let results: RecordResults
         let leaseSeconds: Int
         let limit: Int
+        let backfillLimit: Int
 
         func makeBindings() throws -> PostgresBindings {
             var bindings = try results.makeBindings()
             bindings.append(leaseSeconds)
             bindings.append(limit)
+            bindings.append(backfillLimit)
             return bindings
         }
 

@@ -6,11 +6,14 @@ import PostgresNIO
 /// The job queue: claiming, leases and results. Every query of `jobs` the worker makes is here.
 struct QueueStore: Sendable {
     let client: PostgresClient, logger: Logger, metrics: FlowForgeMetrics?
+    /// Free slots a claim never fills with a backfill's runs, so that runs coming due on time
+    /// find a slot while a long backfill drains (`WorkerService` keeps a quarter of its slots).
+    let backfillReserve: Int
     /// The steps of the workflows this store's claims returned; one per worker, for its life.
     let stepsCache = StepsCache()
 
-    init(client: PostgresClient, logger: Logger, metrics: FlowForgeMetrics? = nil) {
-        (self.client, self.logger, self.metrics) = (client, logger, metrics)
+    init(client: PostgresClient, logger: Logger, metrics: FlowForgeMetrics? = nil, backfillReserve: Int = 0) {
+        (self.client, self.logger, self.metrics, self.backfillReserve) = (client, logger, metrics, backfillReserve)
     }
 
     /// Run timings use clock_timestamp(), not now(): now() is when the transaction began, which
@@ -34,7 +37,7 @@ struct QueueStore: Sendable {
     func claim(workerID: String, limit: Int, leaseSeconds: Int) async throws -> Claim {
         guard limit > 0 else { return Claim(runs: [], nextDueIn: nil) }
         let (claimed, limitedDue, nextDueIn) = try await decodeClaim(
-            client.execute(ClaimUnlimited(workerID: workerID, leaseSeconds: leaseSeconds, limit: limit), logger: logger))
+            client.execute(ClaimUnlimited(workerID: workerID, leaseSeconds: leaseSeconds, limit: limit, backfillLimit: backfillLimit(limit)), logger: logger))
         guard claimed.count < limit, limitedDue else { return Claim(runs: claimed, nextDueIn: nextDueIn) }
         let remaining = limit - claimed.count
         return try await client.withOpenTransaction(logger: logger) { connection in
@@ -85,7 +88,7 @@ struct QueueStore: Sendable {
     func claim(workerID: String, limit: Int, leaseSeconds: Int, on connection: PostgresConnection) async throws -> [ClaimedRun] {
         guard limit > 0 else { return [] }
         let (claimed, limitedDue, _) = try await decodeClaim(
-            connection.execute(ClaimUnlimited(workerID: workerID, leaseSeconds: leaseSeconds, limit: limit), logger: logger))
+            connection.execute(ClaimUnlimited(workerID: workerID, leaseSeconds: leaseSeconds, limit: limit, backfillLimit: backfillLimit(limit)), logger: logger))
         guard claimed.count < limit, limitedDue else { return claimed }
         return claimed + (try await claimLimited(workerID: workerID, limit: limit - claimed.count, leaseSeconds: leaseSeconds, on: connection))
     }
@@ -177,7 +180,7 @@ struct QueueStore: Sendable {
     /// between the claim and this question.
     static let nextDueInSQL = """
         extract(epoch FROM least(
-            (SELECT min(run_at) FROM flowforge.jobs WHERE locked_by IS NULL AND NOT limited AND run_at > now()),
+            (SELECT min(run_at) FROM flowforge.jobs WHERE locked_by IS NULL AND NOT limited AND NOT backfill AND run_at > now()),
             (SELECT min(run_at) FROM flowforge.jobs WHERE locked_by IS NULL AND limited AND run_at > now())
         ) - now())::float8
         """
@@ -204,31 +207,49 @@ struct QueueStore: Sendable {
 
     static let limitedDueSQL = "EXISTS (SELECT 1 FROM flowforge.jobs WHERE locked_by IS NULL AND limited AND run_at <= now())"
 
-    /// The unlimited claim's choice of jobs, oldest first, with the batch size parameter named.
-    static func unlimitedDue(limit: String) -> String {
+    /// The unlimited claim's choice of jobs, oldest first, with the batch size parameters
+    /// named: every due job that came due on its own first, and only then, for the slots left,
+    /// a backfill's, at most `backfillLimit` of them. A backfill's thousands of runs, all due at
+    /// once, so never go before the runs that are due on time, which keep their own index.
+    static func unlimitedDue(limit: String, backfillLimit: String) -> String {
         """
-        SELECT execution_id FROM flowforge.jobs
-        WHERE locked_by IS NULL AND NOT limited AND run_at <= now()
-        ORDER BY run_at, execution_id
-        LIMIT \(limit)
-        FOR UPDATE SKIP LOCKED
+        WITH on_time AS (
+            SELECT execution_id FROM flowforge.jobs
+            WHERE locked_by IS NULL AND NOT limited AND NOT backfill AND run_at <= now()
+            ORDER BY run_at, execution_id
+            LIMIT \(limit)
+            FOR UPDATE SKIP LOCKED
+        ), backfill AS (
+            SELECT execution_id FROM flowforge.jobs
+            WHERE locked_by IS NULL AND NOT limited AND backfill AND run_at <= now()
+            ORDER BY run_at, execution_id
+            LIMIT least(\(backfillLimit), \(limit) - (SELECT count(*) FROM on_time))
+            FOR UPDATE SKIP LOCKED
+        )
+        SELECT execution_id FROM on_time UNION ALL SELECT execution_id FROM backfill
         """
     }
+
+    /// How many of `limit` free slots a claim may fill with a backfill's runs: all but the
+    /// slots kept for runs that come due on time (`backfillReserve`).
+    func backfillLimit(_ limit: Int) -> Int { max(0, limit - backfillReserve) }
 
     /// The busy path's claim, prepared once per connection: workflows without a limit, oldest
     /// first, one table and one index ($3 is the batch size).
     struct ClaimUnlimited: PostgresPreparedStatement {
-        static let sql = leaseSQL(due: unlimitedDue(limit: "$3"))
+        static let sql = leaseSQL(due: unlimitedDue(limit: "$3", backfillLimit: "$4"))
         typealias Row = PostgresRow
         let workerID: String
         let leaseSeconds: Int
         let limit: Int
+        let backfillLimit: Int
 
         func makeBindings() throws -> PostgresBindings {
             var bindings = PostgresBindings()
             bindings.append(workerID)
             bindings.append(leaseSeconds)
             bindings.append(limit)
+            bindings.append(backfillLimit)
             return bindings
         }
 

@@ -145,13 +145,18 @@ struct CascadeBench: AsyncParsableCommand {
                     """, logger: cluster.logger)
                 try await connection.query(
                     """
-                    INSERT INTO flowforge.workflow_triggers
-                        (workflow_id, trigger_type, trigger_name, depends_on_workflow_id, dependency_condition)
-                    SELECT down.id, 'dependency', 'After ' || up.name || ' succeeds', up.id, 'on_success'
-                    FROM flowforge.workflows up
-                    JOIN flowforge.workflows down
-                      ON split_part(down.name, '-', 2) = split_part(up.name, '-', 2)
-                     AND split_part(down.name, '-', 3)::int = split_part(up.name, '-', 3)::int + 1
+                    WITH t AS (
+                        INSERT INTO flowforge.workflow_triggers
+                            (workflow_id, trigger_type, trigger_name, depends_on_workflow_id, dependency_condition)
+                        SELECT down.id, 'dependency', 'After ' || up.name || ' succeeds', up.id, 'on_success'
+                        FROM flowforge.workflows up
+                        JOIN flowforge.workflows down
+                          ON split_part(down.name, '-', 2) = split_part(up.name, '-', 2)
+                         AND split_part(down.name, '-', 3)::int = split_part(up.name, '-', 3)::int + 1
+                        RETURNING id, depends_on_workflow_id
+                    )
+                    INSERT INTO flowforge.trigger_upstreams (trigger_id, position, upstream_workflow_id)
+                    SELECT id, 0, depends_on_workflow_id FROM t
                     """, logger: cluster.logger)
             }
             try cluster.start("flowforge-scheduler", name: "flowforge-scheduler-1")

@@ -29,7 +29,7 @@ enum BodySamples {
             lastRunAt: now, misfirePolicy: .runOnce, dependsOnWorkflowId: type == .dependency ? 2 : nil,
             dependsOnWorkflowName: type == .dependency ? "extract" : nil, dependencyCondition: type == .dependency ? .onSuccess : nil,
             delayMinutes: 5, eventType: type == .event ? .webhook : nil, eventConfig: type == .event ? ["filter": []] : nil,
-            createdAt: now, updatedAt: later, newSecret: secret)
+            createdAt: now, updatedAt: later, newSecret: secret, params: type == .scheduled ? ["date": "2024-01-01"] : nil)
     }
 
     static let triggers = [trigger(.scheduled), trigger(.dependency), trigger(.event, secret: "whsec_" + String(repeating: "a", count: 64))]
@@ -44,7 +44,8 @@ enum BodySamples {
         id: 9, workflowId: 1, workflowName: "load", triggerId: 3, triggerType: .event, triggerName: "Webhook", status: .failed,
         scheduledFor: now, queuedAt: now, startedAt: now, finishedAt: later, attempt: 1, workerId: "w1", upstreamExecutionId: nil,
         error: "step extract failed",
-        steps: [["name": "extract", "status": "failed", "exit_code": 1, "started_at": "2026-01-15T10:00:00Z", "finished_at": nil, "output": "boom"]])
+        steps: [["name": "extract", "status": "failed", "exit_code": 1, "started_at": "2026-01-15T10:00:00Z", "finished_at": nil, "output": "boom"]],
+        params: ["date": "2024-01-01", "limit": 100], rerunOf: 8)
 
     static let listItem = ExecutionListItem(
         execution: execution,
@@ -104,6 +105,7 @@ enum BodySamples {
             ("TriggerUpdate", TriggerUpdate.fieldNames, schemas.schema("TriggerUpdate")),
             ("ValidateDependencyRequest", ValidateDependencyRequest.fieldNames, schemas.schema("ValidateDependencyRequest")),
             ("BackfillRequest", BackfillRequest.fieldNames, schemas.schema("BackfillRequest")),
+            ("RunRequest", RunRequest.fieldNames, schemas.schema("RunRequest")),
             (
                 "rotate-secret", RotateSecretRequest.fieldNames,
                 schemas.requestBody("/api/workflows/{id}/triggers/{triggerId}/rotate-secret", "post")

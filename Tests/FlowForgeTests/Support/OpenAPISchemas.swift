@@ -127,7 +127,15 @@ struct OpenAPISchemas {
             }
             return [merged]
         }
-        if let choices = (node["oneOf"] ?? node["anyOf"])?.list { return choices.flatMap(shapes) }
+        if let choices = (node["oneOf"] ?? node["anyOf"])?.list {
+            // An object whose alternatives only say which of its own fields are required
+            // (one upstream or several): one shape per alternative, each with all the fields.
+            if let properties = node["properties"]?.map {
+                let required = Set(node["required"]?.flowItems ?? [])
+                return choices.map { (properties, required.union($0["required"]?.flowItems ?? [])) }
+            }
+            return choices.flatMap(shapes)
+        }
         guard let properties = node["properties"]?.map else { return [] }
         return [(properties, Set(node["required"]?.flowItems ?? []))]
     }

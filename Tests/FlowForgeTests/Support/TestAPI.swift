@@ -62,6 +62,10 @@ struct TestDatabase {
 struct APIHarness: Sendable {
     let client: any TestClientProtocol
     let postgres: PostgresClient
+    /// The test's database, for a test that needs a second client of its own.
+    let url: DatabaseURL
+    /// The API's port, when it listens on one (`withAPI(live: true)`).
+    var port: Int? { client.port }
 
     /// Sends a request (JSON body optional) with the test token unless `token` says otherwise.
     @discardableResult
@@ -177,25 +181,30 @@ struct APIHarness: Sendable {
 
 /// Runs `body` against the real API on a fresh database, with the clock fixed at `testNow`.
 /// `services` run beside the API (a worker, a scheduler), given the API's PostgreSQL client.
+/// `live`: the API listens on a free loopback port (`APIHarness.port`), for clients in other
+/// processes; otherwise requests go straight to its router.
 func withAPI(
     clock: @escaping @Sendable () -> Date = { testNow },
     metrics: FlowForgeMetrics = FlowForgeMetrics(),
     secretBox: SecretBox? = .random(),
+    maximumConnections: Int = 8,
+    live: Bool = false,
     services: @Sendable (PostgresClient) -> [any Service] = { _ in [] },
     _ body: @Sendable (APIHarness) async throws -> Void
 ) async throws {
     try await TestDatabase.with { url in
-        let postgres = PostgresClient(configuration: url.clientConfiguration(maximumConnections: 8), backgroundLogger: TestDatabase.logger)
+        let postgres = PostgresClient(configuration: url.clientConfiguration(maximumConnections: maximumConnections), backgroundLogger: TestDatabase.logger)
         var configuration = APIConfiguration(tokens: [testToken], secretBox: secretBox)
         // The suite runs many APIs, workers and schedulers at once on a small machine, and a
         // test that races a dozen requests through eight connections can wait longer for one
         // than a server would; the 503 after the wait has a test of its own.
         configuration.databaseWait = .seconds(60)
+        if live { configuration.port = 0 }
         let app = buildApplication(
             configuration: configuration, postgres: postgres, logger: TestDatabase.logger, clock: clock,
             metrics: metrics, services: services(postgres))
-        try await app.test(.router) { client in
-            try await body(APIHarness(client: client, postgres: postgres))
+        try await app.test(live ? .live : .router) { client in
+            try await body(APIHarness(client: client, postgres: postgres, url: url))
         }
     }
 }
