@@ -23,14 +23,10 @@ struct FirePlan: Equatable, Sendable {
     /// The trigger's next fire time after those runs; nil when its schedule has none.
     var next: Date?
 
-    /// The fire times to create for a trigger whose `next_run_at` is `first`, seen at `now`:
-    /// on time → that one run; late beyond the threshold → as the misfire policy says.
-    static func runTimes(from first: Date, now: Date, schedule: CronSchedule, policy: MisfirePolicy) -> [Date] {
-        var missed = [first]
-        while let next = schedule.next(after: missed.last!)?.instant, next <= now {
-            missed.append(next)
-            if missed.count > maxMissedRuns { missed.removeFirst() }
-        }
+    /// The runs to create, seen at `now`, of a trigger whose times up to `now` are `missed` (its
+    /// `next_run_at` first, at most `maxMissedRuns` of them, the latest): on time → that one
+    /// run; late beyond the threshold → as the misfire policy says.
+    static func runTimes(missed: [Date], now: Date, policy: MisfirePolicy) -> [Date] {
         let late = now.timeIntervalSince(missed.last!) > misfireThreshold
         guard late || missed.count > 1 else { return missed }
         switch policy {
@@ -44,15 +40,39 @@ struct FirePlan: Equatable, Sendable {
 }
 
 extension FirePlan {
-    /// The plan for a trigger whose `next_run_at` is `due`, seen at `now`, creating runs up to `horizon`.
-    init(schedule: CronSchedule, due: Date, misfire: MisfirePolicy, now: Date, horizon: Date) {
-        runs = due <= now ? Self.runTimes(from: due, now: now, schedule: schedule, policy: misfire) : []
-        var upcoming = due > now ? due : schedule.next(after: max(now, runs.last ?? now))?.instant
+    /// The plan for a trigger whose `next_run_at` is `due`, seen at `now`, creating runs up to
+    /// `horizon`. One walk over the schedule's times from `due` on: the missed ones, then those
+    /// within the look-ahead, then the next one.
+    init(schedule: TriggerSchedule, due: Date, misfire: MisfirePolicy, now: Date, horizon: Date) {
+        var fires = schedule.fires(after: due)
+        var upcoming: Date?
+        if due <= now {
+            var missed = [due]
+            upcoming = fires.next()?.instant
+            while let time = upcoming, time <= now {
+                missed.append(time)
+                if missed.count > Self.maxMissedRuns { missed.removeFirst() }
+                upcoming = fires.next()?.instant
+            }
+            runs = Self.runTimes(missed: missed, now: now, policy: misfire)
+        } else {
+            runs = []
+            upcoming = due
+        }
         while let time = upcoming, time <= horizon {
             runs.append(time)
-            upcoming = schedule.next(after: time)?.instant
+            upcoming = fires.next()?.instant
+        }
+        if schedule.options.activeFrom != nil || schedule.options.activeUntil != nil {
+            // `due` was stored before the window changed; nothing outside it runs.
+            runs.removeAll { !schedule.options.isActive(at: $0) }
         }
         next = upcoming
+    }
+
+    /// The plan for a schedule without options (no jitter, window or DST policy).
+    init(schedule: CronSchedule, due: Date, misfire: MisfirePolicy, now: Date, horizon: Date) {
+        self.init(schedule: TriggerSchedule(cron: schedule), due: due, misfire: misfire, now: now, horizon: horizon)
     }
 }
 
@@ -64,12 +84,9 @@ extension SchedulerStore {
     public func fireDueTriggers(now: Date, lookahead: TimeInterval = 0, limit: Int = 500) async throws -> Int {
         let horizon = now.addingTimeInterval(max(0, lookahead))
         return try await fireDueTriggers(dueBy: horizon, limit: limit, now: now) { trigger in
-            guard let expression = try? CronExpression(trigger.cron), let zone = try? CronTimeZone.named(trigger.timezone) else {
-                return nil
-            }
-            return FirePlan(
-                schedule: CronSchedule(expression: expression, timeZone: zone), due: trigger.nextRunAt, misfire: trigger.misfire,
-                now: now, horizon: horizon)
+            guard let schedule = TriggerSchedule(cron: trigger.cron, timezone: trigger.timezone, options: trigger.options, triggerId: trigger.id)
+            else { return nil }
+            return FirePlan(schedule: schedule, due: trigger.nextRunAt, misfire: trigger.misfire, now: now, horizon: horizon)
         }
     }
 }

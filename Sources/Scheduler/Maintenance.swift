@@ -1,8 +1,8 @@
 import FlowForgeShared
 import Logging
 
-/// Maintenance: requeues (or fails) runs whose worker stopped renewing its lease, and deletes
-/// history older than the retention setting.
+/// Maintenance: requeues (or fails) runs whose worker stopped renewing its lease, deletes live
+/// output no running attempt holds, and deletes history older than the retention setting.
 struct Maintenance: Sendable {
     let parts: SchedulerParts
 
@@ -18,6 +18,12 @@ struct Maintenance: Sendable {
                 }
             } catch {
                 logger.warning("lease rescue failed", metadata: ["error": "\(String(reflecting: error))"])
+            }
+            do {
+                let store = parts.store
+                _ = try await backgroundCall { try await store.pruneLiveOutput() }
+            } catch {
+                logger.warning("pruning live output failed", metadata: ["error": "\(String(reflecting: error))"])
             }
             if sincePrune >= config.pruneInterval {
                 sincePrune = .zero

@@ -19,7 +19,7 @@ public struct SchedulerStore: Sendable {
 
     /// Enabled scheduled triggers due by $1, at most $2, locked for this transaction.
     static let dueTriggersSQL = """
-        SELECT t.id, t.cron_expression, t.timezone, t.next_run_at, t.misfire_policy
+        SELECT t.id, t.cron_expression, t.timezone, t.next_run_at, t.misfire_policy, \(ScheduleOptions.columns("t"))
         FROM flowforge.workflow_triggers t
         WHERE t.enabled AND t.trigger_type = 'scheduled' AND t.next_run_at <= $1 AND NOT \(pausedWorkflow)
         ORDER BY t.next_run_at
@@ -38,6 +38,7 @@ public struct SchedulerStore: Sendable {
     /// A scheduled trigger whose `next_run_at` has come (within the look-ahead).
     struct DueTrigger: Sendable {
         var id: Int64, cron: String, timezone: String, nextRunAt: Date, misfire: MisfirePolicy
+        var options = ScheduleOptions()
     }
 
     /// Locks the enabled scheduled triggers due by `horizon` (at most `limit`), asks `plan` for
@@ -53,7 +54,8 @@ public struct SchedulerStore: Sendable {
                 DueTrigger(
                     id: try row.column("id"), cron: try row.column("cron_expression"), timezone: try row.column("timezone"),
                     nextRunAt: try row.column("next_run_at"),
-                    misfire: MisfirePolicy(rawValue: try row.column("misfire_policy")) ?? .runOnce)
+                    misfire: MisfirePolicy(rawValue: try row.column("misfire_policy")) ?? .runOnce,
+                    options: try ScheduleOptions(row: row))
             }
             var runTriggers: [Int64] = [], runTimes: [Date] = []
             var advanced: [Int64] = [], nextTimes: [Date] = [], hasNext: [Bool] = [], lastTimes: [Date] = [], hasLast: [Bool] = []
@@ -308,6 +310,8 @@ public struct SchedulerStore: Sendable {
                     FROM expired
                     WHERE j.execution_id = ANY(ARRAY(SELECT execution_id FROM expired)) AND j.execution_id = expired.execution_id
                     RETURNING j.execution_id, j.attempt
+                ), live AS (
+                    DELETE FROM flowforge.live_output l WHERE l.execution_id = ANY(ARRAY(SELECT execution_id FROM job))
                 )
                 UPDATE flowforge.executions e
                 SET status = 'queued', attempt = job.attempt, worker_id = NULL,
@@ -332,6 +336,8 @@ public struct SchedulerStore: Sendable {
                 ), job AS (
                     DELETE FROM flowforge.jobs j WHERE j.execution_id = ANY(ARRAY(SELECT execution_id FROM expired))
                     RETURNING j.execution_id
+                ), live AS (
+                    DELETE FROM flowforge.live_output l WHERE l.execution_id = ANY(ARRAY(SELECT execution_id FROM job))
                 ), lost AS (
                     UPDATE flowforge.executions e
                     SET status = 'failed', finished_at = clock_timestamp(), error = 'worker lost: its lease expired and no attempts remain'
@@ -354,6 +360,23 @@ public struct SchedulerStore: Sendable {
         }
         for (_, type) in failed { metrics?.runsFinished(status: .failed, triggerType: type) }
         return (requeued, failed.count)
+    }
+
+    /// Deletes live output (sql/013_live_output.sql) that no running attempt holds: rows a
+    /// result, a cancel or a rescue did not take because a worker's write crossed them, or an
+    /// attempt's whose worker died before the rescue. Rows written in the last few seconds are
+    /// left alone, so a write that is being committed is not judged on half the picture.
+    /// Returns how many it deleted.
+    public func pruneLiveOutput() async throws -> Int {
+        let rows = try await client.rows(
+            """
+            DELETE FROM flowforge.live_output l
+            WHERE l.updated_at < clock_timestamp() - interval '5 seconds'
+              AND NOT EXISTS (
+                  SELECT 1 FROM flowforge.jobs j WHERE j.execution_id = l.execution_id AND j.attempt = l.attempt AND j.locked_by IS NOT NULL)
+            RETURNING l.execution_id
+            """, logger: logger)
+        return rows.count
     }
 
     /// Deletes finished executions older than `days` (by `finished_at`), at most `limit` per

@@ -16,6 +16,11 @@ import Synchronization
 /// A write that fails (the database restarting, a dropped connection) is retried for a lease
 /// period; past that the runs' leases have run out, lease rescue has requeued them,
 /// and this worker's results would be refused anyway.
+///
+/// The running steps' live output (`LiveOutput`) is written by the same loop, when asked
+/// (`flushLiveOutput()`, once a second): every step whose output changed, in one statement. So
+/// it is never written at the same time as a result, and a result, which deletes its run's
+/// live output, is never overtaken by a live write of the same run.
 actor RunDispatcher {
     private let queue: QueueStore
     private let settings: WorkerService.Config
@@ -24,6 +29,10 @@ actor RunDispatcher {
     private let wakeClaimLoop: @Sendable () -> Void
     private let metrics: FlowForgeMetrics?
     private let logger: Logger
+    /// The running steps' output, written when a flush is asked for it.
+    private let live: LiveOutput?
+    /// The last live write failed: the next failure is not logged again until one succeeds.
+    private var liveWriteFailing = false
     private var launch: (@Sendable (ClaimedRun) -> Task<Void, Never>)?
     /// Results and claim requests handed in and not yet taken by a flush.
     private let inbox = Inbox()
@@ -42,8 +51,9 @@ actor RunDispatcher {
 
     init(
         queue: QueueStore, settings: WorkerService.Config, stopping: AtomicFlag, wakeClaimLoop: @escaping @Sendable () -> Void,
-        metrics: FlowForgeMetrics?, logger: Logger
+        metrics: FlowForgeMetrics?, logger: Logger, live: LiveOutput? = nil
     ) {
+        self.live = live
         self.queue = queue
         self.settings = settings
         self.stopping = stopping
@@ -66,6 +76,11 @@ actor RunDispatcher {
     /// throughput fell.
     nonisolated func submit(_ outcome: RunOutcome) {
         if inbox.append(outcome) { Task { await flush() } }
+    }
+
+    /// Asks the flush loop to write the running steps' live output that changed since it last did.
+    nonisolated func flushLiveOutput() {
+        if inbox.requestLiveOutput() { Task { await flush() } }
     }
 
     /// What a claim asked for with `claim()` found.
@@ -110,7 +125,12 @@ actor RunDispatcher {
             // Runs that started together tend to end together: let the ones already done
             // report (they are queued behind this task) so that they share this transaction.
             await Task.yield()
-            guard let (batch, waiters) = inbox.takeAll() else { return }
+            guard let (batch, waiters, liveWanted) = inbox.takeAll() else { return }
+            // After the batch was taken: attempts whose results are in it have left `live`,
+            // and later results are written after this.
+            if liveWanted { await writeLiveOutput() }
+            // Only the live output was asked for: no claim, no result.
+            if batch.isEmpty, waiters.isEmpty { continue }
             // Claim for the batch's own slots plus the free ones while the queue may hold more
             // due jobs (or a claim was asked for); once a claim came back short, the queue was
             // drained: write the results alone, in one statement.
@@ -137,6 +157,26 @@ actor RunDispatcher {
             }
             logger.trace("flushed", metadata: ["results": "\(batch.count)", "limit": "\(limit)"])
             for waiter in waiters { waiter.resume(returning: report) }
+        }
+    }
+
+    /// Writes the live output that changed, in one statement; abandoned after 5 s (a result
+    /// waits meanwhile). A failed write is taken again by the next flush.
+    private func writeLiveOutput() async {
+        guard let live else { return }
+        let changes = live.takeChanges()
+        guard !changes.isEmpty else { return }
+        let queue = queue, workerID = settings.workerID
+        do {
+            let written = try await abandoning(after: .seconds(5)) { try await queue.writeLiveOutput(changes, workerID: workerID) }
+            metrics?.liveOutputWritten(rows: written)
+            liveWriteFailing = false
+        } catch {
+            live.untake(changes)
+            if !liveWriteFailing, !Task.isCancelled {
+                logger.warning("cannot write live output; trying again at the next flush", metadata: ["error": "\(String(reflecting: error))"])
+            }
+            liveWriteFailing = true
         }
     }
 
@@ -237,6 +277,7 @@ private final class Inbox: Sendable {
     private struct State {
         var outcomes: [RunOutcome] = []
         var claimWaiters: [CheckedContinuation<RunDispatcher.ClaimReport, Never>] = []
+        var liveOutputWanted = false
         var flushing = false
 
         mutating func startFlush() -> Bool {
@@ -264,16 +305,26 @@ private final class Inbox: Sendable {
         }
     }
 
+    /// Asks for a write of the live output; true when the caller must start a flush.
+    func requestLiveOutput() -> Bool {
+        state.withLock { state in
+            state.liveOutputWanted = true
+            return state.startFlush()
+        }
+    }
+
     /// Everything handed in so far; nil when there is nothing, and then the flush taking them
     /// has ended (the next result or request starts another).
-    func takeAll() -> (outcomes: [RunOutcome], claimWaiters: [CheckedContinuation<RunDispatcher.ClaimReport, Never>])? {
+    func takeAll() -> (
+        outcomes: [RunOutcome], claimWaiters: [CheckedContinuation<RunDispatcher.ClaimReport, Never>], liveOutputWanted: Bool
+    )? {
         state.withLock { state in
-            guard !state.outcomes.isEmpty || !state.claimWaiters.isEmpty else {
+            guard !state.outcomes.isEmpty || !state.claimWaiters.isEmpty || state.liveOutputWanted else {
                 state.flushing = false
                 return nil
             }
-            defer { (state.outcomes, state.claimWaiters) = ([], []) }
-            return (state.outcomes, state.claimWaiters)
+            defer { (state.outcomes, state.claimWaiters, state.liveOutputWanted) = ([], [], false) }
+            return (state.outcomes, state.claimWaiters, state.liveOutputWanted)
         }
     }
 }

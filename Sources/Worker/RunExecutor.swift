@@ -8,8 +8,18 @@ struct RunExecutor: Sendable {
     var http = HTTPStepRunner()
     /// The event behind an event run (the webhook body, the file that arrived).
     var loadEvent: @Sendable (_ executionId: Int64) async throws -> EventStore.EventData? = { _ in nil }
+    /// Where the steps show while they run; nil: they show only in the result.
+    var live: LiveOutput?
 
+    /// Runs the steps; their live output leaves `live` before the outcome is returned, and the
+    /// outcome says whether any was written (its result then deletes it).
     func execute(_ run: ClaimedRun) async -> RunOutcome {
+        var outcome = await executeSteps(run)
+        outcome.hadLiveOutput = live?.ended(run.key) ?? false
+        return outcome
+    }
+
+    private func executeSteps(_ run: ClaimedRun) async -> RunOutcome {
         // Only a child process or a request sees the context; a run of noop steps skips building it.
         let needsContext = run.steps.contains { step in
             if case .noop = step.action { return false }
@@ -54,15 +64,16 @@ struct RunExecutor: Sendable {
         }
         let runDeadline = ContinuousClock.now + .seconds(run.timeoutSeconds)
         var results: [StepResult] = []
-        for step in run.steps {
+        for (index, step) in run.steps.enumerated() {
+            let liveStep = live?.started(run.key, step: index, name: step.name)
             let result: StepResult
             switch step.action {
             case .shell(let command):
                 let deadline = min(runDeadline, ContinuousClock.now + .seconds(command.timeoutSeconds))
-                result = await shell.run(command, name: step.name, context: context, deadline: deadline)
+                result = await shell.run(command, name: step.name, context: context, deadline: deadline, live: liveStep)
             case .http(let request):
                 let deadline = min(runDeadline, ContinuousClock.now + .seconds(request.timeoutSeconds))
-                result = await http.run(request, name: step.name, context: context, deadline: deadline)
+                result = await http.run(request, name: step.name, context: context, deadline: deadline, live: liveStep)
             case .noop(let milliseconds):
                 let startedAt = Date()
                 if milliseconds > 0 { try? await Task.sleep(for: .milliseconds(milliseconds)) }
@@ -72,6 +83,7 @@ struct RunExecutor: Sendable {
                     error: cancelled ? "step \(step.name) was stopped: the run was cancelled" : nil)
             }
             results.append(result)
+            live?.finished(run.key, step: index, result: result.json)
             if !result.succeeded { break }
         }
         let failure = results.first { !$0.succeeded }

@@ -20,6 +20,9 @@ public struct WorkerService: Service {
         public var leaseSeconds = 30
         public var pollInterval: Duration = .seconds(1)
         public var shutdownGrace: Duration = .seconds(30)
+        /// How often running steps' changed output is written (one statement for all of them);
+        /// nil: never, a step's output shows only with its result.
+        public var liveOutputInterval: Duration? = .seconds(1)
         /// Who steps run as and the environment they start from.
         public var stepIsolation = StepIsolation.sameUser()
 
@@ -58,11 +61,12 @@ public struct WorkerService: Service {
         let queue = QueueStore(client: postgres, logger: logger, metrics: metrics)
         let wakeup = Wakeup()
         let stopping = AtomicFlag()
+        let live = config.liveOutputInterval == nil ? nil : LiveOutput()
         let slots = RunDispatcher(
-            queue: queue, settings: config, stopping: stopping, wakeClaimLoop: wakeup.wake, metrics: metrics, logger: logger)
+            queue: queue, settings: config, stopping: stopping, wakeClaimLoop: wakeup.wake, metrics: metrics, logger: logger, live: live)
         let events = EventStore(client: postgres, logger: logger)
         let executor = RunExecutor(
-            shell: ShellStepRunner(isolation: config.stepIsolation), loadEvent: { try await events.eventData(executionId: $0) })
+            shell: ShellStepRunner(isolation: config.stepIsolation), loadEvent: { try await events.eventData(executionId: $0) }, live: live)
         await slots.setLauncher { run in
             observeLatency(of: run)
             return Task {
@@ -98,6 +102,15 @@ public struct WorkerService: Service {
                     })
             }
             helpers.addTask { await renewLeases(queue: queue, slots: slots) }
+            if let interval = config.liveOutputInterval, let live {
+                helpers.addTask {
+                    // Asked for only while steps run; the flush writes only what changed.
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: interval)
+                        if live.stepCount > 0 { slots.flushLiveOutput() }
+                    }
+                }
+            }
 
             await withGracefulShutdownHandler {
                 // A graceful shutdown sets `stopping`; cancellation (an embedding service group

@@ -59,4 +59,36 @@ struct FirePlanTests {
         let plan = FirePlan(schedule: Self.everyFive, due: Self.ten, misfire: .runOnce, now: now, horizon: now)
         #expect(plan == FirePlan(runs: [], next: Self.ten))
     }
+
+    // MARK: Schedule options
+
+    static func options(jitter: Int = 0, until: Date? = nil) -> TriggerSchedule {
+        TriggerSchedule(cron: everyFive, options: ScheduleOptions(jitterSeconds: jitter, activeUntil: until), triggerId: 11)
+    }
+
+    @Test("with a jitter: the due run at its moved time, next_run_at the next moved time, as next(after:) says")
+    func jittered() {
+        let schedule = Self.options(jitter: 120)
+        let due = schedule.next(after: Self.at(minutes: -1))!.instant
+        #expect(due >= Self.ten && due <= Self.at(minutes: 2))
+        let next = schedule.next(after: due)!.instant
+        #expect(next >= Self.at(minutes: 5) && next <= Self.at(minutes: 7))
+        let plan = FirePlan(schedule: schedule, due: due, misfire: .runOnce, now: due.addingTimeInterval(0.2), horizon: due.addingTimeInterval(10.2))
+        #expect(plan == FirePlan(runs: [due], next: next))
+        // Thirty minutes late, run_all: each missed moved time, in order.
+        let now = Self.at(minutes: 33)
+        let late = FirePlan(schedule: schedule, due: due, misfire: .runAll, now: now, horizon: now)
+        #expect(late.runs == schedule.fires(from: due, to: now.addingTimeInterval(0.001), limit: 100)!.map(\.instant))
+        #expect(late.runs.count == 7 && late.next == schedule.next(after: now)?.instant)
+    }
+
+    @Test("an active window that ends: no run at or after active_until, and no next run")
+    func windowEnds() {
+        let schedule = Self.options(until: Self.at(minutes: 10))
+        let plan = FirePlan(schedule: schedule, due: Self.at(minutes: 5), misfire: .runOnce, now: Self.at(minutes: 5), horizon: Self.at(minutes: 5))
+        #expect(plan == FirePlan(runs: [Self.at(minutes: 5)], next: nil))
+        // A stored next_run_at the window no longer holds creates nothing.
+        let stale = FirePlan(schedule: schedule, due: Self.at(minutes: 10), misfire: .runOnce, now: Self.at(minutes: 10), horizon: Self.at(minutes: 10))
+        #expect(stale == FirePlan(runs: [], next: nil))
+    }
 }

@@ -56,13 +56,13 @@ struct TriggerChangeTests {
         file.eventType = .fileArrival
         file.eventConfig = ["path": "/data/in"]
         var definition = TriggerDefinition(file)
-        #expect(TriggerChange(creating: definition, upstreamNames: [], now: Self.now).takesFilesFromNow)
+        #expect(TriggerChange(creating: definition, id: 1, upstreamNames: [], now: Self.now).takesFilesFromNow)
         #expect(!TriggerChange(editing: file, into: definition, upstreamNames: [], now: Self.now).takesFilesFromNow)
         definition.eventConfig = ["path": "/data/other"]
         #expect(TriggerChange(editing: file, into: definition, upstreamNames: [], now: Self.now).takesFilesFromNow)
         file.enabled = false
         #expect(TriggerChange(enabling: file, true, now: Self.now).takesFilesFromNow)
         definition.name = nil
-        #expect(TriggerChange(creating: definition, upstreamNames: [], now: Self.now).name == "File arrival")
+        #expect(TriggerChange(creating: definition, id: 1, upstreamNames: [], now: Self.now).name == "File arrival")
     }
 }

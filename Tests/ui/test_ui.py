@@ -453,6 +453,29 @@ def test_narrow_screen(page: Page):
     page.set_viewport_size({"width": 1280, "height": 800})
 
 
+def test_live_output(page: Page):
+    """A running step's output shows on its run page while it runs, and the page follows it: the
+    output block stays scrolled to its end as lines arrive."""
+    api("POST", "/workflows", {"name": "live-output", "steps": [{"name": "talk", "kind": "shell", "command": [
+        "sh", "-c", "i=0; while [ $i -lt 200 ]; do echo line $i; i=$((i+1)); done; echo live-marker-1; sleep 60"]}]})
+    page.get_by_role("link", name="Workflows", exact=True).first.click()
+    page.get_by_role("link", name="live-output", exact=True).click()
+    page.get_by_role("button", name="Run now").click()
+    output = page.get_by_test_id("live-output")
+    expect(output).to_contain_text("live-marker-1")
+    # Seen while the step still runs (it sleeps a minute after printing).
+    expect(page.get_by_test_id("run-status")).to_have_text("running")
+    expect(page.locator(".step-results [data-status=running]")).to_have_count(1)
+    expect(page.get_by_test_id("live-output-bytes")).to_contain_text("bytes so far")
+    # Longer than its block: shown from its end.
+    assert output.evaluate("(pre) => pre.scrollHeight > pre.clientHeight && pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 8")
+    shot(page, "live-output")
+    page.get_by_role("button", name="Cancel").click()
+    dialog(page).get_by_role("button", name="Cancel run").click()
+    expect(page.get_by_test_id("run-status")).to_have_text("cancelled")
+    expect(page.get_by_test_id("live-output")).to_have_count(0)
+
+
 def test_edit_workflow(page: Page):
     """Edit a workflow on its page: a step the API refuses shows its sentence next to that step
     and changes nothing; then rename, settings, a command, an HTTP step added and moved up by
@@ -880,9 +903,10 @@ def test_trigger_params(page: Page):
     assert trigger["params"] == {"region": "ap", "limit": 5}, trigger
 
 
+
 TESTS = [test_sign_in, test_flow_no_trigger, test_flow_scheduled, test_flow_dependency_and_cycle,
          test_add_toggle_delete_trigger, test_run_now, test_cancel, test_graph, test_keyboard, test_narrow_screen,
-         test_webhook_secret_shown_once, test_pause_resume, test_file_arrival_settings,
+         test_webhook_secret_shown_once, test_pause_resume, test_file_arrival_settings, test_live_output,
          test_edit_workflow, test_edit_triggers, test_rotate_secret, test_backfill, test_event_payload, test_load_older,
          test_workflow_list_paging, test_narrow_editing, test_join_upstreams, test_run_params, test_trigger_params]
 

@@ -21,10 +21,33 @@ struct SchedulePreviewBody: Encodable {
     let cron: String
     let description: String
     let nextRuns: [Run]
+    /// The jitter, window and DST policy the times were computed with.
+    let options: ScheduleOptions
     let timezone: String
+    /// Whose jitter moved the times; nil: none did.
+    let triggerId: Int64?
+
+    init(cron: String, description: String, nextRuns: [Run], options: ScheduleOptions = ScheduleOptions(), timezone: String, triggerId: Int64? = nil) {
+        (self.cron, self.description, self.nextRuns, self.options, self.timezone, self.triggerId) =
+            (cron, description, nextRuns, options, timezone, triggerId)
+    }
 
     enum CodingKeys: String, CodingKey {
-        case cron, description, nextRuns = "next_runs", timezone
+        case activeFrom = "active_from", activeUntil = "active_until", cron, description, dstPolicy = "dst_policy"
+        case jitterSeconds = "jitter_seconds", nextRuns = "next_runs", timezone, triggerId = "trigger_id"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var fields = encoder.container(keyedBy: CodingKeys.self)
+        try fields.encode(options.activeFrom, forKey: .activeFrom)
+        try fields.encode(options.activeUntil, forKey: .activeUntil)
+        try fields.encode(cron, forKey: .cron)
+        try fields.encode(description, forKey: .description)
+        try fields.encode(options.dstPolicy.map(DSTPolicyBody.init), forKey: .dstPolicy)
+        try fields.encode(options.jitterSeconds, forKey: .jitterSeconds)
+        try fields.encode(nextRuns, forKey: .nextRuns)
+        try fields.encode(timezone, forKey: .timezone)
+        try fields.encode(triggerId, forKey: .triggerId)
     }
 }
 

@@ -14,6 +14,7 @@ struct TriggerBody: Encodable {
     }
 
     enum CodingKeys: String, CodingKey {
+        case activeFrom = "active_from", activeUntil = "active_until", dstPolicy = "dst_policy", jitterSeconds = "jitter_seconds"
         case createdAt = "created_at", cronExpression = "cron_expression", delayMinutes = "delay_minutes"
         case dependencyCondition = "dependency_condition", dependsOnWorkflowId = "depends_on_workflow_id"
         case dependsOnWorkflowIds = "depends_on_workflow_ids", dependsOnWorkflowName = "depends_on_workflow_name"
@@ -26,7 +27,10 @@ struct TriggerBody: Encodable {
 
     func encode(to encoder: any Encoder) throws {
         let scheduled = trigger.type == .scheduled
+        let options = trigger.scheduleOptions
         var fields = encoder.container(keyedBy: CodingKeys.self)
+        try fields.encode(scheduled ? options.activeFrom : nil, forKey: .activeFrom)
+        try fields.encode(scheduled ? options.activeUntil : nil, forKey: .activeUntil)
         try fields.encode(trigger.createdAt, forKey: .createdAt)
         try fields.encode(trigger.cronExpression, forKey: .cronExpression)
         try fields.encode(trigger.type == .dependency ? trigger.delayMinutes : nil, forKey: .delayMinutes)
@@ -37,10 +41,12 @@ struct TriggerBody: Encodable {
         try fields.encode(trigger.dependsOnWorkflowName, forKey: .dependsOnWorkflowName)
         try fields.encode(dependency ? trigger.upstreams.map(WorkflowRefBody.init) : nil, forKey: .dependsOnWorkflows)
         try fields.encode(trigger.scheduleDescription, forKey: .description)
+        try fields.encode(scheduled ? options.dstPolicy.map(DSTPolicyBody.init) : nil, forKey: .dstPolicy)
         try fields.encode(trigger.enabled, forKey: .enabled)
         try fields.encode(trigger.eventConfig, forKey: .eventConfig)
         try fields.encode(trigger.eventType?.rawValue, forKey: .eventType)
         try fields.encode(trigger.id, forKey: .id)
+        try fields.encode(scheduled ? options.jitterSeconds : nil, forKey: .jitterSeconds)
         try fields.encode(trigger.lastRunAt, forKey: .lastRunAt)
         try fields.encode(scheduled ? trigger.misfirePolicy.rawValue : nil, forKey: .misfirePolicy)
         try fields.encode(trigger.nextRunAt, forKey: .nextRunAt)
@@ -53,6 +59,22 @@ struct TriggerBody: Encodable {
         try fields.encode(trigger.updatedAt, forKey: .updatedAt)
         try fields.encode(trigger.webhookPath, forKey: .webhookPath)
         try fields.encode(trigger.workflowId, forKey: .workflowId)
+    }
+}
+
+/// A scheduled trigger's `dst_policy` (`DSTPolicy`): a half that is null follows the rule by
+/// hour restriction.
+struct DSTPolicyBody: Encodable {
+    let policy: DSTPolicy
+
+    enum CodingKeys: String, CodingKey {
+        case gap, overlap
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var fields = encoder.container(keyedBy: CodingKeys.self)
+        try fields.encode(policy.gap?.rawValue, forKey: .gap)
+        try fields.encode(policy.overlap?.rawValue, forKey: .overlap)
     }
 }
 

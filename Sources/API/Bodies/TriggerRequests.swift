@@ -5,6 +5,7 @@ import Foundation
 enum TriggerField: String, CodingKey, CaseIterable {
     case triggerType = "trigger_type", triggerName = "trigger_name", enabled
     case cronExpression = "cron_expression", timezone, misfirePolicy = "misfire_policy"
+    case jitterSeconds = "jitter_seconds", activeFrom = "active_from", activeUntil = "active_until", dstPolicy = "dst_policy"
     case dependsOnWorkflowId = "depends_on_workflow_id", dependsOnWorkflowIds = "depends_on_workflow_ids"
     case dependencyCondition = "dependency_condition"
     case delayMinutes = "delay_minutes"
@@ -14,7 +15,7 @@ enum TriggerField: String, CodingKey, CaseIterable {
 
     /// The fields that belong to one type of trigger only.
     static let byType: [(TriggerType, [TriggerField])] = [
-        (.scheduled, [.cronExpression, .timezone, .misfirePolicy]),
+        (.scheduled, [.cronExpression, .timezone, .misfirePolicy, .jitterSeconds, .activeFrom, .activeUntil, .dstPolicy]),
         (.dependency, [.dependsOnWorkflowId, .dependsOnWorkflowIds, .dependencyCondition, .delayMinutes]),
         (.event, [.eventType, .eventConfig]),
     ]
@@ -111,6 +112,48 @@ enum TriggerChanges {
         } catch {
             throw FlowForgeError.invalid(error.message)
         }
+        try scheduleOptions(fields, &definition.scheduleOptions)
+    }
+
+    /// `jitter_seconds`, `active_from` / `active_until` (null clears one) and `dst_policy` (null
+    /// clears it; given, it replaces the whole policy, and a half left out or null follows the
+    /// rule by hour restriction).
+    private static func scheduleOptions(_ fields: KeyedDecodingContainer<TriggerField>, _ options: inout ScheduleOptions) throws {
+        if let jitter = try fields.int(.jitterSeconds, in: 0...ScheduleOptions.maxJitterSeconds) { options.jitterSeconds = jitter }
+        func time(_ key: TriggerField) throws -> Date?? {
+            guard let text = try fields.nullableString(key, maxLength: 64) else { return .none }
+            guard let text else { return .some(nil) }
+            guard let date = Timestamp.parse(text) else {
+                throw FlowForgeError.invalid("\(fields.fieldName(key)) must be an RFC 3339 time such as 2026-01-01T00:00:00Z, or null")
+            }
+            return .some(date)
+        }
+        if let from = try time(.activeFrom) { options.activeFrom = from }
+        if let until = try time(.activeUntil) { options.activeUntil = until }
+        if let from = options.activeFrom, let until = options.activeUntil, from >= until {
+            throw FlowForgeError.invalid(
+                fields.contains(.activeUntil)
+                    ? "\(fields.fieldName(.activeUntil)) (\(Timestamp.format(until))) must be later than active_from (\(Timestamp.format(from)))"
+                    : "\(fields.fieldName(.activeFrom)) (\(Timestamp.format(from))) must be earlier than active_until (\(Timestamp.format(until)))")
+        }
+        if let value = try fields.json(.dstPolicy) {
+            guard value != .null else {
+                options.dstPolicy = nil
+                return
+            }
+            let policy = try fields.nestedContainer(keyedBy: DSTPolicyField.self, forKey: .dstPolicy)
+            func given<T: CaseIterable & RawRepresentable>(_ key: DSTPolicyField, _ type: T.Type) throws -> T? where T.RawValue == String {
+                if try policy.json(key) == .null { return nil }
+                return try policy.choice(key, type)
+            }
+            options.dstPolicy = DSTPolicy(gap: try given(.gap, DSTPolicy.Gap.self), overlap: try given(.overlap, DSTPolicy.Overlap.self))
+            if options.dstPolicy?.isEmpty == true { options.dstPolicy = nil }
+        }
+    }
+
+    /// The fields of `dst_policy`.
+    enum DSTPolicyField: String, CodingKey, CaseIterable {
+        case gap, overlap
     }
 
     private static func dependency(_ fields: KeyedDecodingContainer<TriggerField>, _ definition: inout TriggerDefinition) throws {

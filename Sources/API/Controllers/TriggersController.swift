@@ -21,9 +21,10 @@ struct TriggersController {
         group.post(":triggerId/backfill", use: backfill)
     }
 
-    /// The runs a scheduled trigger's schedule would have created in `[from, to)`, in its zone
-    /// and by its daylight-saving rules; with `?dry_run=true` only counted. Times that already
-    /// have a run are skipped, so the call can be repeated.
+    /// The runs a scheduled trigger's schedule would have created in `[from, to)`, in its zone,
+    /// by its daylight-saving rules, moved by its jitter and within its active window (its
+    /// `TriggerSchedule`); with `?dry_run=true` only counted. Times that already have a run are
+    /// skipped, so the call can be repeated.
     @Sendable func backfill(_ request: Request, context: BasicRequestContext) async throws -> JSONBody<BackfillBody> {
         var request = request
         let (workflowId, triggerId) = try ids(request, context)
@@ -32,16 +33,14 @@ struct TriggersController {
         guard let trigger = try await stores.triggers.get(workflowId: workflowId, triggerId: triggerId) else {
             throw notFound(workflowId, triggerId)
         }
-        guard trigger.type == .scheduled, let cron = trigger.cronExpression,
-            let expression = try? CronExpression(cron), let zone = try? CronTimeZone.named(trigger.timezone)
-        else {
+        guard let schedule = TriggerDefinition(trigger).schedule(triggerId: trigger.id) else {
             throw APIError(.badRequest, "trigger \(triggerId) is a \(trigger.type.rawValue) trigger: only a scheduled trigger has times to backfill")
         }
         guard range.to <= stores.clock() else {
             throw APIError(.badRequest, "to must not be in the future: a backfill creates the runs of times that have passed")
         }
         let limit = Limits.maxBackfillRuns
-        guard let fires = CronSchedule(expression: expression, timeZone: zone).fires(from: range.from, to: range.to, limit: limit) else {
+        guard let fires = schedule.fires(from: range.from, to: range.to, limit: limit) else {
             throw APIError(.badRequest, "the range holds more than \(limit) times of this schedule; backfill at most \(limit) runs per call")
         }
         let times = fires.map(\.instant)
@@ -129,9 +128,23 @@ struct TriggersController {
         return JSONBody(TriggerBody(trigger, previousSecretsExpireAt: expires))
     }
 
+    /// `GET /api/schedule/preview`, but with `trigger_id` the trigger must be one of this
+    /// workflow's schedules, and its own settings stand in for the parameters not given: its
+    /// preview is then exactly the times its runs get.
     @Sendable func preview(_ request: Request, context: BasicRequestContext) async throws -> JSONBody<SchedulePreviewBody> {
-        _ = try await existingWorkflow(request, context)
-        return JSONBody(try ScheduleController.preview(request, now: stores.clock()))
+        let workflowId = try await existingWorkflow(request, context)
+        var stored: Trigger?
+        if let triggerId = try request.queryInt("trigger_id", in: 1...Int64.max) {
+            guard let trigger = try await stores.triggers.get(workflowId: workflowId, triggerId: triggerId) else {
+                throw notFound(workflowId, triggerId)
+            }
+            guard trigger.type == .scheduled else {
+                throw APIError(
+                    .badRequest, "query parameter trigger_id: trigger \(triggerId) is a \(trigger.type.rawValue) trigger, not a scheduled one")
+            }
+            stored = trigger
+        }
+        return JSONBody(try ScheduleController.preview(request, now: stores.clock(), stored: stored))
     }
 
     @Sendable func dependencies(_ request: Request, context: BasicRequestContext) async throws -> JSONBody<DependenciesBody> {

@@ -66,7 +66,47 @@ public enum CronBenchmark {
                 "\(pad(label, 72)) next() \(pad(String(format: "%.0f", nextNanos), 6, left: true)) ns   preview(100) \(pad(String(format: "%.1f", previewMicros), 7, left: true)) µs"
             )
         }
+        lines += scheduleOptionRows(iterations: iterations, sink: &sink)
         lines.append("checksum \(sink)")
+        return lines
+    }
+
+    /// The same for schedules with options (`TriggerSchedule`): `next()` from a point between
+    /// two runs, which searches back over the jitter for the run it may carry past that point,
+    /// and a 100-run preview, which walks on one cron step per run. The ticker's `FirePlan` does
+    /// one search per due trigger and walks from there.
+    static func scheduleOptionRows(iterations: Int, sink: inout Int64) -> [String] {
+        let cases: [(String, String, ScheduleOptions, String)] = [
+            ("* * * * *", "UTC", ScheduleOptions(), "no options"),
+            ("* * * * *", "UTC", ScheduleOptions(jitterSeconds: 3600), "jitter 3600 (cut to 59 s)"),
+            ("0 * * * *", "Europe/Berlin", ScheduleOptions(jitterSeconds: 900), "jitter 900"),
+            ("30 2 * * *", "America/New_York",
+             ScheduleOptions(jitterSeconds: 600, activeUntil: Date(timeIntervalSince1970: 4_102_444_800), dstPolicy: DSTPolicy(gap: .skip, overlap: .both)),
+             "jitter 600, window, dst_policy"),
+        ]
+        var lines: [String] = []
+        let start = Date(timeIntervalSince1970: 1_704_067_200 + 1_234)  // 2024-01-01T00:20:34Z
+        for (text, zoneName, options, note) in cases {
+            guard let expression = try? CronExpression(text), let zone = try? CronTimeZone.named(zoneName) else { continue }
+            let schedule = TriggerSchedule(expression: expression, timeZone: zone, options: options, triggerId: 42)
+            let clock = ContinuousClock()
+            let started = clock.now
+            var cursor = start
+            for index in 0..<iterations {
+                // A fresh point each time, a few hours apart, so no search repeats the last one.
+                if let fire = schedule.next(after: cursor) { sink &+= Int64(fire.instant.timeIntervalSince1970) }
+                cursor = start.addingTimeInterval(Double(index % 10_000) * 11_111)
+            }
+            let nextNanos = nanoseconds(clock.now - started) / Double(iterations)
+            let previews = max(iterations / 100, 1)
+            let previewStarted = clock.now
+            for _ in 0..<previews { sink &+= Int64(schedule.preview(after: start, count: 100).count) }
+            let previewMicros = nanoseconds(clock.now - previewStarted) / Double(previews) / 1000
+            let label = "\(text) in \(zoneName) (\(note))"
+            lines.append(
+                "\(pad(label, 72)) next() \(pad(String(format: "%.0f", nextNanos), 6, left: true)) ns   preview(100) \(pad(String(format: "%.1f", previewMicros), 7, left: true)) µs"
+            )
+        }
         return lines
     }
 

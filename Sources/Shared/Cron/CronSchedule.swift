@@ -9,10 +9,15 @@ import Foundation
 ///   once, at the first instant after the gap; otherwise the skipped times are skipped;
 /// - fall-back overlap: an hour-restricted expression fires only in the first pass (the second
 ///   pass is skipped); otherwise it fires in both.
+/// A trigger's `DSTPolicy` chooses either rule for itself, for the gap and the overlap apart.
 public struct CronSchedule: Sendable {
     public let expression: CronExpression
     public let timeZone: TimeZone
-    private let rules: CronZoneRules
+    let rules: CronZoneRules
+    /// A wall time in a spring-forward gap runs at the first instant after it (else it is skipped).
+    let shiftsGap: Bool
+    /// A repeated wall time runs in the first pass only (else in both).
+    let firesOverlapOnce: Bool
 
     /// Far enough for any expression that passed parsing: the rarest ("the fifth Monday of
     /// February") recur within a few decades, and the calendar repeats every 400 years.
@@ -21,10 +26,15 @@ public struct CronSchedule: Sendable {
     static let earliest: Int64 = -62_135_596_800
     static let latest: Int64 = 253_402_300_799
 
-    public init(expression: CronExpression, timeZone: TimeZone) {
+    /// `dstPolicy`: what the gap and the overlap do; a half it leaves out (or no policy) follows
+    /// the rule by hour restriction.
+    public init(expression: CronExpression, timeZone: TimeZone, dstPolicy: DSTPolicy? = nil) {
         self.expression = expression
         self.timeZone = timeZone
         self.rules = CronZoneRulesCache.shared.rules(for: timeZone)
+        let restricted = expression.isHourRestricted
+        self.shiftsGap = dstPolicy?.gap.map { $0 == .shift } ?? restricted
+        self.firesOverlapOnce = dstPolicy?.overlap.map { $0 == .first } ?? restricted
     }
 
     /// The first fire strictly after `after`; nil when there is none before year 10000.
@@ -68,7 +78,6 @@ public struct CronSchedule: Sendable {
 
     /// (instant, UTC offset there, moved out of a gap).
     private func nextInstant(after: Int64) -> (Int64, Int64, Bool)? {
-        let restricted = expression.isHourRestricted
         var segment = rules.segment(containing: after)
         var from = after + 1
         let horizon = after + segment.offset + Self.horizonSeconds
@@ -77,7 +86,7 @@ public struct CronSchedule: Sendable {
         while true {
             let offset = segment.offset
             var wallFrom = max(from, segment.start) + offset
-            if restricted, segment.previousOffset > offset {
+            if firesOverlapOnce, segment.previousOffset > offset {
                 // The first pass of the repeated hour was the previous stretch.
                 wallFrom = max(wallFrom, segment.start + segment.previousOffset)
             }
@@ -87,7 +96,7 @@ public struct CronSchedule: Sendable {
             if segment.end == .max || wall < segment.end + offset {
                 return (wall - offset, offset, false)
             }
-            if restricted, segment.nextOffset > offset, wall < segment.end + segment.nextOffset {
+            if shiftsGap, segment.nextOffset > offset, wall < segment.end + segment.nextOffset {
                 // Wall time in the gap: fire as the clock lands after it. If that landing time is
                 // itself scheduled, the run is simply that one.
                 let landing = segment.end + segment.nextOffset

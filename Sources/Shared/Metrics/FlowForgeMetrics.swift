@@ -26,6 +26,8 @@ public final class FlowForgeMetrics: Sendable {
     private let cascadeLatency: DurationHistogram
     private let slots: Gauge
     private let busySlots: Gauge
+    private let liveOutputRows: Counter
+    private let liveOutputStatements: Counter
 
     public init() {
         let registry = PrometheusCollectorRegistry()
@@ -41,6 +43,10 @@ public final class FlowForgeMetrics: Sendable {
             buckets: Self.latencyBuckets)
         slots = registry.makeGauge(descriptor: Self.name("worker_slots", "", "Concurrent run slots of this worker."))
         busySlots = registry.makeGauge(descriptor: Self.name("worker_busy_slots", "", "Slots of this worker running a run now."))
+        liveOutputRows = registry.makeCounter(
+            descriptor: Self.name("live_output_writes", "total", "Rows of running steps' live output this worker wrote (one per step whose output changed, at most one per step a second)."))
+        liveOutputStatements = registry.makeCounter(
+            descriptor: Self.name("live_output_flushes", "total", "Statements that wrote running steps' live output (one per flush, for all of this worker's steps)."))
         // Every series exists from the start, at zero, so rates and alerts work before the first event.
         for type in Self.triggerTypes {
             _ = created(type)
@@ -89,6 +95,12 @@ public final class FlowForgeMetrics: Sendable {
 
     public func recordCascadeLatency(seconds: Double) {
         cascadeLatency.record(Duration.milliseconds(max(0, Int64((seconds * 1000).rounded()))))
+    }
+
+    /// One live-output flush wrote `rows` rows.
+    public func liveOutputWritten(rows: Int) {
+        liveOutputStatements.increment()
+        liveOutputRows.increment(by: Int64(rows))
     }
 
     public func setSlots(total: Int, busy: Int) {

@@ -14,6 +14,8 @@ public struct Trigger: Sendable, Equatable {
     public var nextRunAt: Date?
     public var lastRunAt: Date?
     public var misfirePolicy: MisfirePolicy
+    /// Jitter, active window and DST policy of a scheduled trigger.
+    public var scheduleOptions = ScheduleOptions()
     /// The first upstream of a dependency trigger (its only one, unless it is a join).
     public var dependsOnWorkflowId: Int64?
     /// Filled by reads that join the upstream workflow; not stored.
@@ -53,6 +55,7 @@ public struct TriggerDefinition: Sendable, Equatable {
     public var cronExpression: String?
     public var timezone: String = "UTC"
     public var misfirePolicy: MisfirePolicy = .runOnce
+    public var scheduleOptions = ScheduleOptions()
     /// A dependency trigger's upstreams, in the order given; two or more make it a join.
     public var upstreamIds: [Int64] = []
     public var dependencyCondition: DependencyCondition?
@@ -75,6 +78,7 @@ public struct TriggerDefinition: Sendable, Equatable {
         cronExpression = trigger.cronExpression
         timezone = trigger.timezone
         misfirePolicy = trigger.misfirePolicy
+        scheduleOptions = trigger.scheduleOptions
         upstreamIds = trigger.upstreams.isEmpty ? trigger.dependsOnWorkflowId.map { [$0] } ?? [] : trigger.upstreams.map(\.id)
         dependencyCondition = trigger.dependencyCondition
         delayMinutes = trigger.delayMinutes

@@ -20,11 +20,11 @@ public struct TriggerChange: Sendable, Equatable {
     /// changed, or it was turned off. It counts again from now, as a new join would.
     public var restartsJoin: Bool
 
-    /// A new trigger.
-    public init(creating definition: TriggerDefinition, upstreamNames: [String], now: Date) {
+    /// A new trigger, to be stored with id `id` (its schedule's jitter depends on it).
+    public init(creating definition: TriggerDefinition, id: Int64, upstreamNames: [String], now: Date) {
         name = definition.name ?? Self.defaultName(for: definition, upstreamNames: upstreamNames)
         nameIsGenerated = definition.name == nil
-        nextRunAt = definition.enabled ? definition.nextRun(after: now) : nil
+        nextRunAt = definition.enabled ? definition.nextRun(after: now, triggerId: id) : nil
         withdrawsUpcomingRuns = false
         takesFilesFromNow = definition.eventType == .fileArrival
         restartsJoin = false
@@ -36,8 +36,9 @@ public struct TriggerChange: Sendable, Equatable {
         name = definition.name ?? Self.defaultName(for: definition, upstreamNames: upstreamNames)
         nameIsGenerated = definition.name == nil
         let turnedOn = definition.enabled && !current.enabled
-        let scheduleChanged = definition.cronExpression != current.cronExpression || definition.timezone != current.timezone || turnedOn
-        nextRunAt = definition.enabled ? (scheduleChanged ? definition.nextRun(after: now) : current.nextRunAt) : nil
+        let scheduleChanged = definition.cronExpression != current.cronExpression || definition.timezone != current.timezone
+            || definition.scheduleOptions != current.scheduleOptions || turnedOn
+        nextRunAt = definition.enabled ? (scheduleChanged ? definition.nextRun(after: now, triggerId: current.id) : current.nextRunAt) : nil
         withdrawsUpcomingRuns = scheduleChanged || !definition.enabled || definition.params != current.params
         takesFilesFromNow = definition.eventType == .fileArrival && (definition.eventConfig != current.eventConfig || turnedOn)
         restartsJoin = definition.upstreamIds != TriggerDefinition(current).upstreamIds
@@ -49,7 +50,7 @@ public struct TriggerChange: Sendable, Equatable {
     public init(enabling current: Trigger, _ enabled: Bool, now: Date) {
         name = current.name
         nameIsGenerated = current.nameIsGenerated
-        nextRunAt = enabled ? TriggerDefinition(current).nextRun(after: now) : nil
+        nextRunAt = enabled ? TriggerDefinition(current).nextRun(after: now, triggerId: current.id) : nil
         withdrawsUpcomingRuns = !enabled
         takesFilesFromNow = enabled && !current.enabled && current.eventType == .fileArrival
         restartsJoin = !enabled
@@ -75,13 +76,17 @@ public struct TriggerChange: Sendable, Equatable {
 }
 
 extension TriggerDefinition {
-    /// The first fire instant after `date` of a scheduled trigger; nil for other types or when
+    /// The schedule of a scheduled trigger stored as `triggerId`; nil for other types or when
     /// the expression cannot be evaluated.
-    public func nextRun(after date: Date) -> Date? {
-        guard type == .scheduled, let cronExpression,
-            let expression = try? CronExpression(cronExpression),
-            let zone = try? CronTimeZone.named(timezone)
-        else { return nil }
-        return CronSchedule(expression: expression, timeZone: zone).next(after: date)?.instant
+    public func schedule(triggerId: Int64?) -> TriggerSchedule? {
+        guard type == .scheduled else { return nil }
+        return TriggerSchedule(cron: cronExpression, timezone: timezone, options: scheduleOptions, triggerId: triggerId)
+    }
+
+    /// The first run after `date` of a scheduled trigger stored as `triggerId` (jitter and window
+    /// applied); nil for other types, when the expression cannot be evaluated or when its active
+    /// window has no run left.
+    public func nextRun(after date: Date, triggerId: Int64?) -> Date? {
+        schedule(triggerId: triggerId)?.next(after: date)?.instant
     }
 }

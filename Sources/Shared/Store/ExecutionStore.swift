@@ -161,8 +161,30 @@ public struct ExecutionStore: Sendable {
 
     enum ByID: PreparedReadText { static let sql = "\(select) WHERE id = $1" }
 
+    /// The run; while it runs, its steps are the live ones (sql/013_live_output.sql): each step
+    /// of the attempt that started so far, the running one with its output so far.
     public func get(id: Int64) async throws -> Execution? {
-        try await client.read(PreparedRead<ByID> { $0.append(id) }, logger: logger, Self.execution).first
+        guard var execution = try await client.read(PreparedRead<ByID> { $0.append(id) }, logger: logger, Self.execution).first else {
+            return nil
+        }
+        if execution.status == .running {
+            let attempt = execution.attempt
+            let live = try await client.read(
+                PreparedRead<LiveSteps> {
+                    $0.append(id)
+                    $0.append(attempt)
+                }, logger: logger
+            ) { row -> JSONValue in try row.column("step") }
+            // Until the worker's first write (within a second) the run shows what it showed before.
+            if !live.isEmpty { execution.steps = .array(live) }
+        }
+        return execution
+    }
+
+    /// A running attempt's steps as its worker last wrote them; rows of another attempt (one a
+    /// lost worker left) are not its.
+    enum LiveSteps: PreparedReadText {
+        static let sql = "SELECT step FROM flowforge.live_output WHERE execution_id = $1 AND attempt = $2::int8 ORDER BY step_index"
     }
 
     /// The run, read in the caller's transaction.
@@ -216,6 +238,8 @@ public struct ExecutionStore: Sendable {
                 """
                 WITH job AS (
                     DELETE FROM flowforge.jobs WHERE execution_id = \(id) RETURNING execution_id
+                ), live AS (
+                    DELETE FROM flowforge.live_output WHERE execution_id = \(id)
                 )
                 UPDATE flowforge.executions
                 SET status = 'cancelled', finished_at = clock_timestamp(), cascaded_at = clock_timestamp(), error = 'cancelled by a user'

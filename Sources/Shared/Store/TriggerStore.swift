@@ -35,7 +35,7 @@ public struct TriggerStore: Sendable {
             t.timezone, \(nextRunSQL("t")) AS next_run_at, \(lastRunSQL) AS last_run_at, t.misfire_policy, t.depends_on_workflow_id,
             up.name AS depends_on_workflow_name, t.dependency_condition, t.delay_minutes, t.event_type, t.event_config,
             t.created_at, t.updated_at, ups.ids AS upstream_ids, ups.names AS upstream_names,
-            t.params
+            t.params, \(ScheduleOptions.columns("t"))
         FROM flowforge.workflow_triggers t
         LEFT JOIN flowforge.workflows up ON up.id = t.depends_on_workflow_id
         LEFT JOIN LATERAL (
@@ -60,6 +60,7 @@ public struct TriggerStore: Sendable {
             nextRunAt: try row.column("next_run_at"),
             lastRunAt: try row.column("last_run_at"),
             misfirePolicy: MisfirePolicy(rawValue: try row.column("misfire_policy")) ?? .runOnce,
+            scheduleOptions: try ScheduleOptions(row: row),
             dependsOnWorkflowId: try row.column("depends_on_workflow_id"),
             dependsOnWorkflowName: try row.column("depends_on_workflow_name"),
             dependencyCondition: (try row.column("dependency_condition", as: String?.self)).flatMap(DependencyCondition.init),
@@ -124,23 +125,29 @@ public struct TriggerStore: Sendable {
             throw FlowForgeError.invalid("a workflow can have at most \(Limits.triggersPerWorkflow) triggers")
         }
         let upstreamNames = try await checkDependency(definition, workflowId: workflowId, workflowName: workflowName, on: connection, logger: logger)
-        let change = TriggerChange(creating: definition, upstreamNames: upstreamNames, now: now)
-        let rows = try await connection.query(
+        // The id first: a jittered schedule's next run depends on it.
+        let idRows = try await connection.query(
+            "SELECT nextval(pg_get_serial_sequence('flowforge.workflow_triggers', 'id'))", logger: logger)
+        var id: Int64 = 0
+        for try await value in idRows.decode(Int64.self) { id = value }
+        let change = TriggerChange(creating: definition, id: id, upstreamNames: upstreamNames, now: now)
+        let options = definition.scheduleOptions
+        try await connection.query(
             """
             INSERT INTO flowforge.workflow_triggers
-                (workflow_id, trigger_type, enabled, trigger_name, name_is_generated, cron_expression, timezone, next_run_at,
+                (id, workflow_id, trigger_type, enabled, trigger_name, name_is_generated, cron_expression, timezone, next_run_at,
                  misfire_policy, depends_on_workflow_id, dependency_condition, delay_minutes, event_type, event_config, files_since,
-                 params)
-            VALUES (\(workflowId), \(definition.type.rawValue), \(definition.enabled), \(change.name), \(change.nameIsGenerated),
+                 params, jitter_seconds, active_from, active_until, dst_gap, dst_overlap)
+            OVERRIDING SYSTEM VALUE
+            VALUES (\(id), \(workflowId), \(definition.type.rawValue), \(definition.enabled), \(change.name), \(change.nameIsGenerated),
                 \(definition.cronExpression), \(definition.timezone), \(change.nextRunAt), \(definition.misfirePolicy.rawValue),
                 \(definition.dependsOnWorkflowId), \(definition.dependencyCondition?.rawValue), \(definition.delayMinutes),
                 \(definition.eventType?.rawValue), \(definition.eventConfig),
                 CASE WHEN \(change.takesFilesFromNow) THEN clock_timestamp() END,
-                \(definition.params))
-            RETURNING id
+                \(definition.params),
+                \(options.jitterSeconds), \(options.activeFrom), \(options.activeUntil), \(options.dstPolicy?.gap?.rawValue),
+                \(options.dstPolicy?.overlap?.rawValue))
             """, logger: logger)
-        var id: Int64 = 0
-        for try await value in rows.decode(Int64.self) { id = value }
         try await writeUpstreams(definition, triggerId: id, on: connection, logger: logger)
         if let sealed = definition.sealedSecret {
             try await connection.query(
@@ -250,6 +257,7 @@ public struct TriggerStore: Sendable {
                 try await RunEnqueue.withdrawUpcoming(triggerId: triggerId, on: connection, logger: logger)
             }
             try await Self.rewriteUpstreams(definition, of: current, change: change, on: connection, logger: logger)
+            let options = definition.scheduleOptions
             try await connection.query(
                 """
                 UPDATE flowforge.workflow_triggers SET
@@ -259,7 +267,9 @@ public struct TriggerStore: Sendable {
                     dependency_condition = \(definition.dependencyCondition?.rawValue), delay_minutes = \(definition.delayMinutes),
                     event_type = \(definition.eventType?.rawValue), event_config = \(definition.eventConfig), updated_at = now(),
                     files_since = CASE WHEN \(change.takesFilesFromNow) THEN clock_timestamp() ELSE files_since END,
-                    params = \(definition.params)
+                    params = \(definition.params),
+                    jitter_seconds = \(options.jitterSeconds), active_from = \(options.activeFrom), active_until = \(options.activeUntil),
+                    dst_gap = \(options.dstPolicy?.gap?.rawValue), dst_overlap = \(options.dstPolicy?.overlap?.rawValue)
                 WHERE id = \(triggerId)
                 """, logger: logger)
             try await NotificationChannel.triggersChanged.notify(String(triggerId), on: connection, logger: logger)

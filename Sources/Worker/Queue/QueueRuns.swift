@@ -42,6 +42,8 @@ struct RunOutcome: Sendable {
     var error: String?
     /// `[{"name","status","exit_code","started_at","finished_at","output"}]`
     var steps: JSONValue
+    /// Whether live output of this attempt was written (`LiveOutput`): its result deletes it.
+    var hadLiveOutput = false
 
     var key: RunAttempt { RunAttempt(executionId: executionId, attempt: attempt) }
 }
@@ -59,6 +61,6 @@ extension RunOutcome {
         return RunOutcome(
             executionId: executionId, attempt: attempt, succeeded: false,
             error: "the run's result could not be stored, so it is recorded as failed: the database refused it (\(reason))",
-            steps: .array(steps))
+            steps: .array(steps), hadLiveOutput: hadLiveOutput)
     }
 }

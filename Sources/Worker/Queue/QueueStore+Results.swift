@@ -101,7 +101,8 @@ extension QueueStore {
     }
 
     /// The outcomes as the JSON array `outcomesTable` reads:
-    /// `[{"id":…,"attempt":…,"ok":…,"error":…,"steps":[…]},…]`.
+    /// `[{"id":…,"attempt":…,"ok":…,"error":…,"live":true,"steps":[…]},…]` (`live` only when
+    /// the attempt's live output was written).
     static func outcomesJSON(_ outcomes: [RunOutcome]) -> RawJSON {
         var out: [UInt8] = [UInt8(ascii: "[")]
         out.reserveCapacity(outcomes.count * 320)
@@ -113,6 +114,7 @@ extension QueueStore {
             out.append(contentsOf: String(outcome.attempt).utf8)
             out.append(contentsOf: (outcome.succeeded ? #","ok":true,"error":"# : #","ok":false,"error":"#).utf8)
             if let error = outcome.error { JSONValue.writeString(error, into: &out) } else { out.append(contentsOf: "null".utf8) }
+            if outcome.hadLiveOutput { out.append(contentsOf: #","live":true"#.utf8) }
             out.append(contentsOf: #","steps":"#.utf8)
             outcome.steps.write(into: &out)
             out.append(UInt8(ascii: "}"))
@@ -144,7 +146,7 @@ extension QueueStore {
     }
 
     /// The outcomes of a batch ($1, a JSON array) as a table.
-    static let outcomesTable = "jsonb_to_recordset($1::jsonb) AS o(id bigint, attempt int, ok boolean, error text, steps jsonb)"
+    static let outcomesTable = "jsonb_to_recordset($1::jsonb) AS o(id bigint, attempt int, ok boolean, error text, live boolean, steps jsonb)"
 
     /// Final results, prepared once per connection: the jobs leave the queue, the runs get
     /// their status, and the cascader hears of each. Only jobs still leased to $2, for the
@@ -180,8 +182,15 @@ extension QueueStore {
 
     /// The CTEs of `RecordResults` ($1 the outcomes, $2 the worker), ending in `done`: the runs
     /// whose results counted.
+    ///
+    /// The attempts' live output goes too (`live`), whether their results counted or not: this
+    /// worker writes no more of it (`LiveOutput.ended` came before the result), and the result,
+    /// or whatever happened since, shows instead. Only attempts that wrote some are looked up.
     static let recordCTEs = """
-        o AS (SELECT * FROM \(outcomesTable)), job AS (
+        o AS (SELECT * FROM \(outcomesTable)), live AS (
+            DELETE FROM flowforge.live_output l USING o
+            WHERE l.execution_id = ANY(ARRAY(SELECT id FROM o WHERE live)) AND l.execution_id = o.id AND l.attempt <= o.attempt
+        ), job AS (
             DELETE FROM flowforge.jobs j USING o
             WHERE j.execution_id = ANY(ARRAY(SELECT id FROM o)) AND j.execution_id = o.id AND j.attempt = o.attempt AND j.locked_by = $2
             RETURNING j.execution_id
@@ -249,6 +258,8 @@ extension QueueStore {
                     FROM unnest(\(ids)::bigint[], \(numbers)::int[]) AS held(id, attempt)
                     WHERE j.execution_id = ANY(\(ids)) AND j.execution_id = held.id AND j.attempt = held.attempt AND j.locked_by = \(workerID)
                     RETURNING j.execution_id
+                ), live AS (
+                    DELETE FROM flowforge.live_output l USING job WHERE l.execution_id = job.execution_id
                 )
                 UPDATE flowforge.executions e SET status = 'queued', started_at = NULL, worker_id = NULL
                 FROM job WHERE e.id = job.execution_id AND e.status = 'running'

@@ -3,6 +3,7 @@ import FlowForgeShared
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// Runs an http step: one request; the step succeeds when the status is in `expect_status`
 /// (any 2xx when none is given).
@@ -34,7 +35,10 @@ struct HTTPStepRunner: Sendable {
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }()
 
-    func run(_ http: Step.HTTP, name: String, context: [String: String], deadline: ContinuousClock.Instant) async -> StepResult {
+    /// - live: where the answer shows while it arrives.
+    func run(
+        _ http: Step.HTTP, name: String, context: [String: String], deadline: ContinuousClock.Instant, live: LiveStep? = nil
+    ) async -> StepResult {
         let startedAt = Date()
         func ended(_ error: String?, status: Int? = nil, output: StepOutput = .empty) -> StepResult {
             StepResult(
@@ -52,7 +56,7 @@ struct HTTPStepRunner: Sendable {
         let (first, late) = await withTaskGroup(of: Race.self) { group -> (Race, Race?) in
             group.addTask {
                 do {
-                    return .answer(try await Self.exchange(request, deadline: clientDeadline))
+                    return .answer(try await Self.exchange(request, deadline: clientDeadline, live: live))
                 } catch {
                     return .failure(error)
                 }
@@ -127,10 +131,11 @@ struct HTTPStepRunner: Sendable {
 
     /// Sends the request and reads the answer's body, up to `maxBodyBytes`. Leaving the loop
     /// early drops the body's iterator, which cancels the request and closes its connection.
-    private static func exchange(_ request: HTTPClientRequest, deadline: NIODeadline) async throws -> Answer {
+    private static func exchange(_ request: HTTPClientRequest, deadline: NIODeadline, live: LiveStep?) async throws -> Answer {
         let response = try await client.execute(request, deadline: deadline)
         let status = Int(response.status.code)
-        var capture = Capture(headerLine: "HTTP \(status)\n")
+        let capture = LiveCapture(Capture(headerLine: "HTTP \(status)\n"))
+        live?.follow(capture)
         var bodyError: (any Error)?
         do {
             for try await chunk in response.body {
@@ -140,6 +145,19 @@ struct HTTPStepRunner: Sendable {
             bodyError = error
         }
         return Answer(status: status, output: capture.output, bodyError: bodyError)
+    }
+
+    /// A `Capture` that the live output reads while the answer arrives.
+    final class LiveCapture: LiveOutputSource {
+        private let capture: Mutex<Capture>
+
+        init(_ capture: Capture) { self.capture = Mutex(capture) }
+
+        func append(_ bytes: some Collection<UInt8>) -> Bool { capture.withLock { $0.append(bytes) } }
+
+        var output: StepOutput { capture.withLock { $0.output } }
+        var outputSoFar: StepOutput { output }
+        var outputBytes: Int { capture.withLock { $0.totalBytes } }
     }
 
     /// The bounded record of an answer: the first `maxOutputBytes` of the header line and body,

@@ -14,7 +14,10 @@ struct ShellStepRunner: Sendable {
     var killGrace: Duration = .seconds(5)
     var isolation = StepIsolation.sameUser()
 
-    func run(_ shell: Step.Shell, name: String, context: [String: String], deadline: ContinuousClock.Instant) async -> StepResult {
+    /// - live: where the output shows while the step runs.
+    func run(
+        _ shell: Step.Shell, name: String, context: [String: String], deadline: ContinuousClock.Instant, live: LiveStep? = nil
+    ) async -> StepResult {
         let startedAt = Date()
         var environment = isolation.baseEnvironment
         environment.merge(shell.environment) { _, step in step }
@@ -30,6 +33,7 @@ struct ShellStepRunner: Sendable {
                 name: name, succeeded: false, exitCode: nil, startedAt: startedAt, finishedAt: Date(), output: .empty,
                 error: "step \(name): \(error)")
         }
+        live?.follow(process)
         let pid = process.pid, exit = process.exit
 
         var timedOut = false

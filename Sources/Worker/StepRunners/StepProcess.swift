@@ -10,14 +10,17 @@ import Glibc
 /// A started step's process, watched by a thread of its own: the thread reads the step's
 /// output from a pipe as it comes, keeping only its last `maxOutputBytes` (so a step that prints
 /// gigabytes costs the worker neither memory nor disk), and notices the exit through a pidfd.
+/// The tail kept so far can be read at any time (`outputSoFar`): the live output of a running
+/// step is read from it, once a second at most, never once per line.
 ///
 /// When the step's process exits, whatever it left running in its process group is killed,
 /// and the pipe is read until every writer is gone, or for at most `drainAfterExit` (a daemon
 /// that left the group may hold it open for ever).
-final class StepProcess: Sendable {
+final class StepProcess: LiveOutputSource {
     let pid: pid_t
     let exit = ProcessExit()
-    private let collected = Mutex(StepOutput.empty)
+    /// Appended to by the watching thread as the output comes.
+    private let tail = Mutex(TailBuffer(capacity: maxOutputBytes))
 
     static let drainAfterExit: Duration = .seconds(1)
 
@@ -37,22 +40,23 @@ final class StepProcess: Sendable {
         }
         close(writeEnd)
         let watcher = Thread { [self] in
-            let (status, output) = Self.watch(pid: pid, output: readEnd)
+            let status = Self.watch(pid: pid, output: readEnd) { bytes in tail.withLock { $0.append(bytes) } }
             close(readEnd)
-            collected.withLock { $0 = output }
             exit.finish(status)
         }
         watcher.name = "flowforge-step-\(pid)"
         watcher.start()
     }
 
-    /// The output kept, once `exit` has a status.
-    var output: StepOutput { collected.withLock { $0 } }
+    /// The output kept, all of it once `exit` has a status.
+    var output: StepOutput { tail.withLock { $0.output } }
 
-    /// Reads the pipe until the process has exited and the pipe is drained; returns the wait
-    /// status and the output's tail. Blocks: runs on the step's own thread.
-    private static func watch(pid: pid_t, output: Int32) -> (Int32, StepOutput) {
-        var tail = TailBuffer(capacity: maxOutputBytes)
+    var outputSoFar: StepOutput { output }
+    var outputBytes: Int { tail.withLock { $0.total } }
+
+    /// Reads the pipe until the process has exited and the pipe is drained, handing each piece
+    /// read to `append`; returns the wait status. Blocks: runs on the step's own thread.
+    private static func watch(pid: pid_t, output: Int32, append: (UnsafeRawBufferPointer) -> Void) -> Int32 {
         let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 65_536, alignment: 1)
         defer { chunk.deallocate() }
         let exitFD = ff_pidfd_open(pid)
@@ -95,7 +99,7 @@ final class StepProcess: Sendable {
             if pipeOpen, fds[0].revents != 0 {
                 let count = read(output, chunk.baseAddress, chunk.count)
                 if count > 0 {
-                    tail.append(UnsafeRawBufferPointer(rebasing: chunk[..<count]))
+                    append(UnsafeRawBufferPointer(rebasing: chunk[..<count]))
                 } else if count == 0 || errno != EINTR {
                     pipeOpen = false
                 }
@@ -113,7 +117,7 @@ final class StepProcess: Sendable {
                 exited(raw)
             }
         }
-        return (status ?? ChildProcess.waitForExit(pid), tail.output)
+        return status ?? ChildProcess.waitForExit(pid)
     }
 }
 

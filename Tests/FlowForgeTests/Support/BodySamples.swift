@@ -34,6 +34,15 @@ enum BodySamples {
 
     static let triggers = [trigger(.scheduled), trigger(.dependency), trigger(.event, secret: "whsec_" + String(repeating: "a", count: 64))]
 
+    /// A scheduled trigger with every schedule option set.
+    static let options = ScheduleOptions(jitterSeconds: 600, activeFrom: now, activeUntil: later, dstPolicy: DSTPolicy(gap: .skip))
+
+    static var scheduledWithOptions: Trigger {
+        var trigger = trigger(.scheduled)
+        trigger.scheduleOptions = options
+        return trigger
+    }
+
     static let cycle = [WorkflowRef(id: 2, name: "b"), WorkflowRef(id: 1, name: "a"), WorkflowRef(id: 2, name: "b")]
 
     static let edge = TriggerStore.DependencyEdge(
@@ -73,6 +82,12 @@ enum BodySamples {
                 SchedulePreviewBody(
                     cron: "0 9 * * *", description: "At 09:00", nextRuns: [.init(run: CronFire(instant: now, local: "x", dstAdjusted: false))],
                     timezone: "UTC")),
+            try named("Trigger", TriggerBody(scheduledWithOptions)),
+            try named(
+                "SchedulePreview",
+                SchedulePreviewBody(
+                    cron: "0 9 * * *", description: "At 09:00", nextRuns: [.init(run: CronFire(instant: now, local: "x", dstAdjusted: false))],
+                    options: options, timezone: "UTC", triggerId: 3)),
             try named("Execution", ExecutionBody(execution)),
             try named("Execution", ExecutionBody(execution, event: .some(EventBody(event: .payload(json: ["a": 1], bytes: 7))))),
             try named("Execution", ExecutionBody(execution, event: .some(EventBody(event: .file(path: "/in/x.csv", size: 3, modifiedAt: now))))),

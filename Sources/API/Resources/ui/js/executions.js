@@ -1,5 +1,6 @@
 // The Executions monitor and the page of one run. Both follow changes by short polling of the
-// public API (every 2 s for the list, every second for an unfinished run) while the tab is visible.
+// public API (every 2 s for the list, every half second for an unfinished run, whose running
+// step's output the worker writes once a second) while the tab is visible.
 import { allWorkflows, get, post, query } from './api.js';
 import { emptyState, errorState, loading, pageHeader, poll, statusBadge, toast } from './components.js';
 import { confirmDialog, formatDuration, formatTime, formatTimeWithSeconds, h, replace, runDuration } from './dom.js';
@@ -196,7 +197,7 @@ export async function renderExecution(main, id) {
     if (FINISHED.has(execution.status)) return;
     execution = await get(`/executions/${id}`);
     render();
-  }, 1000);
+  }, 500);
   return stop;
 }
 
@@ -211,12 +212,33 @@ function steps(e) {
   if (!e.steps.length) {
     return emptyState(FINISHED.has(e.status) ? 'No step ran' : 'Waiting for a worker', FINISHED.has(e.status) ? null : 'Step results appear as the worker records them.');
   }
-  return h('ol', { class: 'step-results' }, e.steps.map((step) => {
+  return h('ol', { class: 'step-results' }, e.steps.map((step, index) => {
     const ms = step.started_at && step.finished_at ? new Date(step.finished_at) - new Date(step.started_at) : null;
+    const running = step.status === 'running';
     return h('li', { class: 'card' },
       h('div', { class: 'step-head' }, h('span', { class: 'strong' }, step.name), statusBadge(step.status),
         step.exit_code !== null && step.exit_code !== undefined ? h('span', { class: 'muted small' }, `exit ${step.exit_code}`) : null,
-        h('span', { class: 'muted small' }, ms !== null ? formatDuration(ms) : '')),
-      step.output ? h('pre', { class: 'output', tabindex: 0, 'aria-label': `Output of ${step.name}` }, step.output) : h('p', { class: 'muted small' }, 'No output'));
+        h('span', { class: 'muted small' }, ms !== null ? formatDuration(ms) : ''),
+        running ? h('span', { class: 'muted small', 'data-testid': 'live-output-bytes' }, `${step.output_bytes ?? 0} bytes so far`) : null),
+      step.output ? stepOutput(step, index) : h('p', { class: 'muted small' }, running ? 'No output yet' : 'No output'));
   }));
+}
+
+/**
+ * A step's output. The page is rebuilt at each change, so the reader's place in it is carried
+ * over; a running step's output follows what it prints (stays at its end) unless the reader
+ * scrolled up in it.
+ */
+function stepOutput(step, index) {
+  const running = step.status === 'running';
+  const previous = document.querySelector(`pre.output[data-step="${index}"]`);
+  const atEnd = !previous || previous.scrollTop + previous.clientHeight >= previous.scrollHeight - 8;
+  const top = previous ? previous.scrollTop : 0;
+  const pre = h('pre', {
+    class: 'output', 'data-step': index, 'data-testid': running ? 'live-output' : null, tabindex: 0,
+    'aria-label': running ? `Output of ${step.name} so far` : `Output of ${step.name}`,
+  }, step.output);
+  // Once the new page is in place (replace() runs right after this returns).
+  queueMicrotask(() => { pre.scrollTop = running && atEnd ? pre.scrollHeight : top; });
+  return pre;
 }
