@@ -903,12 +903,51 @@ def test_trigger_params(page: Page):
     assert trigger["params"] == {"region": "ap", "limit": 5}, trigger
 
 
+def test_schedule_options(page: Page):
+    """Jitter, an active window in the trigger's zone and a DST policy, in the edit dialog; the
+    preview applies them (New York's spring-forward gap, asked from a fixed date)."""
+    wf = api("POST", "/workflows", {"name": "schedule-options", "steps": [{"name": "s", "kind": "noop"}], "triggers": [
+        {"trigger_type": "scheduled", "cron_expression": "30 2 * * *", "timezone": "America/New_York"}]})
+    trigger_id = wf["triggers"][0]["id"]
+    page.goto(f"{BASE}/#/workflows/{wf['id']}")
+    page.route(re.compile(r"/api/schedule/preview\?"), lambda route: route.continue_(url=route.request.url + "&after=2026-03-07T12%3A00%3A00Z"))
+    try:
+        page.locator(".trigger-card").get_by_role("button", name=re.compile(r"^Edit trigger")).click()
+        form = dialog(page)
+        preview = form.get_by_test_id("schedule-preview")
+        expect(preview.locator('li[data-dst="true"]')).to_have_count(1)  # the default: moved past the gap
+        form.get_by_text("Schedule options: jitter, active window, daylight saving").click()
+        form.get_by_label("Clocks go forward (a time that does not exist)").select_option("skip")
+        expect(preview.locator('li[data-dst="true"]')).to_have_count(0)
+        expect(preview.locator("li time").first).to_have_attribute("datetime", "2026-03-09T06:30:00Z")  # 8 March skipped
+        form.get_by_label("Jitter (seconds, 0–3600)").fill("4000")
+        expect(form.locator("#edit-options-msg")).to_contain_text("jitter_seconds must be a whole number from 0 to 3600")
+        expect(form.get_by_role("button", name="Save changes")).to_be_disabled()
+        form.get_by_label("Jitter (seconds, 0–3600)").fill("120")
+        form.get_by_label("Active until (optional)").fill("2026-03-12T00:00")
+        expect(form.locator("#edit-active-until-utc")).to_have_text("= 2026-03-12T04:00:00Z")
+        expect(preview.locator("li")).to_have_count(3)  # 9, 10 and 11 March, then the window ends
+        shot(page, "32-schedule-options")
+        form.get_by_label("Active until (optional)").fill("")
+        form.get_by_label("Active from (optional)").fill("2030-01-01T00:00")
+        expect(form.locator("#edit-active-from-utc")).to_have_text("= 2030-01-01T05:00:00Z")
+        form.get_by_role("button", name="Save changes").click()
+        expect(dialog(page)).to_have_count(0)
+    finally:
+        page.unroute(re.compile(r"/api/schedule/preview\?"))
+    saved = api("GET", f"/workflows/{wf['id']}/triggers/{trigger_id}")
+    assert (saved["jitter_seconds"], saved["active_from"], saved["active_until"], saved["dst_policy"]["gap"]) == (
+        120, "2030-01-01T05:00:00Z", None, "skip"), saved
+    expect(page.locator(".trigger-card").get_by_test_id("schedule-options")).to_contain_text("jitter up to 120 s")
+    expect(page.locator(".trigger-card").get_by_test_id("schedule-options")).to_contain_text("DST gap: skip")
+
 
 TESTS = [test_sign_in, test_flow_no_trigger, test_flow_scheduled, test_flow_dependency_and_cycle,
          test_add_toggle_delete_trigger, test_run_now, test_cancel, test_graph, test_keyboard, test_narrow_screen,
          test_webhook_secret_shown_once, test_pause_resume, test_file_arrival_settings, test_live_output,
          test_edit_workflow, test_edit_triggers, test_rotate_secret, test_backfill, test_event_payload, test_load_older,
-         test_workflow_list_paging, test_narrow_editing, test_join_upstreams, test_run_params, test_trigger_params]
+         test_workflow_list_paging, test_narrow_editing, test_join_upstreams, test_run_params, test_trigger_params,
+         test_schedule_options]
 
 
 def main():
