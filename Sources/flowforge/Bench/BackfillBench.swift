@@ -8,7 +8,7 @@ import PostgresNIO
 import FoundationNetworking
 #endif
 
-/// `flowforge bench backfill`: a backfill of R runs asked of the API a few seconds before a
+/// `flowforge bench backfill`: a backfill of R runs asked of the API a second before a
 /// minute in which T other workflows run on schedule, with two schedulers and two workers.
 /// It reports how long the API took to create the backfill, how long the workers took to drain
 /// it, and the lag of the other workflows' scheduled runs meanwhile (start minus `scheduled_for`),
@@ -53,7 +53,8 @@ struct BackfillBench: AsyncParsableCommand {
             try await api.waitUntilReady()
 
             // The other workflows' window: the first whole minute at least 25 s away, and the
-            // minutes after it. The backfill is asked for 5 s before its first minute.
+            // minutes after it. The backfill is asked for a second before its first minute, so
+            // that minute's runs come due while the backfill's are waiting.
             let schedule = CronSchedule(expression: try CronExpression("* * * * *"), timeZone: try CronTimeZone.named("UTC"))
             var fireTimes: [Date] = []
             var cursor = Date().addingTimeInterval(25)
@@ -91,7 +92,7 @@ struct BackfillBench: AsyncParsableCommand {
             let triggerId = try trigger["id"]?.intValue ?? { throw BenchError("no trigger id") }()
             let to = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 / 60).rounded(.down) * 60 - 60)
             let from = to.addingTimeInterval(-60 * Double(runs))
-            let askAt = first.addingTimeInterval(-5)
+            let askAt = first.addingTimeInterval(-1)
             if askAt > Date() { try await Task.sleep(for: .seconds(askAt.timeIntervalSinceNow)) }
             let asked = ContinuousClock.now
             let answer = try await api.post(
