@@ -62,15 +62,7 @@ struct APIBench: AsyncParsableCommand {
                 "flowforge-api", name: "flowforge-api", environment: ["FLOWFORGE_API_TOKEN": token, "FLOWFORGE_HTTP_PORT": "\(port)"])
             let base = "http://127.0.0.1:\(port)"
             let session = URLSession(configuration: .ephemeral)
-            // Ready when /readyz answers 200.
-            let ready = ContinuousClock.now + .seconds(30)
-            while true {
-                if let (_, response) = try? await session.data(from: URL(string: "\(base)/readyz")!),
-                    (response as? HTTPURLResponse)?.statusCode == 200
-                { break }
-                guard ContinuousClock.now < ready else { throw BenchError("flowforge-api did not become ready within 30 s") }
-                try await Task.sleep(for: .milliseconds(100))
-            }
+            try await BenchAPI(base: base, token: token).waitUntilReady()
             func measure(_ paths: [String]) async -> (requests: Int, figures: String) {
                 let deadline = ContinuousClock.now + .seconds(seconds)
                 let results = await LoadClient(port: port, token: token, paths: paths).run(lanes: connections, until: deadline)

@@ -41,13 +41,7 @@ struct BackfillBench: AsyncParsableCommand {
             let token = LocalPostgres.randomToken(bytes: 16)
             let port = try LocalPostgres.freePort()
             try cluster.start("flowforge-api", name: "flowforge-api", environment: ["FLOWFORGE_API_TOKEN": token, "FLOWFORGE_HTTP_PORT": "\(port)"])
-            try cluster.start("flowforge-scheduler", name: "flowforge-scheduler-1")
-            try cluster.start("flowforge-scheduler", name: "flowforge-scheduler-2")
-            for index in 1...workers {
-                try cluster.start(
-                    "flowforge-worker", name: "flowforge-worker-\(index)",
-                    environment: ["FLOWFORGE_WORKER_CONCURRENCY": "\(concurrency)", "FLOWFORGE_WORKER_ID": "bench-worker-\(index)"])
-            }
+            try cluster.startSchedulersAndWorkers(workers: workers, concurrency: concurrency)
             try await cluster.waitForListeners(4 + workers, client: client)
             let api = BenchAPI(base: "http://127.0.0.1:\(port)", token: token)
             try await api.waitUntilReady()
@@ -64,21 +58,7 @@ struct BackfillBench: AsyncParsableCommand {
             }
             let (first, last) = (fireTimes[0], fireTimes[fireTimes.count - 1])
             let stepJSON = step == .noop ? #"[{"name": "noop", "kind": "noop"}]"# : #"[{"name": "true", "kind": "shell", "command": ["true"]}]"#
-            try await client.withTransaction(logger: cluster.logger) { connection in
-                try await connection.query(
-                    """
-                    INSERT INTO flowforge.workflows (name, steps, overlap_policy)
-                    SELECT 'scheduled-' || n, \(stepJSON)::jsonb, 'allow' FROM generate_series(1, \(triggers)) n
-                    """, logger: cluster.logger)
-                try await connection.query(
-                    """
-                    INSERT INTO flowforge.workflow_triggers (workflow_id, trigger_type, trigger_name, cron_expression, timezone, next_run_at)
-                    SELECT id, 'scheduled', 'bench', '* * * * *', 'UTC', \(first) FROM flowforge.workflows
-                    """, logger: cluster.logger)
-                try await connection.query("NOTIFY \(unescaped: NotificationChannel.triggersChanged.rawValue)", logger: cluster.logger)
-            }
-            try await client.query("ANALYZE flowforge.workflows", logger: cluster.logger)
-            try await client.query("ANALYZE flowforge.workflow_triggers", logger: cluster.logger)
+            try await cluster.seedEveryMinuteTriggers(triggers, cron: "* * * * *", firstAt: first, steps: stepJSON, client: client)
 
             // The backfilled workflow, through the API as a user makes it: a disabled every-minute
             // schedule (so only the backfill creates its runs), backfilled over `runs` minutes.
@@ -141,35 +121,5 @@ struct BackfillBench: AsyncParsableCommand {
                 "backfill runs=\(runs) step=\(step.rawValue) created_s=\(BenchFormat.decimal(creation.seconds, 2)) drained_s=\(BenchFormat.decimal(drained.seconds, 1)) completed=\(completed) other_triggers=\(triggers) other_runs=\(lags.count) of \(triggers * fireTimes.count) lag_p50_ms=\(BenchFormat.decimal(BenchFormat.percentile(lags, 50))) lag_p99_ms=\(BenchFormat.decimal(BenchFormat.percentile(lags, 99))) lag_max_ms=\(BenchFormat.decimal(lags.max() ?? 0)) runs_due_while_draining=\(during.count) their_lag_p99_ms=\(BenchFormat.decimal(BenchFormat.percentile(during, 99)))"
             )
         }
-    }
-}
-
-/// The bench's few API calls, with its token.
-struct BenchAPI {
-    let base: String
-    let token: String
-    let session = URLSession(configuration: .ephemeral)
-
-    func waitUntilReady() async throws {
-        let ready = ContinuousClock.now + .seconds(30)
-        while true {
-            if let (_, response) = try? await session.data(from: URL(string: "\(base)/readyz")!),
-                (response as? HTTPURLResponse)?.statusCode == 200
-            { return }
-            guard ContinuousClock.now < ready else { throw BenchError("flowforge-api did not become ready within 30 s") }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-    }
-
-    func post(_ path: String, _ body: JSONValue, expect status: Int) async throws -> JSONValue {
-        var request = URLRequest(url: URL(string: base + path)!)
-        request.httpMethod = "POST"
-        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        request.httpBody = Data(body.encoded())
-        let (data, response) = try await session.data(for: request)
-        let code = (response as? HTTPURLResponse)?.statusCode ?? 0
-        guard code == status else { throw BenchError("POST \(path) answered \(code): \(String(decoding: data, as: UTF8.self))") }
-        return try JSONValue.parse(data)
     }
 }

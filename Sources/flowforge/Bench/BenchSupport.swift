@@ -1,5 +1,9 @@
 import FlowForgeShared
 import Foundation
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import Logging
 import PostgresNIO
 
@@ -240,4 +244,35 @@ func postgresCPUSeconds(_ cluster: LocalPostgres) -> Double? {
 extension Duration {
     /// The duration in seconds, as a floating-point number.
     var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
+
+/// A benchmark's calls to the API process it started, with its token.
+struct BenchAPI {
+    let base: String
+    let token: String
+    let session = URLSession(configuration: .ephemeral)
+
+    /// Until `/readyz` answers 200, at most 30 s.
+    func waitUntilReady() async throws {
+        let ready = ContinuousClock.now + .seconds(30)
+        while true {
+            if let (_, response) = try? await session.data(from: URL(string: "\(base)/readyz")!),
+                (response as? HTTPURLResponse)?.statusCode == 200
+            { return }
+            guard ContinuousClock.now < ready else { throw BenchError("flowforge-api did not become ready within 30 s") }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
+    func post(_ path: String, _ body: JSONValue, expect status: Int) async throws -> JSONValue {
+        var request = URLRequest(url: URL(string: base + path)!)
+        request.httpMethod = "POST"
+        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.httpBody = Data(body.encoded())
+        let (data, response) = try await session.data(for: request)
+        let code = (response as? HTTPURLResponse)?.statusCode ?? 0
+        guard code == status else { throw BenchError("POST \(path) answered \(code): \(String(decoding: data, as: UTF8.self))") }
+        return try JSONValue.parse(data)
+    }
 }

@@ -31,6 +31,17 @@ struct BenchCluster {
         processes.add(try BenchProcess(program, name: name, environment: env, logDirectory: logs))
     }
 
+    /// Two schedulers and `workers` workers of `concurrency` slots each.
+    func startSchedulersAndWorkers(workers: Int, concurrency: Int) throws {
+        try start("flowforge-scheduler", name: "flowforge-scheduler-1")
+        try start("flowforge-scheduler", name: "flowforge-scheduler-2")
+        for index in 1...workers {
+            try start(
+                "flowforge-worker", name: "flowforge-worker-\(index)",
+                environment: ["FLOWFORGE_WORKER_CONCURRENCY": "\(concurrency)", "FLOWFORGE_WORKER_ID": "bench-worker-\(index)"])
+        }
+    }
+
     /// Waits until `count` connections of the benchmark's database sit in LISTEN.
     func waitForListeners(_ count: Int, client: PostgresClient) async throws {
         let deadline = ContinuousClock.now + .seconds(30)
@@ -97,6 +108,27 @@ struct BenchCluster {
             source.resume()
             return source
         }
+    }
+
+    /// `count` workflows named scheduled-N (overlap allowed), each with one step list `steps` (JSON)
+    /// and one UTC trigger on `cron` whose next run is `firstAt`; the scheduler is told, and the
+    /// tables analyzed as autovacuum would within a minute.
+    func seedEveryMinuteTriggers(_ count: Int, cron: String, firstAt first: Date, steps: String, client: PostgresClient) async throws {
+        try await client.withTransaction(logger: logger) { connection in
+            try await connection.query(
+                """
+                INSERT INTO flowforge.workflows (name, steps, overlap_policy)
+                SELECT 'scheduled-' || n, \(steps)::jsonb, 'allow' FROM generate_series(1, \(count)) n
+                """, logger: logger)
+            try await connection.query(
+                """
+                INSERT INTO flowforge.workflow_triggers (workflow_id, trigger_type, trigger_name, cron_expression, timezone, next_run_at)
+                SELECT id, 'scheduled', 'bench', \(cron), 'UTC', \(first) FROM flowforge.workflows
+                """, logger: logger)
+            try await connection.query("NOTIFY \(unescaped: NotificationChannel.triggersChanged.rawValue)", logger: logger)
+        }
+        try await client.query("ANALYZE flowforge.workflows", logger: logger)
+        try await client.query("ANALYZE flowforge.workflow_triggers", logger: logger)
     }
 
     /// Milliseconds from a query returning one float8 per row.
@@ -228,13 +260,7 @@ struct SchedulesBench: AsyncParsableCommand {
         let (triggers, cron, minutes, step, workers, concurrency) = (triggers, cron, minutes, step, workers, concurrency)
         let schedule = CronSchedule(expression: try CronExpression(cron), timeZone: try CronTimeZone.named("UTC"))
         try await cluster.run { client in
-            try cluster.start("flowforge-scheduler", name: "flowforge-scheduler-1")
-            try cluster.start("flowforge-scheduler", name: "flowforge-scheduler-2")
-            for index in 1...workers {
-                try cluster.start(
-                    "flowforge-worker", name: "flowforge-worker-\(index)",
-                    environment: ["FLOWFORGE_WORKER_CONCURRENCY": "\(concurrency)", "FLOWFORGE_WORKER_ID": "bench-worker-\(index)"])
-            }
+            try cluster.startSchedulersAndWorkers(workers: workers, concurrency: concurrency)
             try await cluster.waitForListeners(4 + workers, client: client)
 
             // The window: the first fire time at least 10 s away (so the triggers are in place
@@ -248,22 +274,7 @@ struct SchedulesBench: AsyncParsableCommand {
             let first = fireTimes[0]
             let last = fireTimes[fireTimes.count - 1]
             let stepJSON = step == .noop ? #"[{"name": "noop", "kind": "noop"}]"# : #"[{"name": "true", "kind": "shell", "command": ["true"]}]"#
-            try await client.withTransaction(logger: cluster.logger) { connection in
-                try await connection.query(
-                    """
-                    INSERT INTO flowforge.workflows (name, steps, overlap_policy)
-                    SELECT 'scheduled-' || n, \(stepJSON)::jsonb, 'allow' FROM generate_series(1, \(triggers)) n
-                    """, logger: cluster.logger)
-                try await connection.query(
-                    """
-                    INSERT INTO flowforge.workflow_triggers (workflow_id, trigger_type, trigger_name, cron_expression, timezone, next_run_at)
-                    SELECT id, 'scheduled', 'bench', \(cron), 'UTC', \(first) FROM flowforge.workflows
-                    """, logger: cluster.logger)
-                try await connection.query("NOTIFY \(unescaped: NotificationChannel.triggersChanged.rawValue)", logger: cluster.logger)
-            }
-            // Statistics for the freshly loaded tables, as autovacuum would gather within a minute.
-            try await client.query("ANALYZE flowforge.workflows", logger: cluster.logger)
-            try await client.query("ANALYZE flowforge.workflow_triggers", logger: cluster.logger)
+            try await cluster.seedEveryMinuteTriggers(triggers, cron: cron, firstAt: first, steps: stepJSON, client: client)
             let expected = triggers * fireTimes.count
             print("watching \(fireTimes.count) fire times from \(Timestamp.format(first)) to \(Timestamp.format(last))")
             var progress = BenchProgress("started", total: expected)

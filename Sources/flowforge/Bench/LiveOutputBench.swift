@@ -66,14 +66,7 @@ struct LiveOutputBench: AsyncParsableCommand {
             try await cluster.waitForListeners(1, client: client)
             let session = URLSession(configuration: .ephemeral)
             let base = "http://127.0.0.1:\(apiPort)"
-            let ready = ContinuousClock.now + .seconds(30)
-            while true {
-                if let (_, response) = try? await session.data(from: URL(string: "\(base)/readyz")!),
-                    (response as? HTTPURLResponse)?.statusCode == 200
-                { break }
-                guard ContinuousClock.now < ready else { throw BenchError("flowforge-api did not become ready within 30 s") }
-                try await Task.sleep(for: .milliseconds(100))
-            }
+            try await BenchAPI(base: base, token: token).waitUntilReady()
             let statBefore = try await Self.tableWrites(client, logger: cluster.logger)
             let metricsBefore = try await Self.workerCounters(session, port: metricsPort)
 
