@@ -3,8 +3,8 @@
 -- A worker keeps each running step's output tail in memory and writes the tails that changed
 -- at most once a second, all of them in one statement: one row per step of a running attempt,
 -- the step as GET /api/executions/:id answers it (status "running" until it ends). The run's
--- result replaces these rows: the statement that writes it deletes them, as do lease rescue, a
--- cancel and maintenance (rows whose attempt no longer holds a lease).
+-- result replaces these rows: the worker deletes them right after writing it, as do lease
+-- rescue, a cancel and maintenance (rows whose attempt no longer holds a lease).
 --
 -- The table is UNLOGGED: what it holds is rebuilt by the final result, so a crash that empties
 -- it loses nothing that matters, and its frequent updates cost no WAL. It has no foreign key:

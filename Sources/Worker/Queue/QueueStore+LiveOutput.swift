@@ -8,7 +8,7 @@ extension QueueStore {
     /// still leased to `workerID` are written, so a run cancelled or rescued meanwhile gets no
     /// row back. Returns how many rows were written.
     ///
-    /// Its rows leave with the run's result (`recordCTEs`), a release, a cancel, lease rescue,
+    /// Its rows leave after the run's result (`forgetLiveOutput`), with a release, a cancel, lease rescue,
     /// and maintenance's sweep of rows whose attempt holds no lease.
     func writeLiveOutput(_ changes: [LiveOutput.Change], workerID: String) async throws -> Int {
         guard !changes.isEmpty else { return 0 }

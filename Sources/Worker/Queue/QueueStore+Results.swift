@@ -21,7 +21,31 @@ extension QueueStore {
         _ outcomes: [RunOutcome], workerID: String, thenClaim claimLimit: Int = 0, leaseSeconds: Int = 30
     ) async throws -> Claim {
         guard !outcomes.isEmpty else { return try await claim(workerID: workerID, limit: claimLimit, leaseSeconds: leaseSeconds) }
-        return Claim(runs: try await record(outcomes, workerID: workerID, thenClaim: claimLimit, leaseSeconds: leaseSeconds), nextDueIn: nil)
+        let claimed = try await record(outcomes, workerID: workerID, thenClaim: claimLimit, leaseSeconds: leaseSeconds)
+        await forgetLiveOutput(of: outcomes)
+        return Claim(runs: claimed, nextDueIn: nil)
+    }
+
+    /// Deletes the live output of the attempts that wrote some (runs that ran long enough to be
+    /// watched), once their results are written, whether those counted or not: this worker
+    /// writes no more of it (`LiveOutput.ended` came before the result), and the run shows its
+    /// result now (the API reads live output only while a run is running). A statement of its
+    /// own, run only when there is something to delete: in the result's statement it cost a
+    /// busy worker's drain of short runs a tenth of its throughput. A failure is logged and
+    /// left to maintenance's sweep of rows whose attempt holds no lease.
+    private func forgetLiveOutput(of outcomes: [RunOutcome]) async {
+        let lived = outcomes.filter(\.hadLiveOutput)
+        guard !lived.isEmpty else { return }
+        let ids = lived.map(\.executionId), attempts = lived.map(\.attempt)
+        do {
+            try await client.query(
+                """
+                DELETE FROM flowforge.live_output l USING unnest(\(ids)::bigint[], \(attempts)::int[]) AS o(id, attempt)
+                WHERE l.execution_id = ANY(\(ids)) AND l.execution_id = o.id AND l.attempt <= o.attempt
+                """, logger: logger)
+        } catch {
+            logger.warning("cannot delete finished runs' live output; maintenance will", metadata: ["error": "\(String(reflecting: error))"])
+        }
     }
 
     /// `finish` with at least one result: the statement that fits the batch (only successes
@@ -101,8 +125,7 @@ extension QueueStore {
     }
 
     /// The outcomes as the JSON array `outcomesTable` reads:
-    /// `[{"id":…,"attempt":…,"ok":…,"error":…,"live":true,"steps":[…]},…]` (`live` only when
-    /// the attempt's live output was written).
+    /// `[{"id":…,"attempt":…,"ok":…,"error":…,"steps":[…]},…]`.
     static func outcomesJSON(_ outcomes: [RunOutcome]) -> RawJSON {
         var out: [UInt8] = [UInt8(ascii: "[")]
         out.reserveCapacity(outcomes.count * 320)
@@ -114,7 +137,6 @@ extension QueueStore {
             out.append(contentsOf: String(outcome.attempt).utf8)
             out.append(contentsOf: (outcome.succeeded ? #","ok":true,"error":"# : #","ok":false,"error":"#).utf8)
             if let error = outcome.error { JSONValue.writeString(error, into: &out) } else { out.append(contentsOf: "null".utf8) }
-            if outcome.hadLiveOutput { out.append(contentsOf: #","live":true"#.utf8) }
             out.append(contentsOf: #","steps":"#.utf8)
             outcome.steps.write(into: &out)
             out.append(UInt8(ascii: "}"))
@@ -146,7 +168,7 @@ extension QueueStore {
     }
 
     /// The outcomes of a batch ($1, a JSON array) as a table.
-    static let outcomesTable = "jsonb_to_recordset($1::jsonb) AS o(id bigint, attempt int, ok boolean, error text, live boolean, steps jsonb)"
+    static let outcomesTable = "jsonb_to_recordset($1::jsonb) AS o(id bigint, attempt int, ok boolean, error text, steps jsonb)"
 
     /// Final results, prepared once per connection: the jobs leave the queue, the runs get
     /// their status, and the cascader hears of each. Only jobs still leased to $2, for the
@@ -182,15 +204,9 @@ extension QueueStore {
 
     /// The CTEs of `RecordResults` ($1 the outcomes, $2 the worker), ending in `done`: the runs
     /// whose results counted.
-    ///
-    /// The attempts' live output goes too (`live`), whether their results counted or not: this
-    /// worker writes no more of it (`LiveOutput.ended` came before the result), and the result,
-    /// or whatever happened since, shows instead. Only attempts that wrote some are looked up.
+    /// (The attempts' live output goes after it: `forgetLiveOutput`.)
     static let recordCTEs = """
-        o AS (SELECT * FROM \(outcomesTable)), live AS (
-            DELETE FROM flowforge.live_output l USING o
-            WHERE l.execution_id = ANY(ARRAY(SELECT id FROM o WHERE live)) AND l.execution_id = o.id AND l.attempt <= o.attempt
-        ), job AS (
+        o AS (SELECT * FROM \(outcomesTable)), job AS (
             DELETE FROM flowforge.jobs j USING o
             WHERE j.execution_id = ANY(ARRAY(SELECT id FROM o)) AND j.execution_id = o.id AND j.attempt = o.attempt AND j.locked_by = $2
             RETURNING j.execution_id
