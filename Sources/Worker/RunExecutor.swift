@@ -64,6 +64,8 @@ struct RunExecutor: Sendable {
         }
         let runDeadline = ContinuousClock.now + .seconds(run.timeoutSeconds)
         var results: [StepResult] = []
+        // Each step's result as JSON, built once for the live output and the outcome alike.
+        var recorded: [JSONValue] = []
         for (index, step) in run.steps.enumerated() {
             let liveStep = live?.started(run.key, step: index, name: step.name)
             let result: StepResult
@@ -83,12 +85,14 @@ struct RunExecutor: Sendable {
                     error: cancelled ? "step \(step.name) was stopped: the run was cancelled" : nil)
             }
             results.append(result)
-            live?.finished(run.key, step: index, result: result.json)
+            let json = result.json
+            recorded.append(json)
+            live?.finished(run.key, step: index, result: json)
             if !result.succeeded { break }
         }
         let failure = results.first { !$0.succeeded }
         return RunOutcome(
-            executionId: run.executionId, attempt: run.attempt, succeeded: failure == nil, error: failure?.error, steps: .array(results.map(\.json)))
+            executionId: run.executionId, attempt: run.attempt, succeeded: failure == nil, error: failure?.error, steps: .array(recorded))
     }
 
     /// Writes `contents` to a new file in the temporary directory that only the step user (the
