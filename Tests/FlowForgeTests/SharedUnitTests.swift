@@ -18,6 +18,15 @@ struct SharedUnitTests {
         #expect(graph.cycle(adding: 7, to: 7) == [7, 7])
     }
 
+    @Test("one rule for environment names: a step's env keys and a run's parameter names (those also at most 64 characters)")
+    func environmentNames() {
+        for name in ["A", "_", "day", "REGION_2", "_x9"] { #expect(FieldRules.isEnvironmentName(name), "\(name)") }
+        for name in ["", "1st", "my-date", "Région", "a b", "x\u{0}", "é"] { #expect(!FieldRules.isEnvironmentName(name), "\(name)") }
+        #expect(RunParams.isValidName(String(repeating: "a", count: 64)))
+        #expect(!RunParams.isValidName(String(repeating: "a", count: 65)))
+        #expect(!RunParams.isValidName("9lives"))
+    }
+
     @Test("DATABASE_URL parsing, masking and bad values")
     func databaseURL() throws {
         let url = try DatabaseURL("postgres://ff:s%40cret@db.internal:6543/flow?sslmode=require")

@@ -84,6 +84,17 @@ public enum FieldRules {
         }
     }
 
+    /// A name every shell takes for an environment variable: ASCII letters, digits and
+    /// underscores, not starting with a digit (a step's `env` keys, a run's parameter names).
+    public static func isEnvironmentName(_ name: String) -> Bool {
+        let bytes = Array(name.utf8)
+        guard let first = bytes.first, !(UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first) else { return false }
+        return bytes.allSatisfy { byte in
+            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "_")
+        }
+    }
+
     /// An object that is not one: `what` names it when it is the whole document.
     public static func notAnObject(_ value: JSONValue, name: String) -> FlowForgeError {
         .invalid("\(name) must be a JSON object, not \(value.typeName)")

@@ -45,14 +45,9 @@ public enum RunParams {
         return value
     }
 
-    /// ASCII letters, digits and underscores, not starting with a digit, 1–64 characters.
+    /// An environment variable's name (`FieldRules.isEnvironmentName`) of at most 64 characters.
     public static func isValidName(_ name: String) -> Bool {
-        let bytes = Array(name.utf8)
-        guard !bytes.isEmpty, bytes.count <= maxNameLength, !(UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[0]) else { return false }
-        return bytes.allSatisfy { byte in
-            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
-                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "_")
-        }
+        name.utf8.count <= maxNameLength && FieldRules.isEnvironmentName(name)
     }
 
     /// `FLOWFORGE_PARAM_<NAME>` for each top-level string or number (a number as its JSON text);

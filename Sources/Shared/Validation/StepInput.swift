@@ -64,7 +64,7 @@ extension Step.Shell {
         let environment =
             try fields.stringMap(.env, maxEntries: Limits.environmentEntries, maxLength: Limits.environmentValueLength) ?? [:]
         for key in environment.keys {
-            guard key.range(of: #"\A[A-Za-z_][A-Za-z0-9_]*\z"#, options: .regularExpression) != nil else {
+            guard FieldRules.isEnvironmentName(key) else {
                 throw FlowForgeError.invalid(
                     "\(fields.fieldName(.env)) has \"\(key.prefix(40))\", which is not a valid environment variable name")
             }
