@@ -80,7 +80,7 @@ final class LiveOutput: Sendable {
     }
 
     /// The attempt is over (its result goes to the dispatcher next). Returns whether a flush
-    /// took any of its steps, so that its result deletes their rows.
+    /// took any of its steps, so that their rows are deleted after its result.
     func ended(_ attempt: RunAttempt) -> Bool {
         attempts.withLock { $0.removeValue(forKey: attempt)?.taken ?? false }
     }

@@ -19,8 +19,8 @@ import Synchronization
 ///
 /// The running steps' live output (`LiveOutput`) is written by the same loop, when asked
 /// (`flushLiveOutput()`, once a second): every step whose output changed, in one statement. So
-/// it is never written at the same time as a result, and a result, which deletes its run's
-/// live output, is never overtaken by a live write of the same run.
+/// it is never written at the same time as a result, and a result, after which its run's live
+/// output is deleted, is never overtaken by a live write of the same run.
 actor RunDispatcher {
     private let queue: QueueStore
     private let settings: WorkerService.Config

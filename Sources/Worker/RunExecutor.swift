@@ -12,7 +12,7 @@ struct RunExecutor: Sendable {
     var live: LiveOutput?
 
     /// Runs the steps; their live output leaves `live` before the outcome is returned, and the
-    /// outcome says whether any was written (its result then deletes it).
+    /// outcome says whether any was written (deleted after its result is).
     func execute(_ run: ClaimedRun) async -> RunOutcome {
         var outcome = await executeSteps(run)
         outcome.hadLiveOutput = live?.ended(run.key) ?? false

@@ -42,7 +42,8 @@ struct RunOutcome: Sendable {
     var error: String?
     /// `[{"name","status","exit_code","started_at","finished_at","output"}]`
     var steps: JSONValue
-    /// Whether live output of this attempt was written (`LiveOutput`): its result deletes it.
+    /// Whether live output of this attempt was written (`LiveOutput`): the worker deletes it
+    /// after writing the result (`QueueStore.forgetLiveOutput`).
     var hadLiveOutput = false
 
     var key: RunAttempt { RunAttempt(executionId: executionId, attempt: attempt) }
