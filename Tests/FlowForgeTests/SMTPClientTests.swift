@@ -115,6 +115,23 @@ struct SMTPClientTests {
         }
     }
 
+    @Test("a server offering only AUTH LOGIN: the client logs in with LOGIN; a wrong password there is the 535 too",
+          .enabled(if: SMTPClientTests.hasServer, TestSMTPServer.skipReason))
+    func authLogin() async throws {
+        try await TestSMTPServer.with(loginOnly: true) { test in
+            let reply = try await SMTPClient.send(Self.message(), to: Self.server(test), logger: Self.logger)
+            #expect(reply == "250 2.0.0 OK: queued as test-1")
+            let stored = try test.messages()
+            #expect(stored.first?.login == TestSMTPServer.username)
+
+            let error = await Self.failure {
+                try await SMTPClient.send(Self.message(), to: Self.server(test, password: "wrong"), logger: Self.logger)
+            }
+            #expect(error?.replyCode == 535)
+            #expect(error?.permanent == true)
+        }
+    }
+
     @Test("a self-signed certificate not given as trusted is refused, and nothing is delivered",
           .enabled(if: SMTPClientTests.hasServer, TestSMTPServer.skipReason))
     func untrustedCertificate() async throws {

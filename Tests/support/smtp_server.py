@@ -5,12 +5,13 @@ aiosmtpd on 127.0.0.1 with a free port, TLS with a self-signed certificate for 1
 localhost that this script makes, AUTH PLAIN and LOGIN for one user:
 
     smtp_server.py --dir DIR --user USER --password PASSWORD [--security starttls|tls|none]
-                   [--cert-dns-name NAME]
+                   [--cert-dns-name NAME] [--login-only]
 
   starttls  (default) STARTTLS offered and required before AUTH and MAIL; AUTH required.
   tls       implicit TLS from the first byte (like port 465); AUTH required.
   none      no TLS at all and none offered; AUTH required, allowed without TLS.
 
+--login-only offers AUTH LOGIN alone (no PLAIN), for clients' fallback.
 --cert-dns-name NAME makes the certificate name NAME only (not localhost, no IP address), to
 test that a client checks the name it connected to. (NIOSSL accepts a certificate whose IP
 address is the one it connected to even when it asked for a host name, so no IP may be in it.)
@@ -151,6 +152,7 @@ async def serve(arguments):
             # Implicit TLS is encrypted too, but aiosmtpd only counts STARTTLS as TLS.
             auth_require_tls=arguments.security == "starttls",
             authenticator=check,
+            auth_exclude_mechanism=["PLAIN"] if arguments.login_only else None,
         )
 
     loop = asyncio.get_running_loop()
@@ -182,6 +184,7 @@ def main():
     parser.add_argument("--password", required=True)
     parser.add_argument("--security", choices=["starttls", "tls", "none"], default="starttls")
     parser.add_argument("--cert-dns-name")
+    parser.add_argument("--login-only", action="store_true")
     asyncio.run(serve(parser.parse_args()))
 
 

@@ -14,7 +14,7 @@ public enum SMTPClient {
         guard !server.host.isEmpty, (1...65535).contains(server.port) else {
             throw SMTPError("the SMTP server \"\(server.host):\(server.port)\" is not a host and port", permanent: true)
         }
-        var credentials: (username: String, password: String)?
+        let credentials: (username: String, password: String)?
         switch (server.username, server.password) {
         case (let username?, let password?): credentials = (username, password)
         case (nil, nil): credentials = nil

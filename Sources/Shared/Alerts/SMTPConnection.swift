@@ -98,9 +98,12 @@ struct SMTPConnection: Sendable {
     func greetingName() -> String {
         var buffer = [CChar](repeating: 0, count: 256)
         if gethostname(&buffer, buffer.count - 1) == 0 {
-            let name = String(cString: buffer)
-            let allowed = name.utf8.allSatisfy { $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") || (48...57).contains($0) || (65...90).contains($0) || (97...122).contains($0) }
-            if allowed && name.contains(".") && !name.hasPrefix(".") && !name.hasSuffix(".") { return name }
+            let name = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            let labels = name.split(separator: ".", omittingEmptySubsequences: false)
+            let isDomain = labels.count > 1 && labels.allSatisfy { label in
+                !label.isEmpty && label.unicodeScalars.allSatisfy { $0.isASCII && ($0 == "-" || $0.properties.isAlphabetic || ("0"..."9").contains($0)) }
+            }
+            if isDomain { return name }
         }
         switch channel.localAddress {
         case .v4(let address)?: return "[\(address.host)]"

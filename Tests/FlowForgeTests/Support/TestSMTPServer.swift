@@ -17,9 +17,10 @@ struct TestSMTPServer {
     let directory: URL
 
     /// Starts a server (security "starttls", "tls" or "none"; a certificate for localhost and
-    /// 127.0.0.1, or for `certificateName` alone), runs `body`, stops the server.
+    /// 127.0.0.1, or for `certificateName` alone; AUTH PLAIN and LOGIN, or LOGIN alone), runs
+    /// `body`, stops the server.
     static func with<T>(
-        security: String = "starttls", certificateName: String? = nil, _ body: (TestSMTPServer) async throws -> T
+        security: String = "starttls", certificateName: String? = nil, loginOnly: Bool = false, _ body: (TestSMTPServer) async throws -> T
     ) async throws -> T {
         guard let python else { throw TestSMTPServerError("FLOWFORGE_TEST_SMTP_PYTHON is not set") }
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -33,7 +34,7 @@ struct TestSMTPServer {
         process.arguments = [
             script.path, "--dir", directory.path, "--user", username, "--password", password,
             "--security", security,
-        ] + (certificateName.map { ["--cert-dns-name", $0] } ?? [])
+        ] + (certificateName.map { ["--cert-dns-name", $0] } ?? []) + (loginOnly ? ["--login-only"] : [])
         let input = Pipe()
         let output = Pipe()
         let log = directory.appendingPathComponent("server.log")
