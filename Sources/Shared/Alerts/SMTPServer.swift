@@ -27,13 +27,6 @@ public struct SMTPServer: Sendable {
     }
 }
 
-/// How the connection to the SMTP server is encrypted (the channel's `security` setting).
-public enum SMTPSecurity: String, Sendable, Codable, CaseIterable {
-    /// Plain connection upgraded with STARTTLS before anything else is said (port 587);
-    /// a server that does not offer STARTTLS is refused, never silently used without TLS.
-    case starttls
-    /// TLS from the first byte (port 465).
-    case tls
-    /// No encryption at all (port 25 inside a trusted network).
-    case none
-}
+/// How the connection to the SMTP server is encrypted: the channel's `security` setting
+/// (`EmailSecurity`, Models/AlertChannel.swift), one type for the API, the store and the client.
+public typealias SMTPSecurity = EmailSecurity
