@@ -245,6 +245,29 @@ struct SMTPClientTests {
         #expect(error?.permanent == false)
     }
 
+    @Test("a plain-text reply sent along with the 220 to STARTTLS is refused, not read as if it came through TLS")
+    func startTLSInjection() async throws {
+        let server = try ScriptedSMTPServer(replies: [
+            "220 fake ESMTP\r\n", "250-fake\r\n250 STARTTLS\r\n", "220 go ahead\r\n250 injected before TLS\r\n",
+        ])
+        defer { server.listener.close() }
+        let error = await Self.failure {
+            try await SMTPClient.send(Self.message(), to: SMTPServer(host: "127.0.0.1", port: server.port, timeout: .seconds(10)), logger: Self.logger)
+        }
+        #expect(error?.message == "the SMTP server 127.0.0.1:\(server.port) sent more after agreeing to STARTTLS, which is not allowed")
+    }
+
+    @Test("credentials for a server that offers no AUTH: refused in a sentence, permanent")
+    func noAuthOffered() async throws {
+        let server = try ScriptedSMTPServer(replies: ["220 fake ESMTP\r\n", "250-fake\r\n250 8BITMIME\r\n"])
+        defer { server.listener.close() }
+        let settings = SMTPServer(host: "127.0.0.1", port: server.port, security: .none, username: "u", password: "p", timeout: .seconds(10))
+        let error = await Self.failure { try await SMTPClient.send(Self.message(), to: settings, logger: Self.logger) }
+        #expect(error?.message == "the SMTP server 127.0.0.1:\(server.port) does not offer AUTH, so the username and password cannot be used; "
+            + "remove them to send without logging in")
+        #expect(error?.permanent == true)
+    }
+
     @Test("bad messages and settings are refused before connecting, as permanent errors")
     func refusedBeforeConnecting() async throws {
         let nowhere = SMTPServer(host: "127.0.0.1", port: 1)
@@ -352,5 +375,31 @@ private struct SilentListener {
     func closedPort() -> Int {
         close()
         return port
+    }
+}
+
+/// A server for one connection that plays a script: `replies[0]` as soon as the client
+/// connects, then each next one after a line from the client; for what no real server does.
+private struct ScriptedSMTPServer {
+    let listener: SilentListener
+    var port: Int { listener.port }
+
+    init(replies: [String]) throws {
+        listener = try SilentListener()
+        let socket = listener.socket
+        Thread.detachNewThread {
+            let client = accept(socket, nil, nil)
+            guard client >= 0 else { return }
+            defer { _ = Glibc.close(client) }
+            var byte: UInt8 = 0
+            for (index, reply) in replies.enumerated() {
+                if index > 0 {
+                    while recv(client, &byte, 1, 0) == 1 && byte != UInt8(ascii: "\n") {}
+                }
+                // One send: the reply lines reach the client together, as an attacker would send them.
+                _ = reply.withCString { send(client, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+            }
+            while recv(client, &byte, 1, 0) == 1 {}   // until the client hangs up
+        }
     }
 }

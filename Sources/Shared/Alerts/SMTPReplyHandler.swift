@@ -11,6 +11,9 @@ final class SMTPReplyHandler: ChannelInboundHandler {
     private static let maximumLineLength = 4096
     /// An EHLO answer has a line per extension: a few dozen at most.
     private static let maximumLinesPerReply = 200
+    /// The conversation sends one command at a time, so more than one waiting reply is the
+    /// server's mistake; a few are kept so the mistake shows as a wrong reply, not as this.
+    private static let maximumUnaskedReplies = 8
 
     private let serverName: String
     private var pending = ByteBuffer()          // bytes not yet a whole line
@@ -85,8 +88,10 @@ final class SMTPReplyHandler: ChannelInboundHandler {
         if let waiter {
             self.waiter = nil
             waiter.succeed(reply)
-        } else {
+        } else if ready.count < Self.maximumUnaskedReplies {
             ready.append(reply)
+        } else {
+            fail(SMTPError("the SMTP server \(serverName) sent replies to commands FlowForge did not send", permanent: false))
         }
     }
 
