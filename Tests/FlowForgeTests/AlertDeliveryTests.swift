@@ -86,6 +86,28 @@ struct AlertDeliveryTests {
         }
     }
 
+    @Test("a Slack channel: the sealed URL gets Block Kit JSON with the headline, the facts, the error and a button to the run")
+    func slack() async throws {
+        try await TestReceiver.with(secret: nil) { receiver, url in
+            try await withAPI(services: Self.services(workers: 0)) { api in
+                let job = try await api.workflow("nightly")
+                let channel = try await AlertFixtures.slackChannel(api, "team", url: url + "/services/T0/B0/XYZ")
+                try await AlertFixtures.rule(api, .init(name: "failures", workflows: [job], channels: [channel]))
+                let id = try #require(try await AlertFixtures.finishRuns(api, workflow: job).first)
+                let (delivered, _) = try await AlertFixtures.settled(api, expecting: 1)
+                #expect(delivered == 1)
+                let request = try #require(receiver.all.first?.request)
+                #expect(request.path == "/alerts/services/T0/B0/XYZ")
+                let body = try #require(request.json)
+                #expect(body["text"] == .string("nightly failed (run #\(id))"))
+                let blocks = body["blocks"]?.arrayValue ?? []
+                #expect(blocks.map { $0["type"]?.stringValue ?? "" } == ["header", "section", "section", "actions"])
+                #expect(blocks[2]["text"]?["text"] == "*Error*\n```exit status 1```")
+                #expect(blocks[3]["elements"]?.arrayValue?.first?["url"]?.stringValue == "\(Self.publicURL)/#/executions/\(id)")
+            }
+        }
+    }
+
     @Test("failed, then N in a row, then recovered and succeeded: each event once, at the run that makes it true")
     func streaks() async throws {
         try await withAPI(services: Self.services(schedulers: [])) { api in
