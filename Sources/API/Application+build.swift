@@ -83,6 +83,9 @@ public func buildRouter(
     ScheduleController(clock: clock).addRoutes(to: api.group("schedule"))
     ExecutionsController(stores: stores).addRoutes(to: api.group("executions"))
     GraphController(stores: stores).addRoutes(to: api.group("graph"))
+    AlertChannelsController(stores: stores).addRoutes(to: api.group("alert-channels"))
+    AlertRulesController(stores: stores).addRoutes(to: api.group("alert-rules"))
+    AlertsController(stores: stores).addRoutes(to: api.group("alerts"))
     methodNotAllowed.learn(router.routes)
     return router
 }
@@ -93,6 +96,7 @@ struct Stores: Sendable {
     let triggers: TriggerStore
     let executions: ExecutionStore
     let events: EventStore
+    let alerts: AlertStore
     let secretBox: SecretBox?
     let clock: @Sendable () -> Date
 
@@ -101,6 +105,7 @@ struct Stores: Sendable {
         triggers = TriggerStore(client: client, logger: logger)
         executions = ExecutionStore(client: client, logger: logger, metrics: metrics)
         events = EventStore(client: client, logger: logger, metrics: metrics)
+        alerts = AlertStore(client: client, logger: logger)
         self.secretBox = secretBox
         self.clock = clock
     }
