@@ -197,7 +197,7 @@ struct AlertAPITests {
         try await withAPI { api in
             let id = try #require(try await api.expect(.created, .post, "/api/alert-channels", json: Self.email)["id"]?.intValue)
             let cases: [(JSONValue, String)] = [
-                (["password": nil], "username is required with password"),
+                (["password": nil], "password is required with username: give both, or neither"),
                 (["username": nil], "username is required with password: give both, or neither (password: null removes a stored one)"),
                 (["to": []], "to must list at least one recipient"),
                 (["url": "http://x.test/"], "url applies only to webhook and slack channels, not email ones"),
