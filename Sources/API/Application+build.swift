@@ -12,7 +12,8 @@ public struct APIConfiguration: Sendable {
     /// Bearer tokens accepted on `/api/*`; empty only together with `insecureNoAuth`.
     public var tokens: [String]
     public var insecureNoAuth: Bool
-    /// Seals webhook secrets; without it webhook triggers cannot be created or called.
+    /// Seals webhook triggers' secrets and alert channels' (a webhook's signing secret, a Slack
+    /// URL, an email password); without it neither can be created, nor a webhook trigger called.
     public var secretBox: SecretBox?
     /// How long a request waits for a database connection before it answers 503 (see
     /// `ConnectionWait`). Only a database that is away, or a pool worn out by load, makes a
