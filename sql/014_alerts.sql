@@ -109,6 +109,9 @@ CREATE TABLE flowforge.alert_attempts (
     duration_ms integer NOT NULL,
     outcome     text NOT NULL CHECK (outcome IN ('delivered', 'failed', 'lost')),
     status_code integer,
+    -- What the receiver answered (the start of an HTTP body, an SMTP server's last reply).
+    response    text,
+    -- Why it was not delivered.
     error       text,
     notifier_id text,
     PRIMARY KEY (delivery_id, attempt)
@@ -215,66 +218,78 @@ BEGIN
     IF run_ids IS NULL OR cardinality(run_ids) = 0 OR NOT EXISTS (SELECT 1 FROM flowforge.alert_rules WHERE enabled) THEN
         RETURN 0;
     END IF;
-    FOR run IN
-        SELECT e.* FROM flowforge.executions e
-        WHERE e.id = ANY(run_ids) AND e.status IN ('completed', 'failed', 'skipped')
-          AND EXISTS (SELECT 1 FROM flowforge.alert_rules_for(e.workflow_id))
-        ORDER BY e.finished_at, e.id
-    LOOP
-        before := NULL;
-        streak := NULL;
-        IF run.status IN ('completed', 'failed') THEN
-            SELECT * INTO state FROM flowforge.alert_streaks WHERE workflow_id = run.workflow_id FOR UPDATE;
-            -- No streak kept yet, or runs finished while no rule kept it: count it from history.
-            IF NOT FOUND OR EXISTS (
-                SELECT 1 FROM flowforge.executions p
-                WHERE p.workflow_id = run.workflow_id AND p.id > state.last_execution_id AND p.id <> ALL(run_ids)
-                  AND p.status IN ('completed', 'failed') AND p.finished_at > state.last_finished_at
-                  AND p.finished_at <= run.finished_at
-            ) THEN
-                SELECT coalesce(min(n) FILTER (WHERE status = 'completed') - 1, count(*)) INTO before FROM (
-                    SELECT p.status, row_number() OVER (ORDER BY p.id DESC) AS n FROM (
-                        SELECT p.id, p.status FROM flowforge.executions p
-                        WHERE p.workflow_id = run.workflow_id AND p.id <> ALL(run_ids)
-                          AND p.status IN ('completed', 'failed') AND p.finished_at <= run.finished_at
-                        ORDER BY p.id DESC LIMIT 10000
-                    ) p
-                ) recent;
-            ELSE
-                before := state.failures;
+    -- The block has an exception handler, and so a subtransaction: entered only when some
+    -- rule is enabled.
+    BEGIN
+        FOR run IN
+            SELECT e.* FROM flowforge.executions e
+            WHERE e.id = ANY(run_ids) AND e.status IN ('completed', 'failed', 'skipped')
+              AND EXISTS (SELECT 1 FROM flowforge.alert_rules_for(e.workflow_id))
+            -- Row locks (a workflow's streak, then each rule's throttle) are taken in the order of
+            -- (workflow, rule) in every caller, so two batches cannot deadlock on them.
+            ORDER BY e.workflow_id, e.finished_at, e.id
+        LOOP
+            before := NULL;
+            streak := NULL;
+            IF run.status IN ('completed', 'failed') THEN
+                SELECT * INTO state FROM flowforge.alert_streaks WHERE workflow_id = run.workflow_id FOR UPDATE;
+                -- No streak kept yet, or runs finished while no rule kept it: count it from history.
+                IF NOT FOUND OR EXISTS (
+                    SELECT 1 FROM flowforge.executions p
+                    WHERE p.workflow_id = run.workflow_id AND p.id > state.last_execution_id AND p.id <> ALL(run_ids)
+                      AND p.status IN ('completed', 'failed') AND p.finished_at > state.last_finished_at
+                      AND p.finished_at <= run.finished_at
+                ) THEN
+                    SELECT coalesce(min(n) FILTER (WHERE status = 'completed') - 1, count(*)) INTO before FROM (
+                        SELECT p.status, row_number() OVER (ORDER BY p.id DESC) AS n FROM (
+                            SELECT p.id, p.status FROM flowforge.executions p
+                            WHERE p.workflow_id = run.workflow_id AND p.id <> ALL(run_ids)
+                              AND p.status IN ('completed', 'failed') AND p.finished_at <= run.finished_at
+                            ORDER BY p.id DESC LIMIT 10000
+                        ) p
+                    ) recent;
+                ELSE
+                    before := state.failures;
+                END IF;
+                streak := CASE WHEN run.status = 'failed' THEN before + 1 ELSE 0 END;
+                INSERT INTO flowforge.alert_streaks (workflow_id, failures, last_execution_id, last_finished_at)
+                VALUES (run.workflow_id, streak, run.id, run.finished_at)
+                ON CONFLICT (workflow_id) DO UPDATE
+                SET failures = excluded.failures, last_execution_id = excluded.last_execution_id,
+                    last_finished_at = excluded.last_finished_at;
             END IF;
-            streak := CASE WHEN run.status = 'failed' THEN before + 1 ELSE 0 END;
-            INSERT INTO flowforge.alert_streaks (workflow_id, failures, last_execution_id, last_finished_at)
-            VALUES (run.workflow_id, streak, run.id, run.finished_at)
-            ON CONFLICT (workflow_id) DO UPDATE
-            SET failures = excluded.failures, last_execution_id = excluded.last_execution_id,
-                last_finished_at = excluded.last_finished_at;
-        END IF;
-        msg := flowforge.alert_message(run);
-        FOR rule IN SELECT * FROM flowforge.alert_rules_for(run.workflow_id) LOOP
-            IF run.status = 'failed' AND rule.on_failed THEN
-                raised := raised + flowforge.raise_alert(rule, run.workflow_id, run.workflow_name, run.id, 'failed', NULL, msg);
-            END IF;
-            IF run.status = 'failed' AND rule.consecutive_failures = streak THEN
-                raised := raised + flowforge.raise_alert(rule, run.workflow_id, run.workflow_name, run.id, 'consecutive_failures', streak, msg);
-            END IF;
-            IF run.status = 'completed' AND rule.on_succeeded THEN
-                raised := raised + flowforge.raise_alert(rule, run.workflow_id, run.workflow_name, run.id, 'succeeded', NULL, msg);
-            END IF;
-            IF run.status = 'completed' AND rule.on_recovered AND before > 0 THEN
-                raised := raised + flowforge.raise_alert(rule, run.workflow_id, run.workflow_name, run.id, 'recovered', before, msg);
-            END IF;
-            IF run.status = 'skipped' AND rule.on_skipped THEN
-                raised := raised + flowforge.raise_alert(rule, run.workflow_id, run.workflow_name, run.id, 'skipped', NULL, msg);
-            END IF;
+            msg := flowforge.alert_message(run);
+            FOR rule IN SELECT * FROM flowforge.alert_rules_for(run.workflow_id) LOOP
+                IF run.status = 'failed' AND rule.on_failed THEN
+                    raised := raised + flowforge.raise_alert(rule, run.workflow_id, run.workflow_name, run.id, 'failed', NULL, msg);
+                END IF;
+                IF run.status = 'failed' AND rule.consecutive_failures = streak THEN
+                    raised := raised + flowforge.raise_alert(rule, run.workflow_id, run.workflow_name, run.id, 'consecutive_failures', streak, msg);
+                END IF;
+                IF run.status = 'completed' AND rule.on_succeeded THEN
+                    raised := raised + flowforge.raise_alert(rule, run.workflow_id, run.workflow_name, run.id, 'succeeded', NULL, msg);
+                END IF;
+                IF run.status = 'completed' AND rule.on_recovered AND before > 0 THEN
+                    raised := raised + flowforge.raise_alert(rule, run.workflow_id, run.workflow_name, run.id, 'recovered', before, msg);
+                END IF;
+                IF run.status = 'skipped' AND rule.on_skipped THEN
+                    raised := raised + flowforge.raise_alert(rule, run.workflow_id, run.workflow_name, run.id, 'skipped', NULL, msg);
+                END IF;
+            END LOOP;
         END LOOP;
-    END LOOP;
+    EXCEPTION
+        -- A deadlock or serialization failure is passed on: the caller's statement fails whole
+        -- and is tried again (the worker keeps its results until they are written).
+        WHEN deadlock_detected OR serialization_failure THEN
+            RAISE;
+        -- Anything else must not stop a run's result from being written: the caller's
+        -- statement would fail, and be retried, for ever. These runs' alerts are lost, and
+        -- the server's log says why.
+        WHEN OTHERS THEN
+            RAISE WARNING 'flowforge: cannot raise alerts for runs %: % (%)', run_ids, SQLERRM, SQLSTATE;
+            RETURN 0;
+    END;
     RETURN raised;
-EXCEPTION WHEN OTHERS THEN
-    -- An alert must never stop a run's result from being written: the caller's statement
-    -- would fail, and be retried, for ever. The runs' alerts are lost and the log says why.
-    RAISE WARNING 'flowforge: cannot raise alerts for runs %: % (%)', run_ids, SQLERRM, SQLSTATE;
-    RETURN 0;
 END
 $$;
 
@@ -286,6 +301,8 @@ CREATE FUNCTION flowforge.raise_timing_alerts(batch integer) RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
     found record;
+    rule flowforge.alert_rules;
+    run flowforge.executions;
     raised integer := 0;
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM flowforge.alert_rules WHERE enabled AND (late_seconds IS NOT NULL OR long_running_seconds IS NOT NULL))
@@ -293,7 +310,7 @@ BEGIN
         RETURN 0;
     END IF;
     FOR found IN
-        SELECT r AS rule, e AS run FROM flowforge.jobs j
+        SELECT r.id AS rule_id, e.id AS run_id FROM flowforge.jobs j
         JOIN flowforge.executions e ON e.id = j.execution_id
         JOIN flowforge.alert_rules r ON r.enabled AND r.late_seconds IS NOT NULL
         WHERE NOT j.backfill AND e.trigger_type = 'scheduled' AND e.scheduled_for IS NOT NULL
@@ -302,14 +319,16 @@ BEGIN
           AND (r.all_workflows OR EXISTS (
               SELECT 1 FROM flowforge.alert_rule_workflows w WHERE w.rule_id = r.id AND w.workflow_id = e.workflow_id))
           AND NOT EXISTS (SELECT 1 FROM flowforge.alerts a WHERE a.rule_id = r.id AND a.execution_id = e.id AND a.event = 'late')
-        ORDER BY e.scheduled_for
+        ORDER BY e.workflow_id, r.id, e.id
         LIMIT batch
     LOOP
-        raised := raised + flowforge.raise_alert((found).rule, (found).run.workflow_id, (found).run.workflow_name,
-            (found).run.id, 'late', (found).rule.late_seconds, flowforge.alert_message((found).run));
+        SELECT * INTO rule FROM flowforge.alert_rules WHERE id = found.rule_id;
+        SELECT * INTO run FROM flowforge.executions WHERE id = found.run_id;
+        raised := raised + flowforge.raise_alert(rule, run.workflow_id, run.workflow_name, run.id, 'late', rule.late_seconds,
+            flowforge.alert_message(run));
     END LOOP;
     FOR found IN
-        SELECT r AS rule, e AS run FROM flowforge.jobs j
+        SELECT r.id AS rule_id, e.id AS run_id FROM flowforge.jobs j
         JOIN flowforge.executions e ON e.id = j.execution_id
         JOIN flowforge.alert_rules r ON r.enabled AND r.long_running_seconds IS NOT NULL
         WHERE j.locked_by IS NOT NULL AND e.status = 'running'
@@ -317,11 +336,13 @@ BEGIN
           AND (r.all_workflows OR EXISTS (
               SELECT 1 FROM flowforge.alert_rule_workflows w WHERE w.rule_id = r.id AND w.workflow_id = e.workflow_id))
           AND NOT EXISTS (SELECT 1 FROM flowforge.alerts a WHERE a.rule_id = r.id AND a.execution_id = e.id AND a.event = 'long_running')
-        ORDER BY e.started_at
+        ORDER BY e.workflow_id, r.id, e.id
         LIMIT batch
     LOOP
-        raised := raised + flowforge.raise_alert((found).rule, (found).run.workflow_id, (found).run.workflow_name,
-            (found).run.id, 'long_running', (found).rule.long_running_seconds, flowforge.alert_message((found).run));
+        SELECT * INTO rule FROM flowforge.alert_rules WHERE id = found.rule_id;
+        SELECT * INTO run FROM flowforge.executions WHERE id = found.run_id;
+        raised := raised + flowforge.raise_alert(rule, run.workflow_id, run.workflow_name, run.id, 'long_running',
+            rule.long_running_seconds, flowforge.alert_message(run));
     END LOOP;
     RETURN raised;
 END
