@@ -84,7 +84,7 @@ public func buildRouter(
     ScheduleController(clock: clock).addRoutes(to: api.group("schedule"))
     ExecutionsController(stores: stores).addRoutes(to: api.group("executions"))
     GraphController(stores: stores).addRoutes(to: api.group("graph"))
-    AlertChannelsController(stores: stores).addRoutes(to: api.group("alert-channels"))
+    AlertChannelsController(stores: stores, sender: AlertSender(logger: logger)).addRoutes(to: api.group("alert-channels"))
     AlertRulesController(stores: stores).addRoutes(to: api.group("alert-rules"))
     AlertsController(stores: stores).addRoutes(to: api.group("alerts"))
     methodNotAllowed.learn(router.routes)

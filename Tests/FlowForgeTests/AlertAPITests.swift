@@ -2,6 +2,8 @@ import FlowForgeShared
 import Foundation
 import Hummingbird
 import PostgresNIO
+import ServiceLifecycle
+import Synchronization
 import Testing
 
 @Suite("Alert API")
@@ -306,6 +308,98 @@ struct AlertAPITests {
         }
     }
 
+    // MARK: - Test messages
+
+    /// What a receiver got.
+    final class Received: Sendable {
+        let requests = Mutex<[AlertReceiver.Request]>([])
+        var all: [AlertReceiver.Request] { requests.withLock { $0 } }
+    }
+
+    /// Runs `body` with a webhook receiver on a free loopback port that checks signatures with
+    /// `secret` and answers `status`; `body` gets its URL.
+    static func withReceiver(
+        secret: String, status: HTTPResponse.Status = .ok, _ body: @Sendable (_ url: String, _ received: Received) async throws -> Void
+    ) async throws {
+        let received = Received()
+        let ready = AsyncStream<Int>.makeStream()
+        let service = AlertReceiver(port: 0, secret: secret, logger: TestDatabase.logger) { request in
+            received.requests.withLock { $0.append(request) }
+            return status
+        }.service { port in ready.continuation.yield(port) }
+        let group = ServiceGroup(configuration: .init(services: [service], logger: TestDatabase.logger))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            var ports = ready.stream.makeAsyncIterator()
+            let port = try #require(await ports.next())
+            do {
+                try await body("http://127.0.0.1:\(port)/alerts", received)
+            } catch {
+                await group.triggerGracefulShutdown()
+                throw error
+            }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+    }
+
+    @Test("a test message goes to the channel now, signed, and the answer says what the receiver said; nothing is recorded")
+    func testMessage() async throws {
+        try await withAPI { api in
+            // The receiver needs the secret, which the channel gets when created: create it
+            // first, then point it at the receiver.
+            let created = try await api.expect(.created, .post, "/api/alert-channels", json: ["name": "ops", "kind": "webhook", "url": "http://127.0.0.1:9/x"])
+            let id = try #require(created["id"]?.intValue)
+            let secret = try #require(created["secret"]?.stringValue)
+            try await Self.withReceiver(secret: secret) { url, received in
+                try await api.expect(.ok, .put, "/api/alert-channels/\(id)", json: ["url": .string(url)])
+                let answer = try await api.expect(.ok, .post, "/api/alert-channels/\(id)/test")
+                #expect(answer["delivered"] == true)
+                #expect(answer["status_code"] == 200)
+                #expect(answer["response"] == #"{"received":true}"#)
+                #expect(answer["error"] == .null)
+                #expect((answer["duration_ms"]?.intValue ?? -1) >= 0)
+                let request = try #require(received.all.first)
+                #expect(received.all.count == 1)
+                #expect(request.signatureValid == true)
+                #expect(request.path == "/alerts")
+                #expect(request.json?["test"] == true)
+                #expect(request.json?["event"] == "test")
+                #expect(request.idempotencyKey != nil)
+            }
+            try await Self.withReceiver(secret: secret, status: .serviceUnavailable) { url, _ in
+                try await api.expect(.ok, .put, "/api/alert-channels/\(id)", json: ["url": .string(url)])
+                let answer = try await api.expect(.ok, .post, "/api/alert-channels/\(id)/test")
+                #expect(answer["delivered"] == false)
+                #expect(answer["status_code"] == 503)
+                #expect(answer["error"] == "the receiver answered 503 Service Unavailable")
+            }
+            // Nobody listens on port 9 of the loopback.
+            try await api.expect(.ok, .put, "/api/alert-channels/\(id)", json: ["url": "http://127.0.0.1:9/alerts"])
+            let refused = try await api.expect(.ok, .post, "/api/alert-channels/\(id)/test")
+            #expect(refused["delivered"] == false && refused["status_code"] == .null)
+            #expect(refused["error"]?.stringValue?.hasPrefix("cannot reach 127.0.0.1") == true, "\(refused)")
+            #expect(try await api.count("SELECT count(*) FROM flowforge.alerts") == 0)
+            #expect(try await api.count("SELECT count(*) FROM flowforge.alert_deliveries") == 0)
+
+            // A secret sealed with another key cannot be opened: not sent, and why.
+            let other = ByteBuffer(bytes: SecretBox.random().seal("whsec_other"))
+            let foreign = try #require(
+                try await api.scalar(
+                    """
+                    INSERT INTO flowforge.alert_channels (name, kind, settings, sealed_secret)
+                    VALUES ('foreign', 'webhook', '{"url": "http://127.0.0.1:9/x"}', \(other)) RETURNING id
+                    """, as: Int64.self))
+            let sealedElsewhere = try await api.expect(.ok, .post, "/api/alert-channels/\(foreign)/test")
+            #expect(sealedElsewhere["delivered"] == false && sealedElsewhere["duration_ms"] == 0)
+            #expect(
+                sealedElsewhere["error"]
+                    == "this channel's secret was sealed with another FLOWFORGE_SECRET_KEY than the API's; rotate its secret")
+            let missing = try await api.call(.post, "/api/alert-channels/999/test")
+            #expect(missing.status == .notFound && missing.body["error"] == "alert channel 999 does not exist")
+        }
+    }
+
     // MARK: - Rules
 
     /// A workflow and a webhook channel to point rules at.
@@ -555,10 +649,10 @@ struct AlertAPITests {
             let d2 = try await delivery(a1, mail, "mail", "email", "failed", attempts: 1, code: 550)
             try await api.postgres.query(
                 """
-                INSERT INTO flowforge.alert_attempts (delivery_id, attempt, started_at, duration_ms, outcome, status_code, error) VALUES
-                    (\(d1), 1, '2026-01-15T10:00:00Z', 12, 'failed', 503, 'HTTP 503: busy'),
-                    (\(d1), 2, '2026-01-15T10:00:02Z', 9, 'delivered', 200, NULL),
-                    (\(d2), 1, '2026-01-15T10:00:00Z', 40, 'failed', 550, '550 mailbox unavailable')
+                INSERT INTO flowforge.alert_attempts (delivery_id, attempt, started_at, duration_ms, outcome, status_code, response, error) VALUES
+                    (\(d1), 1, '2026-01-15T10:00:00Z', 12, 'failed', 503, 'busy', 'the receiver answered 503 Service Unavailable'),
+                    (\(d1), 2, '2026-01-15T10:00:02Z', 9, 'delivered', 200, '{"ok":true}', NULL),
+                    (\(d2), 1, '2026-01-15T10:00:00Z', 40, 'failed', 550, '550 mailbox unavailable', 'the server refused the message')
                 """)
             let a2 = try await alert(r2, "r2", load, "load", "late", detail: 300)
             _ = try await delivery(a2, ops, "ops", "webhook", "pending")
@@ -603,8 +697,14 @@ struct AlertAPITests {
             #expect(deliveries[0]["idempotency_key"]?.stringValue.flatMap(UUID.init(uuidString:)) != nil)
             #expect(
                 deliveries[0]["attempt_history"] == [
-                    ["attempt": 1, "duration_ms": 12, "error": "HTTP 503: busy", "outcome": "failed", "started_at": "2026-01-15T10:00:00Z", "status_code": 503],
-                    ["attempt": 2, "duration_ms": 9, "error": nil, "outcome": "delivered", "started_at": "2026-01-15T10:00:02Z", "status_code": 200],
+                    [
+                        "attempt": 1, "duration_ms": 12, "error": "the receiver answered 503 Service Unavailable", "outcome": "failed",
+                        "response": "busy", "started_at": "2026-01-15T10:00:00Z", "status_code": 503,
+                    ],
+                    [
+                        "attempt": 2, "duration_ms": 9, "error": nil, "outcome": "delivered", "response": "{\"ok\":true}",
+                        "started_at": "2026-01-15T10:00:02Z", "status_code": 200,
+                    ],
                 ])
             #expect(deliveries[1]["channel_kind"] == "email" && deliveries[1]["last_status_code"] == 550)
             #expect(deliveries[1].list("attempt_history").count == 1)

@@ -146,7 +146,7 @@ struct AlertAttemptBody: Encodable {
     let attempt: AlertAttempt
 
     enum CodingKeys: String, CodingKey {
-        case attempt, durationMilliseconds = "duration_ms", error, outcome, startedAt = "started_at", statusCode = "status_code"
+        case attempt, durationMilliseconds = "duration_ms", error, outcome, response, startedAt = "started_at", statusCode = "status_code"
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -155,6 +155,7 @@ struct AlertAttemptBody: Encodable {
         try fields.encode(attempt.durationMilliseconds, forKey: .durationMilliseconds)
         try fields.encode(attempt.error, forKey: .error)
         try fields.encode(attempt.outcome.rawValue, forKey: .outcome)
+        try fields.encode(attempt.response, forKey: .response)
         try fields.encode(attempt.startedAt, forKey: .startedAt)
         try fields.encode(attempt.statusCode, forKey: .statusCode)
     }
@@ -233,5 +234,27 @@ struct AlertListBody: Encodable {
         var fields = encoder.container(keyedBy: CodingKeys.self)
         try fields.encode(alerts, forKey: .alerts)
         try fields.encode(nextBeforeId, forKey: .nextBeforeId)
+    }
+}
+
+/// `POST /api/alert-channels/:id/test` (`AlertChannelTestResult`): what the receiver said.
+struct AlertChannelTestBody: Encodable {
+    let result: AlertDeliveryResult
+
+    init(_ result: AlertDeliveryResult) {
+        self.result = result
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case delivered, durationMilliseconds = "duration_ms", error, response, statusCode = "status_code"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var fields = encoder.container(keyedBy: CodingKeys.self)
+        try fields.encode(result.delivered, forKey: .delivered)
+        try fields.encode(result.durationMilliseconds, forKey: .durationMilliseconds)
+        try fields.encode(result.error, forKey: .error)
+        try fields.encode(result.response, forKey: .response)
+        try fields.encode(result.statusCode, forKey: .statusCode)
     }
 }

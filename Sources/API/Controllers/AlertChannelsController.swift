@@ -6,6 +6,8 @@ import Hummingbird
 /// never answered, except a webhook's new secret, once.
 struct AlertChannelsController {
     let stores: Stores
+    /// Sends test messages (the notifier sends alerts; this only tries a channel out).
+    let sender: AlertSender
 
     func addRoutes(to group: RouterGroup<BasicRequestContext>) {
         group.get(use: list)
@@ -14,6 +16,41 @@ struct AlertChannelsController {
         group.put(":id", use: update)
         group.delete(":id", use: delete)
         group.post(":id/rotate-secret", use: rotateSecret)
+        group.post(":id/test", use: test)
+    }
+
+    /// Sends a test message to the channel now and answers what its receiver said. Nothing is
+    /// recorded in the alert history. A channel whose secret cannot be opened here (the API's
+    /// FLOWFORGE_SECRET_KEY is missing or is not the one that sealed it) is answered as not
+    /// delivered, with the reason, as the notifier would record it.
+    @Sendable func test(_ request: Request, context: BasicRequestContext) async throws -> JSONBody<AlertChannelTestBody> {
+        let id = try channelId(request, context)
+        guard let (channel, sealed) = try await stores.alerts.channelForSending(id: id) else { throw notFound(id) }
+        var secret: [UInt8]?
+        if let sealed {
+            guard let secretBox = stores.secretBox else {
+                return JSONBody(AlertChannelTestBody(.notSent("the API has no FLOWFORGE_SECRET_KEY to open this channel's secret")))
+            }
+            guard let opened = secretBox.open(sealed) else {
+                let remedy =
+                    switch channel.kind {
+                    case .webhook: "rotate its secret"
+                    case .slack: "save its URL again"
+                    case .email: "save its password again"
+                    }
+                return JSONBody(
+                    AlertChannelTestBody(.notSent("this channel's secret was sealed with another FLOWFORGE_SECRET_KEY than the API's; \(remedy)")))
+            }
+            secret = opened
+        }
+        let target: AlertTarget
+        do {
+            target = try AlertTarget(channel: channel, secret: secret)
+        } catch {
+            return JSONBody(AlertChannelTestBody(.notSent(error.description)))
+        }
+        let result = await sender.send(.test(channelName: channel.name, now: stores.clock()), to: target)
+        return JSONBody(AlertChannelTestBody(result))
     }
 
     @Sendable func list(_ request: Request, context: BasicRequestContext) async throws -> JSONBody<AlertChannelListBody> {

@@ -18,14 +18,20 @@ public struct AlertAttempt: Sendable, Equatable {
     public var durationMilliseconds: Int
     public var outcome: AlertAttemptOutcome
     public var statusCode: Int?
+    /// What the receiver answered: the start of an HTTP body, an SMTP server's last reply.
+    public var response: String?
     public var error: String?
 
-    public init(attempt: Int, startedAt: Date, durationMilliseconds: Int, outcome: AlertAttemptOutcome, statusCode: Int?, error: String?) {
+    public init(
+        attempt: Int, startedAt: Date, durationMilliseconds: Int, outcome: AlertAttemptOutcome, statusCode: Int?, response: String?,
+        error: String?
+    ) {
         self.attempt = attempt
         self.startedAt = startedAt
         self.durationMilliseconds = durationMilliseconds
         self.outcome = outcome
         self.statusCode = statusCode
+        self.response = response
         self.error = error
     }
 }

@@ -82,7 +82,7 @@ extension AlertStore {
         alert.deliveries = try await deliveries(of: [id])[id] ?? []
         let attempts = try await client.rows(
             """
-            SELECT delivery_id, attempt, started_at, duration_ms, outcome, status_code, error FROM flowforge.alert_attempts
+            SELECT delivery_id, attempt, started_at, duration_ms, outcome, status_code, response, error FROM flowforge.alert_attempts
             WHERE delivery_id = ANY(\(alert.deliveries.map(\.id))) ORDER BY delivery_id, attempt
             """, logger: logger
         ).collectRows { row in
@@ -94,6 +94,7 @@ extension AlertStore {
                     durationMilliseconds: Int(try row.column("duration_ms", as: Int32.self)),
                     outcome: AlertAttemptOutcome(rawValue: try row.column("outcome")) ?? .failed,
                     statusCode: (try row.column("status_code", as: Int32?.self)).map(Int.init),
+                    response: try row.column("response"),
                     error: try row.column("error"))
             )
         }

@@ -33,8 +33,8 @@ extension BodySamples {
 
     static func alert(withAttempts: Bool) -> Alert {
         let attempts = [
-            AlertAttempt(attempt: 1, startedAt: now, durationMilliseconds: 12, outcome: .failed, statusCode: 503, error: "HTTP 503"),
-            AlertAttempt(attempt: 2, startedAt: later, durationMilliseconds: 9, outcome: .delivered, statusCode: 200, error: nil),
+            AlertAttempt(attempt: 1, startedAt: now, durationMilliseconds: 12, outcome: .failed, statusCode: 503, response: "busy", error: "HTTP 503"),
+            AlertAttempt(attempt: 2, startedAt: later, durationMilliseconds: 9, outcome: .delivered, statusCode: 200, response: nil, error: nil),
         ]
         return Alert(
             id: 5, ruleId: 1, ruleName: "etl failures", workflowId: 1, workflowName: "load", executionId: 9, event: .consecutiveFailures,
@@ -64,6 +64,10 @@ extension BodySamples {
             try named("Alert", AlertBody(alert(withAttempts: true))),
             try named("AlertList", AlertListBody(alerts: [AlertBody(alert(withAttempts: false))], nextBeforeId: 5)),
             try named("AlertList", AlertListBody(alerts: [], nextBeforeId: nil)),
+            try named(
+                "AlertChannelTestResult",
+                AlertChannelTestBody(AlertDeliveryResult(delivered: true, retryable: false, statusCode: 200, response: "ok", duration: .milliseconds(12)))),
+            try named("AlertChannelTestResult", AlertChannelTestBody(.notSent("no key"))),
             (
                 "alert channel rotate-secret", try JSONBodyEncoder().encode(AlertChannelBody(webhook)),
                 schemas.response("/api/alert-channels/{id}/rotate-secret", "post", "200")
