@@ -23,7 +23,8 @@ struct AlertAPITests {
                 .created, .post, "/api/alert-channels", json: ["name": "ops", "kind": "webhook", "url": "http://127.0.0.1:9099/alerts"])
             let id = try #require(created["id"]?.intValue)
             let secret = try #require(created["secret"]?.stringValue)
-            #expect(secret.count == 64 && secret.allSatisfy(\.isHexDigit))
+            // As a webhook trigger's: "whsec_" and 32 random bytes in hex.
+            #expect(secret.hasPrefix("whsec_") && secret.count == 70 && secret.dropFirst(6).allSatisfy(\.isHexDigit))
             #expect(created["kind"] == "webhook")
             #expect(created["url"] == "http://127.0.0.1:9099/alerts")
             #expect(created["rules"] == [])
@@ -41,7 +42,7 @@ struct AlertAPITests {
 
             let rotated = try await api.expect(.ok, .post, "/api/alert-channels/\(id)/rotate-secret")
             let newSecret = try #require(rotated["secret"]?.stringValue)
-            #expect(newSecret.count == 64 && newSecret != secret)
+            #expect(newSecret.hasPrefix("whsec_") && newSecret.count == 70 && newSecret != secret)
             #expect(try await api.expect(.ok, .get, "/api/alert-channels/\(id)")["secret"] == nil)
 
             // Editing the URL keeps the secret.

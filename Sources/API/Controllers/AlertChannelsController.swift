@@ -99,7 +99,7 @@ struct AlertChannelsController {
             throw APIError(
                 .badRequest, "alert channel \(id) is \(current.kind == .email ? "an" : "a") \(current.kind.rawValue) channel: only webhook channels have a signing secret to rotate")
         }
-        let (secret, sealed) = try Self.secretBox(stores.secretBox, for: .webhook).newSecret(prefix: "")
+        let (secret, sealed) = try Self.secretBox(stores.secretBox, for: .webhook).newSecret()
         var channel = try await stores.alerts.rotateChannelSecret(id: id, sealed: sealed)
         channel.newSecret = secret
         return JSONBody(AlertChannelBody(channel))
@@ -114,7 +114,7 @@ struct AlertChannelsController {
         var newSecret: String?
         if input.kind == .webhook {
             if creating {
-                let (secret, sealed) = try Self.secretBox(secretBox, for: .webhook).newSecret(prefix: "")
+                let (secret, sealed) = try Self.secretBox(secretBox, for: .webhook).newSecret()
                 (change, newSecret) = (.replace(sealed: sealed), secret)
             }
         } else {

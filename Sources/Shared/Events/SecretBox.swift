@@ -28,10 +28,9 @@ public struct SecretBox: Sendable {
 
     private init(key: SymmetricKey) { self.key = key }
 
-    /// A new webhook secret: `prefix` (a trigger's `whsec_`) and 32 random bytes in hex. Returns
-    /// it with its sealed form.
-    public func newSecret(prefix: String = "whsec_") -> (secret: String, sealed: [UInt8]) {
-        let secret = prefix + Self.hex(SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) })
+    /// A new webhook secret: `whsec_` and 32 random bytes in hex. Returns it with its sealed form.
+    public func newSecret() -> (secret: String, sealed: [UInt8]) {
+        let secret = "whsec_" + Self.hex(SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) })
         return (secret, seal(secret))
     }
 

@@ -53,7 +53,7 @@ extension BodySamples {
         func named(_ name: String, _ value: some Encodable) throws -> (String, [UInt8], YAMLNode?) {
             (name, try JSONBodyEncoder().encode(value), schemas.schema(name))
         }
-        let webhook = alertChannel(.webhook, secret: String(repeating: "ab", count: 32))
+        let webhook = alertChannel(.webhook, secret: "whsec_" + String(repeating: "ab", count: 32))
         return [
             try named("AlertChannel", AlertChannelBody(webhook)),
             try named("AlertChannel", AlertChannelBody(alertChannel(.slack))),
