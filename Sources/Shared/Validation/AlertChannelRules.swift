@@ -15,28 +15,9 @@ public enum AlertChannelRules {
         return scheme == "https" || (!httpsOnly && scheme == "http")
     }
 
-    /// An address as an SMTP envelope and a header take it, `local@domain`: printable ASCII
-    /// without spaces, angle brackets or anything that could end a header line, a domain of
-    /// letters, digits and hyphens between dots. Display names ("Ops <ops@example.com>") are not taken.
-    public static func isEmailAddress(_ text: String) -> Bool {
-        guard text.utf8.count <= 254, let at = text.lastIndex(of: "@") else { return false }
-        let local = text[..<at], domain = text[text.index(after: at)...]
-        guard !local.isEmpty, local.utf8.count <= 64, !domain.isEmpty else { return false }
-        let specials = Set("()<>[]\\,;:\"@ ".utf8)
-        guard local.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f && !specials.contains($0) }) else { return false }
-        guard !local.hasPrefix("."), !local.hasSuffix("."), !local.contains("..") else { return false }
-        let labels = domain.split(separator: ".", omittingEmptySubsequences: false)
-        return labels.allSatisfy { label in
-            !label.isEmpty && label.utf8.count <= 63 && !label.hasPrefix("-") && !label.hasSuffix("-")
-                && label.utf8.allSatisfy { byte in
-                    (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
-                        || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "-")
-                }
-        }
-    }
-
     public static func checkEmailAddress(_ text: String, name: String) throws(FlowForgeError) {
-        guard isEmailAddress(text) else {
+        // The SMTP client's own check (`EmailAddress`): what is accepted here can be sent.
+        guard EmailAddress.isValid(text) else {
             throw .invalid("\(name): \"\(text.prefix(80))\" is not an email address such as ops@example.com")
         }
     }
