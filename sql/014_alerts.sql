@@ -137,13 +137,19 @@ CREATE TABLE flowforge.alert_streaks (
     last_finished_at  timestamptz NOT NULL
 );
 
+-- A time as the API writes times: UTC, milliseconds, "Z".
+CREATE FUNCTION flowforge.api_time(t timestamptz) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+$$;
+
 -- The run as an alert shows it.
 CREATE FUNCTION flowforge.alert_message(e flowforge.executions) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql IMMUTABLE AS $$
     SELECT jsonb_build_object(
         'status', e.status, 'trigger_type', e.trigger_type, 'trigger_name', e.trigger_name,
-        'scheduled_for', e.scheduled_for, 'started_at', e.started_at, 'finished_at', e.finished_at,
-        'attempt', e.attempt, 'error', left(e.error, 2000))
+        'scheduled_for', flowforge.api_time(e.scheduled_for), 'started_at', flowforge.api_time(e.started_at),
+        'finished_at', flowforge.api_time(e.finished_at), 'attempt', e.attempt, 'error', left(e.error, 2000))
 $$;
 
 -- Raises one alert of `rule` for a workflow's run (NULL run for none), unless the rule and run

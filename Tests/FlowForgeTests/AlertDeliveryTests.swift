@@ -73,6 +73,8 @@ struct AlertDeliveryTests {
                 #expect(message["execution"]?["status"] == "failed")
                 #expect(message["execution"]?["trigger_type"] == "manual")
                 #expect(message["execution"]?["error"]?.stringValue?.contains("exit") == true)
+                #expect(message["execution"]?["started_at"]?.stringValue.flatMap(Timestamp.parse) != nil)
+                #expect(message["execution"]?["duration_seconds"] != nil && message["execution"]?["duration_seconds"] != .null)
                 #expect(message["url"]?.stringValue == "\(Self.publicURL)/#/executions/\(id)")
                 #expect(message["headline"] == .string("etl failed (run #\(id))"))
                 #expect(message["test"] == false)
