@@ -1145,7 +1145,7 @@ def test_alert_history(page: Page):
     expect(attempt).to_contain_text("200")
     expect(details).to_contain_text(received[0]["idempotency_key"])
     shot(page, "49-alert-attempts")
-    dialog(page).get_by_role("button", name="Close").click()
+    dialog(page).get_by_role("button", name="Done").click()
 
     # Two more failures: the third in a row raises "3 failures in a row" as well.
     workflow_id = received[0]["workflow"]["id"]

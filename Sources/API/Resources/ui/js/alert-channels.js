@@ -70,7 +70,7 @@ function channelRow(channel, changed, report) {
       }
       changed();
     },
-  }, icon('rotate')) : null;
+  }, icon('rotate')) : h('span', { class: 'icon-spacer', 'aria-hidden': 'true' });  // keeps the icons in line
   const edit = h('button', {
     type: 'button', class: 'icon-button', 'aria-label': `Edit channel ${channel.name}`, title: 'Edit channel', 'data-focus-key': `edit-channel-${channel.id}`,
     onclick: async () => {
@@ -199,7 +199,7 @@ export function openChannelDialog(existing, changed) {
     slack: () => h('div', null, field('url', 'Incoming-webhook URL (https)', slackURL,
       existing ? 'The URL is a secret: it is stored sealed and never shown in full. Leave blank to keep it.' : 'The URL is a secret: it is stored sealed and never shown in full.')),
     email: () => h('div', null,
-      h('div', { class: 'row' }, field('host', 'SMTP host', host), field('port', 'Port', port), field('security', 'Security', security)),
+      h('div', { class: 'row smtp-row' }, field('host', 'SMTP host', host), field('port', 'Port', port), field('security', 'Security', security)),
       h('div', { class: 'row' }, field('username', 'Username (optional)', username), field('password', 'Password', password)),
       field('from', 'From', from),
       h('div', { class: 'field' }, h('label', { for: 'ch-to' }, 'To'), to,

@@ -148,10 +148,10 @@ export function alertsTable(alerts, { compact = false } = {}) {
         onclick: () => openAlertDetails(alert.id),
       }, h('time', { datetime: alert.created_at }, formatTime(alert.created_at)))),
       h('td', null, alert.rule_id ? alert.rule_name : h('span', { class: 'muted', title: 'This rule was deleted.' }, `${alert.rule_name} (deleted)`)),
-      compact ? null : h('td', null, h('a', { href: `#/workflows/${alert.workflow_id}` }, alert.workflow_name)),
+      compact ? null : h('td', { class: 'nowrap' }, h('a', { href: `#/workflows/${alert.workflow_id}` }, alert.workflow_name)),
       h('td', null, alert.execution_id ? h('a', { href: `#/executions/${alert.execution_id}` }, `#${alert.execution_id}`) : '—'),
       h('td', null, eventChip(alertEventText(alert), alert.event)),
-      h('td', { class: 'held-back' }, alert.held_back ? h('span', { title: 'Alerts of this rule and workflow the throttle held back, counted into this one.' }, `+${alert.held_back}`) : h('span', { class: 'muted' }, '0')),
+      h('td', null, alert.held_back ? h('span', { title: 'Alerts of this rule and workflow the throttle held back, counted into this one.' }, `+${alert.held_back}`) : h('span', { class: 'muted' }, '0')),
       h('td', null, deliveries(alert.deliveries)))))));
 }
 
@@ -172,7 +172,7 @@ export async function openAlertDetails(id) {
       h('div', { class: 'dialog-head' }, h('h2', { id: 'alert-title' }, `Alert #${id}`),
         h('button', { type: 'button', class: 'icon-button', 'aria-label': 'Close', onclick: () => dialog.close('cancel') }, icon('x'))),
       content,
-      h('div', { class: 'dialog-actions' }, h('button', { class: 'primary', value: 'ok' }, 'Close'))));
+      h('div', { class: 'dialog-actions' }, h('button', { class: 'primary', value: 'ok' }, 'Done'))));
   openDialog(dialog);
   try {
     replace(content, alertDetails(await get(`/alerts/${id}`)));

@@ -62,7 +62,7 @@ function ruleRow(rule, names, changed) {
     h('td', null, coveredWorkflows(rule, names)),
     h('td', null, eventChips(rule.events)),
     h('td', null, channelNames(rule)),
-    h('td', { class: 'nowrap' }, throttleText(rule.throttle_minutes)),
+    h('td', { class: rule.throttle_minutes ? '' : 'muted' }, throttleText(rule.throttle_minutes)),
     h('td', null, ruleSwitch(rule, changed)),
     h('td', { class: 'row-actions' },
       h('button', {
@@ -147,7 +147,7 @@ export async function openRuleDialog({ existing = null, workflowIds = [], change
   const checkedChannels = new Set(existing ? existing.channel_ids : []);
   const channelList = h('div', { class: 'upstream-list', id: 'rule-channels' }, h('p', { class: 'muted small' }, 'Loading channels…'));
 
-  const throttle = h('input', { id: 'rule-throttle', type: 'number', min: 0, max: 10080, step: 1, inputmode: 'numeric', value: existing ? existing.throttle_minutes : 0, 'aria-describedby': 'rule-throttle-help rule-throttle-msg' });
+  const throttle = h('input', { id: 'rule-throttle', class: 'narrow-input', type: 'number', min: 0, max: 10080, step: 1, inputmode: 'numeric', value: existing ? existing.throttle_minutes : 0, 'aria-describedby': 'rule-throttle-help rule-throttle-msg' });
   const enabled = h('input', { type: 'checkbox', id: 'rule-enabled', checked: existing ? existing.enabled : true });
   const submit = h('button', { type: 'submit', class: 'primary' }, existing ? 'Save changes' : 'Create rule');
 
@@ -254,7 +254,7 @@ function eventRow(type, existing, message) {
   let parts = [];
   if (type.number === 'count') {
     number = h('input', { type: 'number', id: `${id}-count`, class: 'event-number', min: type.min, step: 1, inputmode: 'numeric', value: existing ? existing.count : type.initial, 'aria-label': 'Failures in a row: count' });
-    parts = [number, h('span', null, 'failures in a row')];
+    parts = [number, h('span', null, 'failed runs')];
   } else if (type.number === 'seconds') {
     const value = existing ? existing.seconds : type.initial;
     const chosen = [...UNITS].reverse().find((u) => value % u.id === 0) || UNITS[0];
