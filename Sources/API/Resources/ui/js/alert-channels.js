@@ -62,7 +62,7 @@ function channelRow(channel, changed, report) {
     onclick: async () => {
       report('');
       if (!(await confirmDialog(`Rotate the secret of “${channel.name}”?`,
-        'A new secret is made and shown once; alerts are signed with it from now on. Update your receiver right away.', 'Rotate secret'))) return;
+        'A new secret is made and shown once; alerts are signed with it from now on and the current one stops working at once: update your receiver right away.', 'Rotate secret'))) return;
       try {
         showChannelSecret(await post(`/alert-channels/${channel.id}/rotate-secret`, {}), true);
       } catch (error) {
@@ -180,8 +180,11 @@ export function openChannelDialog(existing, changed) {
   const host = input('host', { value: existing ? existing.host || '' : '', placeholder: 'smtp.example.com' });
   const security = h('select', { id: 'ch-security', 'aria-describedby': 'ch-security-msg' }, SECURITY.map((s) => h('option', { value: s.id }, s.label)));
   security.value = (existing && existing.security) || 'starttls';
-  const port = input('port', { type: 'number', min: 1, max: 65535, step: 1, inputmode: 'numeric', value: existing && existing.port ? existing.port : '' });
-  const portPlaceholder = () => port.setAttribute('placeholder', String(SECURITY.find((s) => s.id === security.value).port));
+  // Blank: the security's usual port, which follows a change of security (as the API keeps it).
+  const usualPort = (id) => SECURITY.find((s) => s.id === id).port;
+  const customPort = existing && existing.port && existing.port !== usualPort(existing.security || 'starttls') ? existing.port : '';
+  const port = input('port', { type: 'number', min: 1, max: 65535, step: 1, inputmode: 'numeric', value: customPort });
+  const portPlaceholder = () => port.setAttribute('placeholder', String(usualPort(security.value)));
   security.addEventListener('change', portPlaceholder);
   portPlaceholder();
   const username = input('username', { value: existing ? existing.username || '' : '' });
@@ -237,6 +240,7 @@ export function openChannelDialog(existing, changed) {
       });
       const portText = String(port.value).trim();
       if (portText) result.port = Number(portText);
+      else if (existing) result.port = usualPort(security.value);  // a custom port cleared goes back to the usual one
       if (password.value) result.password = password.value;
       else if (!result.username) result.password = null;  // no user, no password; blank with a user keeps it
     }
