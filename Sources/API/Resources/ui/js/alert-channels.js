@@ -129,8 +129,8 @@ async function testChannel(channel) {
 function testResult(answer) {
   return [
     h('dl', { class: 'facts' },
-      h('div', null, h('dt', null, 'Outcome'), h('dd', { 'data-testid': 'test-outcome' }, deliveryBadge(answer.delivered ? 'delivered' : 'failed'),
-        answer.delivered ? null : h('span', { class: 'muted small' }, ' not delivered'))),
+      h('div', null, h('dt', null, 'Outcome'), h('dd', { 'data-testid': 'test-outcome' }, answer.delivered
+        ? deliveryBadge('delivered') : h('span', { class: 'badge delivery-failed', 'data-status': 'failed' }, 'not delivered'))),
       h('div', null, h('dt', null, 'Status code'), h('dd', { 'data-testid': 'test-status-code' }, answer.status_code === null || answer.status_code === undefined ? '—' : String(answer.status_code))),
       h('div', null, h('dt', null, 'Took'), h('dd', null, formatDuration(answer.duration_ms)))),
     answer.error ? h('div', { class: 'error-state', 'data-testid': 'test-error' }, h('p', null, answer.error)) : null,
