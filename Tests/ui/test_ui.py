@@ -1021,7 +1021,7 @@ def test_alert_channel_and_rule(page: Page):
     before = len(hook.received)
     row.get_by_role("button", name="Test channel ops-hook").click()
     result = dialog(page).get_by_test_id("channel-test-result")
-    expect(result.get_by_test_id("test-outcome")).to_contain_text("delivered")
+    expect(result.get_by_test_id("test-outcome")).to_have_text("delivered")  # not "not delivered"
     expect(result.get_by_test_id("test-status-code")).to_have_text("200")
     expect(result.get_by_test_id("test-response")).to_contain_text('"receiver": "ui-test"')
     shot(page, "42-alert-channel-test")
