@@ -1,8 +1,9 @@
 import FlowForgeShared
 import Logging
 
-/// Maintenance: requeues (or fails) runs whose worker stopped renewing its lease, deletes live
-/// output no running attempt holds, and deletes history older than the retention setting.
+/// Maintenance: requeues (or fails) runs whose worker stopped renewing its lease, raises
+/// alerts for late and long-running runs, deletes live output no running attempt holds, and
+/// deletes history older than the retention setting.
 struct Maintenance: Sendable {
     let parts: SchedulerParts
 
@@ -18,6 +19,13 @@ struct Maintenance: Sendable {
                 }
             } catch {
                 logger.warning("lease rescue failed", metadata: ["error": "\(String(reflecting: error))"])
+            }
+            do {
+                let store = parts.store, batch = config.timingAlertBatch
+                let raised = try await backgroundCall { try await store.raiseTimingAlerts(batch: batch) }
+                if raised > 0 { logger.info("raised alerts for late or long-running runs", metadata: ["alerts": "\(raised)"]) }
+            } catch {
+                logger.warning("looking for late or long-running runs failed", metadata: ["error": "\(String(reflecting: error))"])
             }
             do {
                 let store = parts.store
@@ -69,8 +77,19 @@ struct Maintenance: Sendable {
         } catch {
             logger.warning("history pruning failed", metadata: ["error": "\(String(reflecting: error))"])
         }
-        if total > 0 {
-            logger.info("pruned old history", metadata: ["executions": "\(total)", "older_than_days": "\(retentionDays)"])
+        var alerts = 0
+        do {
+            while !Task.isCancelled {
+                let deleted = try await backgroundCall { try await store.pruneAlerts(olderThanDays: retentionDays) }
+                alerts += deleted
+                if deleted == 0 { break }
+            }
+        } catch {
+            logger.warning("alert history pruning failed", metadata: ["error": "\(String(reflecting: error))"])
+        }
+        if total + alerts > 0 {
+            logger.info(
+                "pruned old history", metadata: ["executions": "\(total)", "alerts": "\(alerts)", "older_than_days": "\(retentionDays)"])
         }
     }
 }

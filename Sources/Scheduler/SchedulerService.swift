@@ -1,10 +1,12 @@
+import AsyncHTTPClient
 import FlowForgeShared
 import Foundation
 import Logging
 import PostgresNIO
 import ServiceLifecycle
 
-/// The scheduler process: cron ticker, dependency cascader and maintenance, side by side.
+/// The scheduler process: cron ticker, dependency cascader, file watcher, maintenance and the
+/// alert notifier, side by side.
 /// Every part is safe to run as several replicas: rows are claimed with SKIP LOCKED and runs
 /// are protected by unique keys, so no leader is needed.
 public struct SchedulerService: Service {
@@ -24,12 +26,35 @@ public struct SchedulerService: Service {
         public var fileTriggersRefresh: Duration = .seconds(60)
         /// Finished executions older than this are deleted; 0 keeps them all.
         public var historyRetentionDays = 30
+        /// Opens alert channels' secrets (`FLOWFORGE_SECRET_KEY`, the API's key).
+        public var secretBox: SecretBox?
+        /// The web UI's address as people reach it (`FLOWFORGE_PUBLIC_URL`), for the run link
+        /// in alerts; nil sends no link.
+        public var publicURL: String?
+        /// This notifier's name in leases and attempt records.
+        public var notifierID = "\(ProcessInfo.processInfo.hostName):\(getpid())"
+        /// How often the notifier looks for due deliveries without a notification.
+        public var alertSweep: Duration = .seconds(2)
+        /// Deliveries one notifier sends at once.
+        public var alertConcurrency = 32
+        /// How long a claimed delivery stays a notifier's: longer than any one attempt
+        /// (`alertSender`'s timeouts), so only a notifier that died loses it.
+        public var alertLease: Duration = .seconds(90)
+        public var alertRetry = AlertRetryPolicy()
+        public var alertSender = AlertSender.Config()
+        public var alertHTTPClient: HTTPClient = AlertSender.sharedHTTPClient
+        /// Late and long-running runs are looked for on maintenance's interval (`rescueInterval`),
+        /// at most this many of each per pass.
+        public var timingAlertBatch = 500
         public var clock: @Sendable () -> Date = Date.init
 
         public init() {}
 
         public init(settings: Settings) {
             historyRetentionDays = settings.historyRetentionDays
+            secretBox = settings.secretBox
+            publicURL = settings.publicURL
+            notifierID = settings.workerID
         }
     }
 
@@ -48,7 +73,7 @@ public struct SchedulerService: Service {
     public func run() async throws {
         let parts = SchedulerParts(
             config: config, store: SchedulerStore(client: postgres, logger: logger, metrics: metrics),
-            events: EventStore(client: postgres, logger: logger, metrics: metrics), postgres: postgres, logger: logger)
+            events: EventStore(client: postgres, logger: logger, metrics: metrics), postgres: postgres, metrics: metrics, logger: logger)
         logger.info("scheduler started")
         // Nothing here holds work that a shutdown could lose: on shutdown, stop at once.
         await cancelWhenGracefulShutdown {
@@ -57,6 +82,7 @@ public struct SchedulerService: Service {
                 group.addTask { await DependencyCascader(parts: parts).run() }
                 group.addTask { await FileArrivalWatcher(parts: parts).run() }
                 group.addTask { await Maintenance(parts: parts).run() }
+                group.addTask { await AlertNotifier(parts: parts).run() }
             }
         }
         logger.info("scheduler stopped")
@@ -70,5 +96,6 @@ struct SchedulerParts: Sendable {
     let store: SchedulerStore
     let events: EventStore
     let postgres: PostgresClient
+    let metrics: FlowForgeMetrics?
     let logger: Logger
 }

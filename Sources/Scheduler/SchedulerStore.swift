@@ -292,7 +292,7 @@ public struct SchedulerStore: Sendable {
     }
 
     /// Jobs whose worker stopped renewing its lease: back to the queue when attempts remain,
-    /// otherwise failed with "worker lost". At most `limit` of each per call; a caller that got
+    /// otherwise failed with "worker lost" (and their alerts raised in the same statement). At most `limit` of each per call; a caller that got
     /// a full batch of either calls again (see `Maintenance`). Returns (requeued, failed).
     public func rescueExpiredLeases(limit: Int = 500) async throws -> (requeued: Int, failed: Int) {
         let (requeued, failed) = try await client.withOpenTransaction(logger: logger) { connection in
@@ -345,8 +345,10 @@ public struct SchedulerStore: Sendable {
                     RETURNING e.id, e.trigger_type, e.finished_at
                 ), backlog AS (
                     INSERT INTO flowforge.cascade_backlog (execution_id, finished_at) SELECT id, finished_at FROM lost
+                ), alerted AS (
+                    SELECT flowforge.raise_run_alerts(array_agg(id)) FROM lost
                 )
-                SELECT id, trigger_type FROM lost
+                SELECT id, trigger_type FROM lost, alerted
                 """, logger: logger)
             var failedRuns: [(Int64, ExecutionTriggerType)] = []
             for try await (id, type) in failed.decode((Int64, String).self) {
@@ -360,6 +362,32 @@ public struct SchedulerStore: Sendable {
         }
         for (_, type) in failed { metrics?.runsFinished(status: .failed, triggerType: type) }
         return (requeued, failed.count)
+    }
+
+    /// Deletes alerts older than `days` whose deliveries have all ended (delivered or failed),
+    /// with their deliveries and attempts, at most `limit` at a time. Returns how many.
+    public func pruneAlerts(olderThanDays days: Int, limit: Int = 1_000) async throws -> Int {
+        let rows = try await client.rows(
+            """
+            DELETE FROM flowforge.alerts WHERE id IN (
+                SELECT a.id FROM flowforge.alerts a
+                WHERE a.created_at < now() - make_interval(days => \(days)::int)
+                  AND NOT EXISTS (
+                      SELECT 1 FROM flowforge.alert_deliveries d WHERE d.alert_id = a.id AND d.status IN ('pending', 'sending'))
+                ORDER BY a.id
+                LIMIT \(limit)
+                FOR UPDATE SKIP LOCKED
+            )
+            RETURNING id
+            """, logger: logger)
+        return rows.count
+    }
+
+    /// Raises `late` and `long_running` alerts (sql/014_alerts.sql's `raise_timing_alerts`):
+    /// at most `batch` of each. Returns how many it raised.
+    public func raiseTimingAlerts(batch: Int) async throws -> Int {
+        let rows = try await client.rows("SELECT flowforge.raise_timing_alerts(\(batch)::integer)", logger: logger)
+        return (try rows.first?.decode(Int32.self)).map(Int.init) ?? 0
     }
 
     /// Deletes live output (sql/013_live_output.sql) that no running attempt holds: rows a

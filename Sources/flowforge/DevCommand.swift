@@ -88,10 +88,15 @@ struct DevCommand: AsyncParsableCommand {
 
                     """)
             })
+        var scheduler = SchedulerService.Config(settings: settings)
+        // Alerts link to runs in this UI unless FLOWFORGE_PUBLIC_URL says otherwise.
+        if scheduler.publicURL == nil, settings.httpPort != 0 {
+            scheduler.publicURL = "http://\(host == "0.0.0.0" ? "127.0.0.1" : host):\(settings.httpPort)"
+        }
         let group = ServiceGroup(
             services: [
                 postgres, workerPostgres, app,
-                SchedulerService(postgres: postgres, config: SchedulerService.Config(settings: settings), metrics: metrics, logger: logger),
+                SchedulerService(postgres: postgres, config: scheduler, metrics: metrics, logger: logger),
                 WorkerService(postgres: workerPostgres, settings: settings, stepIsolation: isolation, metrics: metrics, logger: logger),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],

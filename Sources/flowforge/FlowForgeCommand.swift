@@ -7,6 +7,6 @@ struct FlowForgeCommand: AsyncParsableCommand {
         abstract: "FlowForge operator and client commands.",
         subcommands: [
             DevCommand.self, MigrateCommand.self, PostgresCommand.self, BenchCommand.self, HealthcheckCommand.self,
-            WorkflowsCommand.self, RunCommand.self, ExecutionsCommand.self, BackfillCommand.self,
+            WorkflowsCommand.self, RunCommand.self, ExecutionsCommand.self, BackfillCommand.self, ReceiveAlertsCommand.self,
         ])
 }

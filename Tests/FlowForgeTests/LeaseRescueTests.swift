@@ -33,7 +33,8 @@ struct LeaseRescueTests {
         return Maintenance(
             parts: SchedulerParts(
                 config: config, store: SchedulerStore(client: api.postgres, logger: TestDatabase.logger),
-                events: EventStore(client: api.postgres, logger: TestDatabase.logger), postgres: api.postgres, logger: TestDatabase.logger))
+                events: EventStore(client: api.postgres, logger: TestDatabase.logger), postgres: api.postgres, metrics: nil,
+                logger: TestDatabase.logger))
     }
 
     @Test("one batch of rescue requeues at most its limit and fails none of the runs it left for the next")

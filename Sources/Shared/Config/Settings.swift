@@ -19,8 +19,9 @@ public struct Settings: Sendable {
     public var metricsPort: Int?
     /// Finished executions older than this many days are deleted by the scheduler; 0 keeps them all.
     public var historyRetentionDays = 30
-    /// Seals webhook secrets in the database (`FLOWFORGE_SECRET_KEY`); the API needs it for
-    /// webhook triggers, and every API replica must have the same.
+    /// Seals secrets in the database (`FLOWFORGE_SECRET_KEY`): the API needs it for webhook
+    /// triggers and alert channels, the scheduler to open alert channels' secrets; every API
+    /// and scheduler replica must have the same.
     public var secretBox: SecretBox?
     /// The user steps run as (`FLOWFORGE_STEP_USER`, a name or a numeric uid), so that they
     /// cannot read the worker's secrets or its process; nil runs them as the worker's own user.
@@ -29,6 +30,9 @@ public struct Settings: Sendable {
     /// (`FLOWFORGE_STEP_ENV_PASSTHROUGH`, comma-separated names); none by default. Never the
     /// database's or FlowForge's own settings.
     public var stepEnvironmentPassthrough: [String] = []
+    /// The web UI's address as people reach it (`FLOWFORGE_PUBLIC_URL`, e.g.
+    /// https://flowforge.example.com): alerts link to the run under it. nil: alerts carry no link.
+    public var publicURL: String?
 
     public static func load(
         environment: [String: String] = ProcessInfo.processInfo.environment,
@@ -96,6 +100,14 @@ public struct Settings: Sendable {
             settings.historyRetentionDays = days
         }
         if let key = try secret("FLOWFORGE_SECRET_KEY") { settings.secretBox = try SecretBox(keyText: key) }
+        if let url = value("FLOWFORGE_PUBLIC_URL") {
+            guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme?.lowercased() ?? ""), parsed.host?.isEmpty == false,
+                parsed.query == nil, parsed.fragment == nil
+            else {
+                throw ConfigError("FLOWFORGE_PUBLIC_URL must be an http or https address such as https://flowforge.example.com, not \"\(url)\"")
+            }
+            settings.publicURL = url
+        }
         if let user = value("FLOWFORGE_STEP_USER") { settings.stepUser = try Self.stepUser(user) }
         if let names = value("FLOWFORGE_STEP_ENV_PASSTHROUGH") {
             settings.stepEnvironmentPassthrough = try Self.stepEnvironmentPassthrough(names)

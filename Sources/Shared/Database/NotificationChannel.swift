@@ -13,6 +13,9 @@ public enum NotificationChannel: String, Sendable, CaseIterable {
     /// A trigger was created, edited, enabled, disabled or deleted, or its workflow paused,
     /// resumed or deleted. The cron ticker and the file watcher listen.
     case triggersChanged = "flowforge_triggers_changed"
+    /// An alert was raised (sql/014_alerts.sql's `raise_alert` sends it); the payload is its
+    /// id. The scheduler's alert notifiers listen.
+    case alerts = "flowforge_alerts"
 }
 
 extension NotificationChannel {

@@ -1,8 +1,10 @@
 import Crypto
 import Foundation
 
-/// Seals webhook secrets with the API's `FLOWFORGE_SECRET_KEY` (AES-256-GCM), so the database
-/// holds them only sealed. A webhook's HMAC needs the secret itself, which rules out a hash.
+/// Seals secrets with `FLOWFORGE_SECRET_KEY` (AES-256-GCM), so the database holds them only
+/// sealed: webhook triggers' secrets (the API opens them) and alert channels' secrets (the
+/// scheduler's notifier opens them to send). A webhook's HMAC needs the secret itself, which
+/// rules out a hash.
 public struct SecretBox: Sendable {
     private let key: SymmetricKey
 

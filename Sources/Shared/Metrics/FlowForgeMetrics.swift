@@ -28,6 +28,7 @@ public final class FlowForgeMetrics: Sendable {
     private let busySlots: Gauge
     private let liveOutputRows: Counter
     private let liveOutputStatements: Counter
+    private let alertDeliveryLatency: DurationHistogram
 
     public init() {
         let registry = PrometheusCollectorRegistry()
@@ -47,7 +48,14 @@ public final class FlowForgeMetrics: Sendable {
             descriptor: Self.name("live_output_writes", "total", "Rows of running steps' live output this worker wrote (one per step whose output changed, at most one per step a second)."))
         liveOutputStatements = registry.makeCounter(
             descriptor: Self.name("live_output_flushes", "total", "Statements that wrote running steps' live output (one per flush, for all of this worker's steps)."))
+        alertDeliveryLatency = registry.makeDurationHistogram(
+            descriptor: Self.name(
+                "alert_delivery_latency", "seconds", "From an alert being raised (with the run's final status) to its delivery, as this notifier saw it."),
+            buckets: Self.latencyBuckets)
         // Every series exists from the start, at zero, so rates and alerts work before the first event.
+        for kind in AlertChannelKind.allCases {
+            for outcome in AlertOutcome.allCases { _ = alerts(outcome, kind) }
+        }
         for type in Self.triggerTypes {
             _ = created(type)
             for status in Self.finalStatuses { _ = finished(status, type) }
@@ -87,6 +95,28 @@ public final class FlowForgeMetrics: Sendable {
     public func runsFinished(_ count: Int = 1, status: ExecutionStatus, triggerType: ExecutionTriggerType) {
         guard count > 0 else { return }
         finished(status.rawValue, triggerType.rawValue).increment(by: Int64(count))
+    }
+
+    /// What happened to alert deliveries, by channel kind. `created` is counted by the notifier
+    /// that first takes a delivery (alerts are raised inside SQL statements of every process).
+    public enum AlertOutcome: String, CaseIterable, Sendable {
+        case created, delivered, failed, retried
+    }
+
+    private func alerts(_ outcome: AlertOutcome, _ kind: AlertChannelKind) -> Counter {
+        registry.makeCounter(
+            descriptor: Self.name(
+                "alert_deliveries", "total",
+                "Alert deliveries by channel kind: created (first taken by this notifier), delivered, failed for good, retried (an attempt failed and another is due)."),
+            labels: [("channel_kind", kind.rawValue), ("outcome", outcome.rawValue)])
+    }
+
+    public func alertDelivery(_ outcome: AlertOutcome, kind: AlertChannelKind) {
+        alerts(outcome, kind).increment()
+    }
+
+    public func recordAlertDeliveryLatency(seconds: Double) {
+        alertDeliveryLatency.record(Duration.milliseconds(max(0, Int64((seconds * 1000).rounded()))))
     }
 
     public func recordScheduleLag(seconds: Double) {

@@ -183,7 +183,7 @@ extension QueueStore {
     struct RecordResults: PostgresPreparedStatement {
         static let sql = """
             WITH \(recordCTEs)
-            SELECT status, trigger_type, pg_notify('\(NotificationChannel.executionFinished.rawValue)', id::text)::text FROM done
+            SELECT status, trigger_type, pg_notify('\(NotificationChannel.executionFinished.rawValue)', id::text)::text FROM done, alerted
             """
         typealias Row = (String, String)
         let outcomes: RawJSON
@@ -202,8 +202,10 @@ extension QueueStore {
         }
     }
 
-    /// The CTEs of `RecordResults` ($1 the outcomes, $2 the worker), ending in `done`: the runs
-    /// whose results counted.
+    /// The CTEs of `RecordResults` ($1 the outcomes, $2 the worker): `done`, the runs whose
+    /// results counted, and `alerted`, one row, which raises their alerts in this same
+    /// statement (sql/014_alerts.sql's `raise_run_alerts`; one call per batch, which returns at
+    /// once when no rule is enabled). Each statement that uses them must read `alerted`.
     /// (The attempts' live output goes after it: `forgetLiveOutput`.)
     static let recordCTEs = """
         o AS (SELECT * FROM \(outcomesTable)), job AS (
@@ -224,6 +226,8 @@ extension QueueStore {
         ), backlog AS (
             INSERT INTO flowforge.cascade_backlog (execution_id, finished_at)
             SELECT id, finished_at FROM done WHERE cascades
+        ), alerted AS (
+            SELECT flowforge.raise_run_alerts(array_agg(id)) AS raised FROM done
         )
         """
 
@@ -243,7 +247,7 @@ extension QueueStore {
                 FROM (SELECT status, trigger_type, count(*) AS n FROM recorded GROUP BY status, trigger_type) k
             ), \(leaseCTEs(due: unlimitedDue(limit: "$4"), worker: "$2", lease: "$3"))
             SELECT claimed.*, \(limitedDueSQL) AS limited_due, tally.statuses, tally.trigger_types, tally.counts
-            FROM tally LEFT JOIN claimed ON true
+            FROM tally CROSS JOIN alerted LEFT JOIN claimed ON true
             """
         typealias Row = PostgresRow
         /// $1 and $2.

@@ -110,7 +110,8 @@ struct QueueStore: Sendable {
     }
 
     /// Runs of `skip` workflows that are due while the workflow is at its limit: recorded as
-    /// skipped, with the reason, and taken off the queue.
+    /// skipped, with the reason, and taken off the queue; their `skipped` alerts are raised in
+    /// the same statement.
     /// Returns how many runs it skipped, by trigger type.
     static func skipOverLimit(on connection: PostgresConnection, logger: Logger) async throws -> [ExecutionTriggerType: Int] {
         let rows = try await connection.query(
@@ -124,13 +125,17 @@ struct QueueStore: Sendable {
             ), job AS (
                 DELETE FROM flowforge.jobs j USING over WHERE j.execution_id = over.execution_id
                 RETURNING j.execution_id, over.max_concurrent_runs
+            ), skipped AS (
+                UPDATE flowforge.executions e
+                SET status = 'skipped', finished_at = clock_timestamp(), cascaded_at = clock_timestamp(),
+                    error = 'skipped: the workflow already had ' || job.max_concurrent_runs
+                        || ' run(s) running (overlap_policy skip, max_concurrent_runs ' || job.max_concurrent_runs || ')'
+                FROM job WHERE e.id = job.execution_id
+                RETURNING e.id, e.trigger_type
+            ), alerted AS (
+                SELECT flowforge.raise_run_alerts(array_agg(id)) FROM skipped
             )
-            UPDATE flowforge.executions e
-            SET status = 'skipped', finished_at = clock_timestamp(), cascaded_at = clock_timestamp(),
-                error = 'skipped: the workflow already had ' || job.max_concurrent_runs
-                    || ' run(s) running (overlap_policy skip, max_concurrent_runs ' || job.max_concurrent_runs || ')'
-            FROM job WHERE e.id = job.execution_id
-            RETURNING e.trigger_type
+            SELECT trigger_type FROM skipped, alerted
             """, logger: logger)
         var skipped: [ExecutionTriggerType: Int] = [:]
         for try await type in rows.decode(String.self) {
