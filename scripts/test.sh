@@ -7,6 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/ensure-postgres.sh
 scripts/ensure-tools.sh
+# The SMTP client's tests start a real SMTP server (aiosmtpd) from this Python environment.
+FLOWFORGE_TEST_SMTP_PYTHON=$(Tests/support/ensure-smtp-venv.sh)
+export FLOWFORGE_TEST_SMTP_PYTHON
 swift build --build-tests
 
 workdir=$(mktemp -d /tmp/flowforge-test.XXXXXX)

@@ -18,10 +18,8 @@ struct AlertNotifier: Sendable {
         let notifierID = config.notifierID
         let wakeup = Wakeup()
         let inFlight = InFlight()
+        parts.notifications.register([.alerts]) { wakeup.wake() }
         await withDiscardingTaskGroup { group in
-            group.addTask {
-                await listen([.alerts], postgres: parts.postgres, logger: logger, onSubscribed: { wakeup.wake() }, onNotification: { _, _ in wakeup.wake() })
-            }
             while !Task.isCancelled {
                 var wait = config.alertSweep
                 do {

@@ -1,6 +1,5 @@
 import FlowForgeShared
 import Logging
-import PostgresNIO
 
 /// The loop each of the scheduler's services runs: one pass of work, then a wait until the
 /// next pass is due. LISTEN on the service's channels only shortens that wait; the interval is
@@ -27,8 +26,8 @@ struct BackgroundLoop: Sendable {
     }
 
     let config: Config
-    /// Needed only when the loop listens.
-    let postgres: PostgresClient?
+    /// Where the loop's channels are listened on; needed only when it listens.
+    let notifications: SchedulerNotifications?
     let logger: Logger
 
     /// Runs `pass` until the task is cancelled. A pass gets the flag notifications set (it takes
@@ -37,28 +36,22 @@ struct BackgroundLoop: Sendable {
     func run(_ pass: (_ notified: AtomicFlag) async throws -> Duration?) async {
         let wakeup = Wakeup()
         let notified = AtomicFlag()
-        await withTaskGroup(of: Void.self) { group in
-            if let postgres, !config.channels.isEmpty {
-                let endsWait = config.notificationEndsWait
-                let note: @Sendable () -> Void = {
-                    notified.set()
-                    if endsWait { wakeup.wake() }
-                }
-                group.addTask {
-                    await listen(config.channels, postgres: postgres, logger: logger, onSubscribed: note, onNotification: { _, _ in note() })
-                }
+        if let notifications, !config.channels.isEmpty {
+            let endsWait = config.notificationEndsWait
+            notifications.register(config.channels) {
+                notified.set()
+                if endsWait { wakeup.wake() }
             }
-            while !Task.isCancelled {
-                var wait = config.interval
-                do {
-                    if let asked = try await pass(notified) { wait = asked }
-                } catch {
-                    if Task.isCancelled { break }
-                    logger.warning(config.failure, metadata: ["error": "\(String(reflecting: error))"])
-                }
-                await wakeup.wait(upTo: wait)
+        }
+        while !Task.isCancelled {
+            var wait = config.interval
+            do {
+                if let asked = try await pass(notified) { wait = asked }
+            } catch {
+                if Task.isCancelled { break }
+                logger.warning(config.failure, metadata: ["error": "\(String(reflecting: error))"])
             }
-            group.cancelAll()
+            await wakeup.wait(upTo: wait)
         }
     }
 }

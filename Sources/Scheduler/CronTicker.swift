@@ -12,7 +12,7 @@ struct CronTicker: Sendable {
     func run() async {
         let config = parts.config, store = parts.store, logger = parts.logger
         let loop = BackgroundLoop.Config(interval: config.tickerMaxSleep, listen: [.triggersChanged], failure: "cron tick failed")
-        await BackgroundLoop(config: loop, postgres: parts.postgres, logger: logger).run { _ in
+        await BackgroundLoop(config: loop, notifications: parts.notifications, logger: logger).run { _ in
             let created = try await backgroundCall {
                 try await store.fireDueTriggers(now: config.clock(), lookahead: config.scheduleLookahead)
             }

@@ -12,7 +12,7 @@ struct DependencyCascader: Sendable {
     func run() async {
         let store = parts.store
         let loop = BackgroundLoop.Config(interval: parts.config.cascadeSweep, listen: [.executionFinished], failure: "cascade failed")
-        await BackgroundLoop(config: loop, postgres: parts.postgres, logger: parts.logger).run { _ in
+        await BackgroundLoop(config: loop, notifications: parts.notifications, logger: parts.logger).run { _ in
             while try await backgroundCall({ try await store.cascade() }) > 0 {}
             return nil
         }

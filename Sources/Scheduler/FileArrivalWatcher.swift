@@ -30,7 +30,7 @@ struct FileArrivalWatcher: Sendable {
         let loop = BackgroundLoop.Config(
             interval: parts.config.fileScanInterval, listen: [.triggersChanged], notificationEndsWait: false,
             failure: "file-arrival scan failed")
-        await BackgroundLoop(config: loop, postgres: parts.postgres, logger: logger).run { changed in
+        await BackgroundLoop(config: loop, notifications: parts.notifications, logger: logger).run { changed in
             if changed.take() || loadedAt.map({ ContinuousClock.now - $0 >= refreshInterval }) ?? true {
                 do {
                     triggers = try await backgroundCall { try await store.fileTriggers() }

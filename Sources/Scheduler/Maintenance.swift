@@ -11,7 +11,7 @@ struct Maintenance: Sendable {
         let config = parts.config, logger = parts.logger
         var sincePrune = config.pruneInterval  // prune once at start
         let loop = BackgroundLoop.Config(interval: config.rescueInterval, failure: "maintenance failed")
-        await BackgroundLoop(config: loop, postgres: nil, logger: logger).run { _ in
+        await BackgroundLoop(config: loop, notifications: nil, logger: logger).run { _ in
             do {
                 let (requeued, failed) = try await rescueExpiredLeases()
                 if requeued + failed > 0 {

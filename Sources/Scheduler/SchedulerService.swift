@@ -73,11 +73,13 @@ public struct SchedulerService: Service {
     public func run() async throws {
         let parts = SchedulerParts(
             config: config, store: SchedulerStore(client: postgres, logger: logger, metrics: metrics),
-            events: EventStore(client: postgres, logger: logger, metrics: metrics), postgres: postgres, metrics: metrics, logger: logger)
+            events: EventStore(client: postgres, logger: logger, metrics: metrics), postgres: postgres,
+            notifications: SchedulerNotifications(), metrics: metrics, logger: logger)
         logger.info("scheduler started")
         // Nothing here holds work that a shutdown could lose: on shutdown, stop at once.
         await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { group in
+                group.addTask { await parts.notifications.run(postgres: parts.postgres, logger: parts.logger) }
                 group.addTask { await CronTicker(parts: parts).run() }
                 group.addTask { await DependencyCascader(parts: parts).run() }
                 group.addTask { await FileArrivalWatcher(parts: parts).run() }
@@ -89,13 +91,14 @@ public struct SchedulerService: Service {
     }
 }
 
-/// What each of the scheduler's services is given: the settings, the stores and the database
-/// (for LISTEN). Every service runs on a `BackgroundLoop`.
+/// What each of the scheduler's services is given: the settings, the stores, the database and
+/// its one LISTEN connection. Every service runs on a loop that notifications wake.
 struct SchedulerParts: Sendable {
     let config: SchedulerService.Config
     let store: SchedulerStore
     let events: EventStore
     let postgres: PostgresClient
+    let notifications: SchedulerNotifications
     let metrics: FlowForgeMetrics?
     let logger: Logger
 }

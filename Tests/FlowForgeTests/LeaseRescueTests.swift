@@ -33,7 +33,7 @@ struct LeaseRescueTests {
         return Maintenance(
             parts: SchedulerParts(
                 config: config, store: SchedulerStore(client: api.postgres, logger: TestDatabase.logger),
-                events: EventStore(client: api.postgres, logger: TestDatabase.logger), postgres: api.postgres, metrics: nil,
+                events: EventStore(client: api.postgres, logger: TestDatabase.logger), postgres: api.postgres, notifications: SchedulerNotifications(), metrics: nil,
                 logger: TestDatabase.logger))
     }
 
