@@ -210,12 +210,14 @@ function closeAround(event) {
 function attempts(list) {
   if (!list.length) return h('p', { class: 'muted small' }, 'No attempt yet.');
   return h('div', { class: 'table-scroll' }, h('table', { class: 'table attempts-table' },
-    h('thead', null, h('tr', null, ['#', 'Started', 'Took', 'Outcome', 'Status', 'Error'].map((t) => h('th', { scope: 'col' }, t)))),
+    h('thead', null, h('tr', null, ['#', 'Started', 'Took', 'Outcome', 'Status', 'What the receiver said'].map((t) => h('th', { scope: 'col' }, t)))),
     h('tbody', null, list.map((a) => h('tr', null,
       h('td', null, String(a.attempt)),
       h('td', { class: 'nowrap' }, formatTimeWithSeconds(a.started_at)),
       h('td', { class: 'nowrap' }, formatDuration(a.duration_ms)),
       h('td', null, deliveryBadge(a.outcome)),
       h('td', null, a.status_code === null || a.status_code === undefined ? '—' : String(a.status_code)),
-      h('td', { class: 'break small' }, a.error || ''))))));
+      h('td', { class: 'break small' },
+        a.error ? h('span', { class: 'attempt-error' }, a.error) : null,
+        a.response ? h('code', { class: 'attempt-response', title: a.response }, a.response) : null))))));
 }
