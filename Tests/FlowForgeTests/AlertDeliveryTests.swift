@@ -3,6 +3,7 @@
 @testable import FlowForgeWorker
 import Foundation
 import Hummingbird
+import NIOCore
 import PostgresNIO
 import ServiceLifecycle
 import Synchronization
@@ -81,6 +82,28 @@ struct AlertDeliveryTests {
                 #expect(Set(received.compactMap(\.request.idempotencyKey)).count == 3)
                 #expect(try await api.count("SELECT count(*) FROM flowforge.alerts WHERE rule_id = \(both)") == 1)
                 #expect(try await api.count("SELECT count(*) FROM flowforge.alert_attempts WHERE outcome = 'delivered' AND status_code = 200") == 3)
+            }
+        }
+    }
+
+    @Test("a Slack channel: the sealed URL gets Block Kit JSON with the headline, the facts, the error and a button to the run")
+    func slack() async throws {
+        try await TestReceiver.with(secret: nil) { receiver, url in
+            try await withAPI(services: Self.services(workers: 0)) { api in
+                let job = try await api.workflow("nightly")
+                let channel = try await AlertFixtures.slackChannel(api, "team", url: url + "/services/T0/B0/XYZ")
+                try await AlertFixtures.rule(api, .init(name: "failures", workflows: [job], channels: [channel]))
+                let id = try #require(try await AlertFixtures.finishRuns(api, workflow: job).first)
+                let (delivered, _) = try await AlertFixtures.settled(api, expecting: 1)
+                #expect(delivered == 1)
+                let request = try #require(receiver.all.first?.request)
+                #expect(request.path == "/alerts/services/T0/B0/XYZ")
+                let body = try #require(request.json)
+                #expect(body["text"] == .string("nightly failed (run #\(id))"))
+                let blocks = body["blocks"]?.arrayValue ?? []
+                #expect(blocks.map { $0["type"]?.stringValue ?? "" } == ["header", "section", "section", "actions"])
+                #expect(blocks[2]["text"]?["text"] == "*Error*\n```exit status 1```")
+                #expect(blocks[3]["elements"]?.arrayValue?.first?["url"]?.stringValue == "\(Self.publicURL)/#/executions/\(id)")
             }
         }
     }
@@ -516,5 +539,62 @@ struct AlertMessageTests {
         #expect(policy.decide(refused, attempt: 1, raisedAt: raised, now: raised) == .failed)
         let ok = AlertDeliveryResult(delivered: true, retryable: false, statusCode: 200, duration: .zero)
         #expect(policy.decide(ok, attempt: 1, raisedAt: raised, now: raised) == .delivered)
+    }
+}
+
+@Suite("Alert delivery by email")
+struct AlertEmailTests {
+    static func emailChannel(_ api: APIHarness, _ name: String, smtp: TestSMTPServer, password: String) async throws -> Int64 {
+        let settings: JSONValue = [
+            "host": "127.0.0.1", "port": .int(Int64(smtp.port)), "security": "starttls", "username": .string(TestSMTPServer.username),
+            "from": "flowforge@example.com", "to": ["oncall@example.com", "data-team@example.com"],
+            "ca_certificate": .string(smtp.certificatePEM),
+        ]
+        let settingsText = String(decoding: settings.encoded(), as: UTF8.self)
+        return try #require(
+            try await api.scalar(
+                """
+                INSERT INTO flowforge.alert_channels (name, kind, settings, sealed_secret)
+                VALUES (\(name), 'email', \(settingsText)::jsonb, \(ByteBuffer(bytes: AlertFixtures.box.seal(password)))) RETURNING id
+                """, as: Int64.self))
+    }
+
+    @Test("a failing run's alert reaches a real SMTP server over STARTTLS with AUTH: envelope, headers and body; a wrong password fails at once with the 535",
+          .enabled(if: TestSMTPServer.python != nil, TestSMTPServer.skipReason))
+    func delivered() async throws {
+        try await TestSMTPServer.with { smtp in
+            try await withAPI(services: AlertDeliveryTests.services()) { api in
+                let etl = try await AlertDeliveryTests.shellWorkflow(api, "etl", "echo 'no such table: orders' >&2; exit 3")
+                let good = try await Self.emailChannel(api, "on-call", smtp: smtp, password: TestSMTPServer.password)
+                let wrong = try await Self.emailChannel(api, "wrong password", smtp: smtp, password: "not it")
+                try await AlertFixtures.rule(api, .init(name: "etl failures", workflows: [etl], channels: [good, wrong]))
+                let id = try #require(try await api.expect(.created, .post, "/api/workflows/\(etl)/run")["id"]?.intValue)
+                let (delivered, failed) = try await AlertFixtures.settled(api, expecting: 2)
+                #expect(delivered == 1 && failed == 1)
+
+                let key = try #require(
+                    try await api.scalar("SELECT idempotency_key::text FROM flowforge.alert_deliveries WHERE channel_id = \(good)", as: String.self))
+                let messages = try smtp.messages()
+                #expect(messages.count == 1)
+                let mail = try #require(messages.first)
+                #expect(mail.tls && mail.login == TestSMTPServer.username)
+                #expect(mail.mailFrom == "flowforge@example.com")
+                #expect(mail.rcptTos == ["oncall@example.com", "data-team@example.com"])
+                #expect(mail.header("Subject") == ["[FlowForge] etl failed (run #\(id))"])
+                #expect(mail.header("Message-ID") == ["<\(key)@flowforge>"])
+                #expect(mail.header("X-FlowForge-Idempotency-Key") == [key])
+                let body = try #require(mail.body)
+                #expect(body.contains("Rule: etl failures"))
+                #expect(body.contains("Status: failed"))
+                #expect(body.contains("no such table: orders") || body.contains("exit"))
+                #expect(body.contains("Run: \(AlertDeliveryTests.publicURL)/#/executions/\(id)"))
+
+                let rows = try await api.postgres.query(
+                    "SELECT attempts, last_status_code, last_error FROM flowforge.alert_deliveries WHERE channel_id = \(wrong)").collect()
+                let (attempts, code, error) = try #require(rows.first).decode((Int32, Int32?, String?).self)
+                #expect(attempts == 1 && code == 535)
+                #expect(error?.contains("535") == true)
+            }
+        }
     }
 }

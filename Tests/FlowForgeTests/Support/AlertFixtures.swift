@@ -17,6 +17,18 @@ enum AlertFixtures {
     static let box = try! SecretBox(keyText: keyText)
     static let secret = "whsec_alert_test_secret"
 
+    /// A Slack channel whose "incoming webhook" is `url` (the API takes only https; the
+    /// notifier sends wherever the sealed URL points).
+    static func slackChannel(_ api: APIHarness, _ name: String, url: String) async throws -> Int64 {
+        let sealed = ByteBuffer(bytes: box.seal(url))
+        return try #require(
+            try await api.scalar(
+                """
+                INSERT INTO flowforge.alert_channels (name, kind, settings, sealed_secret)
+                VALUES (\(name), 'slack', '{"slack_url_hint": "https://hooks.slack.com/…"}'::jsonb, \(sealed)) RETURNING id
+                """, as: Int64.self))
+    }
+
     static func webhookChannel(_ api: APIHarness, _ name: String, url: String) async throws -> Int64 {
         let sealed = ByteBuffer(bytes: box.seal(secret))
         let settings = #"{"url":"\#(url)"}"#
@@ -137,12 +149,13 @@ final class TestReceiver: Sendable {
     /// Runs `body` with the receiver listening; `answer` decides each request's status from
     /// the request and how many arrived before it.
     static func with(
+        secret: String? = AlertFixtures.secret,
         answer: @escaping @Sendable (AlertReceiver.Request, Int) async -> HTTPResponse.Status = { _, _ in .ok },
         _ body: @Sendable (TestReceiver, _ url: String) async throws -> Void
     ) async throws {
         let receiver = TestReceiver()
         let ready = AsyncStream<Int>.makeStream()
-        let service = AlertReceiver(port: 0, secret: AlertFixtures.secret, logger: TestDatabase.logger) { request in
+        let service = AlertReceiver(port: 0, secret: secret, logger: TestDatabase.logger) { request in
             let before = receiver.arrivals.add(1, ordering: .relaxed).oldValue
             let status = await answer(request, before)
             receiver.received.withLock { $0.append(Received(request: request, status: Int(status.code))) }
