@@ -12,7 +12,8 @@ public struct APIConfiguration: Sendable {
     /// Bearer tokens accepted on `/api/*`; empty only together with `insecureNoAuth`.
     public var tokens: [String]
     public var insecureNoAuth: Bool
-    /// Seals webhook secrets; without it webhook triggers cannot be created or called.
+    /// Seals webhook triggers' secrets and alert channels' (a webhook's signing secret, a Slack
+    /// URL, an email password); without it neither can be created, nor a webhook trigger called.
     public var secretBox: SecretBox?
     /// How long a request waits for a database connection before it answers 503 (see
     /// `ConnectionWait`). Only a database that is away, or a pool worn out by load, makes a
@@ -83,6 +84,9 @@ public func buildRouter(
     ScheduleController(clock: clock).addRoutes(to: api.group("schedule"))
     ExecutionsController(stores: stores).addRoutes(to: api.group("executions"))
     GraphController(stores: stores).addRoutes(to: api.group("graph"))
+    AlertChannelsController(stores: stores, sender: AlertSender(logger: logger)).addRoutes(to: api.group("alert-channels"))
+    AlertRulesController(stores: stores).addRoutes(to: api.group("alert-rules"))
+    AlertsController(stores: stores).addRoutes(to: api.group("alerts"))
     methodNotAllowed.learn(router.routes)
     return router
 }
@@ -93,6 +97,7 @@ struct Stores: Sendable {
     let triggers: TriggerStore
     let executions: ExecutionStore
     let events: EventStore
+    let alerts: AlertStore
     let secretBox: SecretBox?
     let clock: @Sendable () -> Date
 
@@ -101,6 +106,7 @@ struct Stores: Sendable {
         triggers = TriggerStore(client: client, logger: logger)
         executions = ExecutionStore(client: client, logger: logger, metrics: metrics)
         events = EventStore(client: client, logger: logger, metrics: metrics)
+        alerts = AlertStore(client: client, logger: logger)
         self.secretBox = secretBox
         self.clock = clock
     }

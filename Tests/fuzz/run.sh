@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Fuzzes the API from its own OpenAPI document with schemathesis: a private PostgreSQL, the
 # migrations, `flowforge-api` alone (no worker and no scheduler, so nothing the fuzzer stores is
-# ever run), a few seeded workflows, triggers and executions so that path ids also hit existing
-# rows, then `schemathesis run` against http://127.0.0.1:PORT/openapi.yaml with every check.
+# ever run), a few seeded workflows, triggers, executions, alert channels and an alert rule so
+# that path ids also hit existing rows, then `schemathesis run` against
+# http://127.0.0.1:PORT/openapi.yaml with every check.
 # Fails on any 5xx, any answer the document does not allow, a crashed API, a 5xx or crash in
 # the API's log, or an answer body carrying the token or a stack trace.
 #
@@ -126,6 +127,9 @@ api POST /workflows/3/triggers '{"trigger_type":"event","event_type":"file_arriv
 api POST /workflows/3/triggers '{"trigger_type":"event","event_type":"webhook"}'
 for workflow in 1 2 3 1 2; do api POST "/workflows/$workflow/run"; done
 api POST /executions/5/cancel
+api POST /alert-channels '{"name":"ops","kind":"webhook","url":"http://127.0.0.1:9/alerts"}'
+api POST /alert-channels '{"name":"mail","kind":"email","host":"127.0.0.1","port":2525,"security":"none","from":"flowforge@example.com","to":["ops@example.com"]}'
+api POST /alert-rules '{"name":"failures","workflow_ids":[1,2],"events":["failed",{"type":"consecutive_failures","count":3}],"channel_ids":[1,2]}'
 
 # ---- the fuzz ------------------------------------------------------------------------------
 # Every check runs (`--checks all`; Tests/fuzz/schemathesis.toml widens two of them where they

@@ -107,7 +107,7 @@ enum BodySamples {
             ("webhook filtered", try JSONBodyEncoder().encode(WebhookHeldBody(reason: .filtered)), schemas.response("/api/hooks/{triggerId}", "post", "202")),
             ("webhook paused", try JSONBodyEncoder().encode(WebhookHeldBody(reason: .paused)), schemas.response("/api/hooks/{triggerId}", "post", "202")),
             ("webhook started", try JSONBodyEncoder().encode(ExecutionBody(execution)), schemas.response("/api/hooks/{triggerId}", "post", "202")),
-        ]
+        ] + (try alertAnswers(schemas))
     }
 
     /// Each request body type's fields and the schema that documents them.
@@ -125,6 +125,6 @@ enum BodySamples {
                 "rotate-secret", RotateSecretRequest.fieldNames,
                 schemas.requestBody("/api/workflows/{id}/triggers/{triggerId}/rotate-secret", "post")
             ),
-        ]
+        ] + alertRequests(schemas)
     }
 }
