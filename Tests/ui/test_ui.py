@@ -1008,7 +1008,7 @@ def test_alert_channel_and_rule(page: Page):
     shot(page, "40-alert-channel-create")
     form.get_by_role("button", name="Create channel").click()
     secret = page.locator("#channel-secret")
-    expect(secret).to_have_value(re.compile(r"[0-9a-f]{64}$"))
+    expect(secret).to_have_value(re.compile(r"^whsec_[0-9a-f]{64}$"))  # as a webhook trigger's
     shot(page, "41-alert-channel-secret")
     value = secret.input_value()
     dialog(page).get_by_role("button", name="I copied it").click()
