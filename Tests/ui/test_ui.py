@@ -14,9 +14,11 @@ import os
 import re
 import signal
 import sys
+import threading
 import time
 import traceback
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from playwright.sync_api import Page, expect, sync_playwright
 
@@ -942,12 +944,281 @@ def test_schedule_options(page: Page):
     expect(page.locator(".trigger-card").get_by_test_id("schedule-options")).to_contain_text("DST gap: skip")
 
 
+# ---------------------------------------------------------------- alerts
+
+class Receiver:
+    """A local webhook receiver for alert channels: answers 200 and keeps what it was sent."""
+
+    def __init__(self):
+        received = self.received = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                received.append({"headers": dict(self.headers), "body": body})
+                answer = b'{"ok": true, "receiver": "ui-test"}'
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/alerts"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def alerts(self):
+        """The real alerts received (not the Test button's), as JSON."""
+        return [m for m in (json.loads(r["body"]) for r in self.received) if not m.get("test")]
+
+
+RECEIVER = None
+
+
+def receiver():
+    global RECEIVER
+    if RECEIVER is None:
+        RECEIVER = Receiver()
+    return RECEIVER
+
+
+def open_alerts(page: Page, tab: str):
+    page.get_by_role("link", name="Alerts", exact=True).first.click()
+    expect(page.get_by_role("heading", name="Alerts", level=1)).to_be_visible()
+    page.get_by_role("navigation", name="Alerts").get_by_role("link", name=tab, exact=True).click()
+    expect(page.get_by_role("heading", name=tab, level=2)).to_be_visible()
+
+
+def test_alert_channel_and_rule(page: Page):
+    """A webhook channel: its secret shown once; the Test button reaches a local receiver and shows
+    "delivered" and 200. A rule for one workflow (failed, 3 failures in a row) to that channel is
+    listed with its events as chips, and shows on the workflow's page."""
+    hook = receiver()
+    api("POST", "/workflows", {"name": "alert-target", "steps": [{"name": "fail", "kind": "shell", "command": ["sh", "-c", "echo failing; exit 1"]}]})
+    open_alerts(page, "Channels")
+    expect(page.get_by_text("No channels yet")).to_be_visible()
+    page.get_by_role("button", name="New channel").click()
+    form = dialog(page)
+    expect(form.locator('[data-channel-kind="webhook"]')).to_have_attribute("aria-checked", "true")
+    form.get_by_label("Name", exact=True).fill("ops-hook")
+    form.get_by_label("URL", exact=True).fill(hook.url)
+    shot(page, "40-alert-channel-create")
+    form.get_by_role("button", name="Create channel").click()
+    secret = page.locator("#channel-secret")
+    expect(secret).to_have_value(re.compile(r"^whsec_[0-9a-f]{64}$"))  # as a webhook trigger's
+    shot(page, "41-alert-channel-secret")
+    value = secret.input_value()
+    dialog(page).get_by_role("button", name="I copied it").click()
+    expect(dialog(page)).to_have_count(0)
+    row = page.locator("tr[data-channel-id]", has_text="ops-hook")
+    expect(row).to_contain_text(hook.url)
+    expect(row).to_contain_text("No rule")
+    assert value not in page.content(), "the secret is still on the page"
+
+    before = len(hook.received)
+    row.get_by_role("button", name="Test channel ops-hook").click()
+    result = dialog(page).get_by_test_id("channel-test-result")
+    expect(result.get_by_test_id("test-outcome")).to_have_text("delivered")  # not "not delivered"
+    expect(result.get_by_test_id("test-status-code")).to_have_text("200")
+    expect(result.get_by_test_id("test-response")).to_contain_text('"receiver": "ui-test"')
+    shot(page, "42-alert-channel-test")
+    dialog(page).get_by_role("button", name="Close").click()
+    assert len(hook.received) == before + 1, f"the receiver got {len(hook.received) - before} requests"
+    test_message = json.loads(hook.received[-1]["body"])
+    assert test_message.get("test") is True, test_message
+
+    page.get_by_role("navigation", name="Alerts").get_by_role("link", name="Rules", exact=True).click()
+    expect(page.get_by_text("No alert rules yet")).to_be_visible()
+    page.get_by_role("button", name="New rule").click()
+    form = dialog(page)
+    form.get_by_label("Name", exact=True).fill("alert-target failures")
+    form.get_by_label("Only these workflows:").check()
+    form.get_by_role("group", name="Workflows").get_by_label("alert-target", exact=True).check()
+    expect(form.get_by_label("Failed", exact=True)).to_be_checked()  # the default
+    form.get_by_label("Failures in a row", exact=True).check()
+    expect(form.get_by_label("Failures in a row: count")).to_have_value("3")
+    form.get_by_role("group", name="Channels").get_by_label("ops-hook").check()
+    shot(page, "43-alert-rule-create")
+    form.get_by_role("button", name="Create rule").click()
+    expect(dialog(page)).to_have_count(0)
+    rule_row = page.locator("tr[data-rule-id]", has_text="alert-target failures")
+    expect(rule_row.locator(".event-chip")).to_have_text(["failed", "3 failures in a row"])
+    expect(rule_row).to_contain_text("ops-hook")
+    expect(rule_row.get_by_role("link", name="alert-target")).to_be_visible()
+    expect(rule_row.get_by_role("switch")).to_have_attribute("aria-checked", "true")
+    shot(page, "44-alert-rules")
+    rule = next(r for r in api("GET", "/alert-rules")["alert_rules"] if r["name"] == "alert-target failures")
+    assert rule["events"] == [{"type": "failed"}, {"type": "consecutive_failures", "count": 3}], rule
+
+    # Disabled and enabled again with its switch.
+    rule_row.get_by_role("switch").click()
+    expect(rule_row.get_by_role("switch")).to_have_attribute("aria-checked", "false")
+    rule_row.get_by_role("switch").click()
+    expect(rule_row.get_by_role("switch")).to_have_attribute("aria-checked", "true")
+
+    # The channel lists the rule that uses it.
+    page.get_by_role("navigation", name="Alerts").get_by_role("link", name="Channels", exact=True).click()
+    expect(page.locator("tr[data-channel-id]", has_text="ops-hook")).to_contain_text("alert-target failures")
+
+    # The workflow's page: the rules that cover it.
+    page.get_by_role("link", name="Workflows", exact=True).first.click()
+    page.get_by_role("link", name="alert-target", exact=True).click()
+    rules = page.get_by_test_id("workflow-alert-rules")
+    expect(rules).to_contain_text("alert-target failures")
+    expect(rules.locator(".event-chip")).to_have_text(["failed", "3 failures in a row"])
+    expect(page.get_by_test_id("workflow-alerts")).to_contain_text("No alerts yet")
+    expect(page.get_by_role("link", name="Alerts page →")).to_have_attribute("href", re.compile(r"#/alerts/history\?workflow_id=\d+$"))
+
+
+def test_alert_errors(page: Page):
+    """The API's 400 shows under the field it names (a Slack URL that is not https); a channel that
+    a rule uses is not deleted, and the 409's sentence names the rule."""
+    open_alerts(page, "Channels")
+    page.get_by_role("button", name="New channel").click()
+    form = dialog(page)
+    form.locator('[data-channel-kind="slack"]').click()
+    form.get_by_label("Name", exact=True).fill("team-slack")
+    form.get_by_label("Incoming-webhook URL (https)").fill("http://hooks.slack.com/services/T000/B000/XXXX")
+    form.get_by_role("button", name="Create channel").click()
+    expect(form.locator("#ch-url-msg")).to_contain_text("https")
+    expect(form.locator("#ch-url-msg")).to_have_class(re.compile(r"\berror\b"))
+    expect(form.locator("#ch-form-msg")).to_be_empty()
+    shot(page, "45-alert-channel-400")
+
+    # Email: the fields of its kind; a port out of range is named too.
+    form.locator('[data-channel-kind="email"]').click()
+    expect(form.get_by_label("Port")).to_have_attribute("placeholder", "587")
+    form.get_by_label("Security").select_option("tls")
+    expect(form.get_by_label("Port")).to_have_attribute("placeholder", "465")
+    form.get_by_label("SMTP host").fill("smtp.example.com")
+    form.get_by_label("Port").fill("70000")
+    form.get_by_label("From").fill("flowforge@example.com")
+    form.get_by_label("To", exact=True).fill("a@example.com,\nb@example.com")
+    form.get_by_role("button", name="Create channel").click()
+    expect(form.locator("#ch-port-msg")).to_contain_text("port")
+    shot(page, "46-alert-channel-email-400")
+    form.get_by_role("button", name="Cancel").click()
+    expect(page.locator("tr[data-channel-id]", has_text="team-slack")).to_have_count(0)
+
+    row = page.locator("tr[data-channel-id]", has_text="ops-hook")
+    row.get_by_role("button", name="Delete channel ops-hook").click()
+    dialog(page).get_by_role("button", name="Delete").click()
+    problem = page.get_by_test_id("channels-error")
+    expect(problem).to_contain_text("alert-target failures")
+    expect(problem).to_contain_text("ops-hook")
+    expect(row).to_be_visible()
+    shot(page, "47-alert-channel-in-use")
+
+
+def test_alert_history(page: Page):
+    """A failing run raises an alert that is delivered to the receiver; history shows it with its
+    delivery, opens its attempts, filters, and pages back with Load older; the workflow's page
+    lists it. Three failures in a row raise that event too."""
+    hook = receiver()
+    page.get_by_role("link", name="Workflows", exact=True).first.click()
+    page.get_by_role("link", name="alert-target", exact=True).click()
+    page.get_by_role("button", name="Run now").click()
+    expect(page.get_by_test_id("run-status")).to_have_text("failed")
+    run_id = int(re.search(r"#/executions/(\d+)$", page.url).group(1))
+
+    open_alerts(page, "History")
+    row = page.locator("tr[data-alert-id]", has=page.get_by_role("link", name=f"#{run_id}", exact=True))
+    expect(row).to_contain_text("alert-target failures")
+    expect(row.get_by_role("link", name="alert-target", exact=True)).to_have_attribute("href", re.compile(r"#/workflows/\d+$"))
+    expect(row.locator(".event-chip")).to_have_text("failed")
+    delivery = row.locator(".deliveries li", has_text="ops-hook")
+    expect(delivery.locator("[data-status]")).to_have_text("delivered")
+    expect(delivery).to_contain_text("1 attempt")
+    shot(page, "48-alert-history")
+    received = [m for m in hook.alerts() if m["execution"]["id"] == run_id]
+    assert len(received) == 1 and received[0]["event"] == "failed", received
+
+    row.locator("button.alert-open").click()
+    details = dialog(page).get_by_test_id("alert-details")
+    expect(details.locator(".delivery-detail")).to_contain_text("ops-hook")
+    attempt = details.locator(".attempts-table tbody tr")
+    expect(attempt).to_have_count(1)
+    expect(attempt).to_contain_text("delivered")
+    expect(attempt).to_contain_text("200")
+    expect(details).to_contain_text(received[0]["idempotency_key"])
+    shot(page, "49-alert-attempts")
+    dialog(page).get_by_role("button", name="Done").click()
+
+    # Two more failures: the third in a row raises "3 failures in a row" as well.
+    workflow_id = received[0]["workflow"]["id"]
+    for _ in range(2):
+        run = api("POST", f"/workflows/{workflow_id}/run")
+        for _ in range(300):
+            if api("GET", f"/executions/{run['id']}")["status"] == "failed":
+                break
+            time.sleep(0.1)
+    streak = page.locator("tr[data-alert-id]", has=page.locator(".event-chip", has_text="3 failures in a row"))
+    expect(streak).to_have_count(1)
+    expect(streak.locator(".deliveries [data-status]")).to_have_text("delivered")
+    expect(page.locator("tr[data-alert-id]")).to_have_count(4)
+
+    # Filters: by outcome and by rule, kept in the address.
+    page.get_by_label("Outcome").select_option("failed")
+    expect(page.get_by_text("No alerts match these filters")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"#/alerts/history\?outcome=failed$"))
+    page.get_by_label("Outcome").select_option("delivered")
+    expect(page.locator("tr[data-alert-id]")).to_have_count(4)
+    page.get_by_label("Rule").select_option(label="alert-target failures")
+    expect(page.locator("tr[data-alert-id]")).to_have_count(4)
+    page.get_by_label("Outcome").select_option("")
+    page.get_by_label("Rule").select_option("")
+
+    # Load older, with pages of 3 (the request goes on to the real API).
+    page.route(re.compile(r"/api/alerts\?.*limit=50"), lambda route: route.continue_(url=route.request.url.replace("limit=50", "limit=3")))
+    try:
+        page.reload()
+        rows = page.locator("tr[data-alert-id]")
+        expect(rows).to_have_count(3)
+        older = page.get_by_role("button", name="Load older")
+        older.click()
+        expect(rows).to_have_count(4)
+        expect(older).to_have_count(0)
+    finally:
+        page.unroute(re.compile(r"/api/alerts\?.*limit=50"))
+
+    # The workflow's page: its last alerts, newest first.
+    page.goto(f"{BASE}/#/workflows/{workflow_id}")
+    last = page.get_by_test_id("workflow-alerts").locator("tr[data-alert-id]")
+    expect(last).to_have_count(4)
+    expect(last.first.locator(".event-chip")).to_have_text(re.compile(r"failed|3 failures in a row"))
+    shot(page, "50-workflow-alerts")
+
+
+def test_alert_narrow(page: Page):
+    """The Alerts page and the rule dialog fit a phone-sized screen."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    try:
+        open_alerts(page, "Rules")
+        expect(page.locator("tr[data-rule-id]")).to_have_count(1)
+        shot(page, "51-narrow-alert-rules")
+        page.locator("tr[data-rule-id]").get_by_role("button", name=re.compile(r"^Edit rule")).click()
+        expect(dialog(page).get_by_role("group", name="Workflows").get_by_label("alert-target", exact=True)).to_be_checked()
+        shot(page, "52-narrow-alert-rule-edit")
+        assert dialog(page).evaluate("d => d.scrollWidth <= d.clientWidth"), "the rule dialog scrolls sideways"
+        page.keyboard.press("Escape")
+        page.get_by_role("navigation", name="Alerts").get_by_role("link", name="History", exact=True).click()
+        expect(page.locator("tr[data-alert-id]").first).to_be_visible()
+        shot(page, "53-narrow-alert-history")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"the page scrolls sideways on a narrow screen ({width}px)"
+    finally:
+        page.set_viewport_size({"width": 1280, "height": 800})
+
+
 TESTS = [test_sign_in, test_flow_no_trigger, test_flow_scheduled, test_flow_dependency_and_cycle,
          test_add_toggle_delete_trigger, test_run_now, test_cancel, test_graph, test_keyboard, test_narrow_screen,
          test_webhook_secret_shown_once, test_pause_resume, test_file_arrival_settings, test_live_output,
          test_edit_workflow, test_edit_triggers, test_rotate_secret, test_backfill, test_event_payload, test_load_older,
          test_workflow_list_paging, test_narrow_editing, test_join_upstreams, test_run_params, test_trigger_params,
-         test_schedule_options]
+         test_schedule_options, test_alert_channel_and_rule, test_alert_errors, test_alert_history, test_alert_narrow]
 
 
 def main():

@@ -1,4 +1,5 @@
 // Entry point: sign-in, the hash router and the page lifecycle.
+import { renderAlerts } from './alerts.js';
 import { clearToken, onUnauthorized, setToken, takeTokenFromAddress, token } from './api.js';
 import { errorState, toast } from './components.js';
 import { h, openDialog } from './dom.js';
@@ -13,6 +14,7 @@ const routes = [
   [/^#\/executions\/(\d+)$/, (main, m) => renderExecution(main, Number(m[1]))],
   [/^#\/executions(?:\?(.*))?$/, (main, m) => renderExecutions(main, new URLSearchParams(m[1] || ''))],
   [/^#\/graph$/, (main) => renderGraph(main)],
+  [/^#\/alerts(?:\/(rules|channels|history))?(?:\?(.*))?$/, (main, m) => renderAlerts(main, m[1] || 'rules', new URLSearchParams(m[2] || ''))],
 ];
 
 let cleanup = null;

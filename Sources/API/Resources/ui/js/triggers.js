@@ -270,8 +270,8 @@ export function showSecret(trigger) {
   openDialog(dialog);
 }
 
-/** A read-only field with a Copy button beside it. */
-function copyField(id, label, value, status) {
+/** A read-only field with a Copy button beside it (also for an alert channel's secret). */
+export function copyField(id, label, value, status) {
   const input = h('input', { id, readonly: true, class: 'mono', value });
   const button = h('button', {
     type: 'button', class: 'secondary', 'aria-label': `Copy ${label.toLowerCase()}`, onclick: async () => {

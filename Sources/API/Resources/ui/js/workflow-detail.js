@@ -1,4 +1,5 @@
-// One workflow: its steps, "Run now", the Triggers section, who depends on it, and recent runs.
+// One workflow: its steps, "Run now", the Triggers section, who depends on it, recent runs, and
+// its alerts (the rules that cover it, its last alerts).
 import { apiFeatures, del, get, post } from './api.js';
 import { emptyState, errorState, loading, pageHeader, poll, statusBadge, toast } from './components.js';
 import { confirmDialog, formatTime, h, relative, replace, runDuration } from './dom.js';
@@ -6,6 +7,7 @@ import { primeExecution } from './executions.js';
 import { openRunWithParams } from './params.js';
 import { icon, triggerIcon } from './icons.js';
 import { openAddTrigger, triggerCards } from './triggers.js';
+import { workflowAlerts } from './workflow-alerts.js';
 import { openEditWorkflow } from './workflow-edit.js';
 
 export async function renderWorkflow(main, id) {
@@ -18,6 +20,7 @@ export async function renderWorkflow(main, id) {
   const stepsBody = h('div', { class: 'card' });
   const dependents = h('div');
   const runsBody = h('div', { class: 'card table-card' }, loading());
+  const alerts = workflowAlerts(id);
   const addButton = h('button', { type: 'button', class: 'secondary', onclick: () => openAddTrigger(workflow, refresh) }, icon('plus'), 'Add trigger');
 
   replace(main, header,
@@ -28,7 +31,8 @@ export async function renderWorkflow(main, id) {
       h('section', { 'aria-labelledby': 'steps-title' }, h('h2', { id: 'steps-title' }, 'Steps'), stepsBody)),
     h('section', { 'aria-labelledby': 'runs-title' },
       h('div', { class: 'section-head' }, h('h2', { id: 'runs-title' }, 'Recent runs'), h('a', { href: `#/executions?workflow_id=${id}` }, 'All runs →')),
-      runsBody));
+      runsBody),
+    alerts.element);
 
   let shown = {};
   /** Re-renders a part only when its data changed, so polling leaves focus and open menus alone. */
@@ -58,6 +62,7 @@ export async function renderWorkflow(main, id) {
     ]);
     show('runs', runs.executions, () => replace(runsBody, recentRuns(runs.executions)));
     show('deps', deps.downstream, () => replace(dependents, downstreamList(deps.downstream)));
+    await alerts.refresh();
   }
 
   renderAll();
