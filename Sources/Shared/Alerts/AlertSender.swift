@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 
 /// Sends an alert to a channel, once: one attempt, whose result says whether to try again.
 /// Retries, backoff and records are the notifier's.
@@ -80,7 +81,13 @@ public struct AlertSender: Sendable {
 
     /// One sentence for a request that got no answer.
     static func describe(_ error: any Error, url: String) -> String {
-        let host = URL(string: url)?.host ?? url
+        let parsed = URL(string: url)
+        let host = parsed?.host ?? url
+        let address = parsed?.port.map { "\(host):\($0)" } ?? host
+        func refused(_ error: any Error) -> Bool { (error as? IOError)?.errnoCode == ECONNREFUSED }
+        if refused(error) || (error as? NIOConnectionError)?.connectionErrors.contains(where: { refused($0.error) }) == true {
+            return "\(address) refused the connection (is the receiver running?)"
+        }
         switch error {
         case let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout:
             return "no answer from \(host) in time"
