@@ -131,11 +131,25 @@ CREATE TABLE flowforge.alert_throttle (
 -- No foreign key: a run may finish after its workflow was deleted, and its result must still
 -- be written.
 CREATE TABLE flowforge.alert_streaks (
-    workflow_id       bigint PRIMARY KEY,
-    failures          integer NOT NULL,
-    last_execution_id bigint NOT NULL,
-    last_finished_at  timestamptz NOT NULL
+    workflow_id bigint PRIMARY KEY,
+    failures    integer NOT NULL
 );
+
+-- Runs that finish while no enabled rule covers their workflow are not counted, so a change
+-- to the rules forgets every kept streak: each is counted again from the run history at its
+-- workflow's next finish (`raise_run_alerts`). Rules change rarely; runs finish all the time,
+-- and this keeps the check off their path.
+CREATE FUNCTION flowforge.forget_alert_streaks() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM flowforge.alert_streaks;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER alert_rules_changed AFTER INSERT OR UPDATE OR DELETE ON flowforge.alert_rules
+    FOR EACH STATEMENT EXECUTE FUNCTION flowforge.forget_alert_streaks();
+CREATE TRIGGER alert_rule_workflows_changed AFTER INSERT OR UPDATE OR DELETE ON flowforge.alert_rule_workflows
+    FOR EACH STATEMENT EXECUTE FUNCTION flowforge.forget_alert_streaks();
 
 -- A time as the API writes times: UTC, milliseconds, "Z".
 CREATE FUNCTION flowforge.api_time(t timestamptz) RETURNS text
@@ -206,82 +220,108 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- Raises the alerts of runs that have just been given their final status, called by the
--- statement that gives it (with the runs it finished). A volatile function's queries see what
+-- statement that gives it (with the runs it finished and their statuses, in the same order). A volatile function's queries see what
 -- the calling statement wrote before the call, so the runs' rows are read as they now are.
--- Returns how many alerts it raised. With no enabled rule it costs one index-less lookup of a
--- small table.
-CREATE FUNCTION flowforge.raise_run_alerts(run_ids bigint[]) RETURNS integer
+-- Returns how many alerts it raised. With no enabled rule it costs one look at a small table;
+-- with rules, a batch of successes that changes no streak costs one query more.
+CREATE FUNCTION flowforge.raise_run_alerts(run_ids bigint[], statuses text[]) RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
-    run flowforge.executions;
+    workflow record;
+    rules flowforge.alert_rules[];
     rule flowforge.alert_rules;
-    raised integer := 0;
+    run flowforge.executions;
+    counts_streak boolean;
+    failures integer;
     before integer;
     streak integer;
-    state flowforge.alert_streaks;
-    msg jsonb;
+    raised integer := 0;
 BEGIN
     IF run_ids IS NULL OR cardinality(run_ids) = 0 OR NOT EXISTS (SELECT 1 FROM flowforge.alert_rules WHERE enabled) THEN
+        RETURN 0;
+    END IF;
+    -- A batch of successes (the usual batch) matters only to rules that tell of successes, or
+    -- to a workflow whose failures in a row a rule counts and that has some (or none known
+    -- yet): the success ends the streak. Anything else is decided here, in one look.
+    IF NOT ('failed' = ANY(statuses) OR 'skipped' = ANY(statuses))
+       AND NOT EXISTS (SELECT 1 FROM flowforge.alert_rules WHERE enabled AND on_succeeded)
+       AND NOT EXISTS (
+           SELECT 1 FROM flowforge.executions e
+           LEFT JOIN flowforge.alert_streaks s ON s.workflow_id = e.workflow_id
+           WHERE e.id = ANY(run_ids) AND coalesce(s.failures, 1) > 0
+             AND EXISTS (
+                 SELECT 1 FROM flowforge.alert_rules_for(e.workflow_id) r
+                 WHERE r.on_recovered OR r.consecutive_failures IS NOT NULL))
+    THEN
         RETURN 0;
     END IF;
     -- The block has an exception handler, and so a subtransaction: entered only when some
     -- rule is enabled.
     BEGIN
-        FOR run IN
-            SELECT e.* FROM flowforge.executions e
+        -- Workflow by workflow: its rules are read once, its streak row locked and written
+        -- once, whatever the number of its runs. Row locks (a workflow's streak, then each
+        -- rule's throttle) are thus taken in the order of (workflow, rule) by every caller, so
+        -- two batches cannot deadlock on them.
+        FOR workflow IN
+            SELECT e.workflow_id, array_agg(e.id) AS ids FROM flowforge.executions e
             WHERE e.id = ANY(run_ids) AND e.status IN ('completed', 'failed', 'skipped')
-              AND EXISTS (SELECT 1 FROM flowforge.alert_rules_for(e.workflow_id))
-            -- Row locks (a workflow's streak, then each rule's throttle) are taken in the order of
-            -- (workflow, rule) in every caller, so two batches cannot deadlock on them.
-            ORDER BY e.workflow_id, e.finished_at, e.id
+            GROUP BY e.workflow_id ORDER BY e.workflow_id
         LOOP
-            before := NULL;
-            streak := NULL;
-            IF run.status IN ('completed', 'failed') THEN
-                SELECT * INTO state FROM flowforge.alert_streaks WHERE workflow_id = run.workflow_id FOR UPDATE;
-                -- No streak kept yet, or runs finished while no rule kept it: count it from history.
-                IF NOT FOUND OR EXISTS (
-                    SELECT 1 FROM flowforge.executions p
-                    WHERE p.workflow_id = run.workflow_id AND p.id > state.last_execution_id AND p.id <> ALL(run_ids)
-                      AND p.status IN ('completed', 'failed') AND p.finished_at > state.last_finished_at
-                      AND p.finished_at <= run.finished_at
-                ) THEN
-                    SELECT coalesce(min(n) FILTER (WHERE status = 'completed') - 1, count(*)) INTO before FROM (
-                        SELECT p.status, row_number() OVER (ORDER BY p.id DESC) AS n FROM (
-                            SELECT p.id, p.status FROM flowforge.executions p
-                            WHERE p.workflow_id = run.workflow_id AND p.id <> ALL(run_ids)
-                              AND p.status IN ('completed', 'failed') AND p.finished_at <= run.finished_at
-                            ORDER BY p.id DESC LIMIT 10000
-                        ) p
-                    ) recent;
-                ELSE
-                    before := state.failures;
-                END IF;
-                streak := CASE WHEN run.status = 'failed' THEN before + 1 ELSE 0 END;
-                INSERT INTO flowforge.alert_streaks (workflow_id, failures, last_execution_id, last_finished_at)
-                VALUES (run.workflow_id, streak, run.id, run.finished_at)
-                ON CONFLICT (workflow_id) DO UPDATE
-                SET failures = excluded.failures, last_execution_id = excluded.last_execution_id,
-                    last_finished_at = excluded.last_finished_at;
+            rules := ARRAY(SELECT r FROM flowforge.alert_rules_for(workflow.workflow_id) AS r);
+            CONTINUE WHEN cardinality(rules) = 0;
+            -- The failures in a row are kept only for rules that need them.
+            counts_streak := EXISTS (SELECT 1 FROM unnest(rules) AS r WHERE r.on_recovered OR r.consecutive_failures IS NOT NULL);
+            failures := NULL;
+            IF counts_streak THEN
+                SELECT s.failures INTO failures FROM flowforge.alert_streaks s WHERE s.workflow_id = workflow.workflow_id FOR UPDATE;
             END IF;
-            msg := flowforge.alert_message(run);
-            FOR rule IN SELECT * FROM flowforge.alert_rules_for(run.workflow_id) LOOP
-                IF run.status = 'failed' AND rule.on_failed THEN
-                    raised := raised + flowforge.raise_alert(rule, run.workflow_id, run.workflow_name, run.id, 'failed', NULL, msg);
+            FOR run IN SELECT e.* FROM flowforge.executions e WHERE e.id = ANY(workflow.ids) ORDER BY e.finished_at, e.id LOOP
+                before := NULL;
+                streak := NULL;
+                IF counts_streak AND run.status IN ('completed', 'failed') THEN
+                    -- No streak kept (the first finish since a rule came to cover the
+                    -- workflow): count it from the history.
+                    IF failures IS NULL THEN
+                        SELECT coalesce(min(n) FILTER (WHERE status = 'completed') - 1, count(*)) INTO failures FROM (
+                            SELECT p.status, row_number() OVER (ORDER BY p.id DESC) AS n FROM (
+                                SELECT p.id, p.status FROM flowforge.executions p
+                                WHERE p.workflow_id = run.workflow_id AND p.id <> ALL(run_ids)
+                                  AND p.status IN ('completed', 'failed') AND p.finished_at <= run.finished_at
+                                ORDER BY p.id DESC LIMIT 10000
+                            ) p
+                        ) recent;
+                    END IF;
+                    before := failures;
+                    streak := CASE WHEN run.status = 'failed' THEN before + 1 ELSE 0 END;
+                    failures := streak;
                 END IF;
-                IF run.status = 'failed' AND rule.consecutive_failures = streak THEN
-                    raised := raised + flowforge.raise_alert(rule, run.workflow_id, run.workflow_name, run.id, 'consecutive_failures', streak, msg);
-                END IF;
-                IF run.status = 'completed' AND rule.on_succeeded THEN
-                    raised := raised + flowforge.raise_alert(rule, run.workflow_id, run.workflow_name, run.id, 'succeeded', NULL, msg);
-                END IF;
-                IF run.status = 'completed' AND rule.on_recovered AND before > 0 THEN
-                    raised := raised + flowforge.raise_alert(rule, run.workflow_id, run.workflow_name, run.id, 'recovered', before, msg);
-                END IF;
-                IF run.status = 'skipped' AND rule.on_skipped THEN
-                    raised := raised + flowforge.raise_alert(rule, run.workflow_id, run.workflow_name, run.id, 'skipped', NULL, msg);
-                END IF;
+                FOREACH rule IN ARRAY rules LOOP
+                    IF run.status = 'failed' AND rule.on_failed THEN
+                        raised := raised + flowforge.raise_alert(
+                            rule, run.workflow_id, run.workflow_name, run.id, 'failed', NULL, flowforge.alert_message(run));
+                    END IF;
+                    IF run.status = 'failed' AND rule.consecutive_failures = streak THEN
+                        raised := raised + flowforge.raise_alert(
+                            rule, run.workflow_id, run.workflow_name, run.id, 'consecutive_failures', streak, flowforge.alert_message(run));
+                    END IF;
+                    IF run.status = 'completed' AND rule.on_succeeded THEN
+                        raised := raised + flowforge.raise_alert(
+                            rule, run.workflow_id, run.workflow_name, run.id, 'succeeded', NULL, flowforge.alert_message(run));
+                    END IF;
+                    IF run.status = 'completed' AND rule.on_recovered AND before > 0 THEN
+                        raised := raised + flowforge.raise_alert(
+                            rule, run.workflow_id, run.workflow_name, run.id, 'recovered', before, flowforge.alert_message(run));
+                    END IF;
+                    IF run.status = 'skipped' AND rule.on_skipped THEN
+                        raised := raised + flowforge.raise_alert(
+                            rule, run.workflow_id, run.workflow_name, run.id, 'skipped', NULL, flowforge.alert_message(run));
+                    END IF;
+                END LOOP;
             END LOOP;
+            IF failures IS NOT NULL THEN
+                INSERT INTO flowforge.alert_streaks (workflow_id, failures) VALUES (workflow.workflow_id, failures)
+                ON CONFLICT (workflow_id) DO UPDATE SET failures = excluded.failures;
+            END IF;
         END LOOP;
     EXCEPTION
         -- A deadlock or serialization failure is passed on: the caller's statement fails whole

@@ -342,11 +342,11 @@ public struct SchedulerStore: Sendable {
                     UPDATE flowforge.executions e
                     SET status = 'failed', finished_at = clock_timestamp(), error = 'worker lost: its lease expired and no attempts remain'
                     FROM job WHERE e.id = job.execution_id AND e.status = 'running'
-                    RETURNING e.id, e.trigger_type, e.finished_at
+                    RETURNING e.id, e.status, e.trigger_type, e.finished_at
                 ), backlog AS (
                     INSERT INTO flowforge.cascade_backlog (execution_id, finished_at) SELECT id, finished_at FROM lost
                 ), alerted AS (
-                    SELECT flowforge.raise_run_alerts(array_agg(id)) FROM lost
+                    SELECT flowforge.raise_run_alerts(array_agg(id), array_agg(status)) FROM lost
                 )
                 SELECT id, trigger_type FROM lost, alerted
                 """, logger: logger)

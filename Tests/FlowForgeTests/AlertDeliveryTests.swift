@@ -25,7 +25,11 @@ struct AlertDeliveryTests {
         config.alertSweep = .milliseconds(100)
         config.cascadeSweep = .milliseconds(200)
         config.rescueInterval = .milliseconds(300)
-        if let clock { config.clock = clock }
+        if let clock {
+            config.clock = clock
+            // A moved clock runs far faster than sends take; its own leases must not run out.
+            config.alertLease = .seconds(30 * 86_400)
+        }
         return config
     }
 

@@ -227,7 +227,7 @@ extension QueueStore {
             INSERT INTO flowforge.cascade_backlog (execution_id, finished_at)
             SELECT id, finished_at FROM done WHERE cascades
         ), alerted AS (
-            SELECT flowforge.raise_run_alerts(array_agg(id)) AS raised FROM done
+            SELECT flowforge.raise_run_alerts(array_agg(id), array_agg(status)) AS raised FROM done
         )
         """
 

@@ -131,9 +131,9 @@ struct QueueStore: Sendable {
                     error = 'skipped: the workflow already had ' || job.max_concurrent_runs
                         || ' run(s) running (overlap_policy skip, max_concurrent_runs ' || job.max_concurrent_runs || ')'
                 FROM job WHERE e.id = job.execution_id
-                RETURNING e.id, e.trigger_type
+                RETURNING e.id, e.status, e.trigger_type
             ), alerted AS (
-                SELECT flowforge.raise_run_alerts(array_agg(id)) FROM skipped
+                SELECT flowforge.raise_run_alerts(array_agg(id), array_agg(status)) FROM skipped
             )
             SELECT trigger_type FROM skipped, alerted
             """, logger: logger)

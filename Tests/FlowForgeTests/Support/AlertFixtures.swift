@@ -94,9 +94,9 @@ enum AlertFixtures {
             """
             WITH done AS (
                 UPDATE flowforge.executions SET status = \(status), finished_at = clock_timestamp(), error = 'exit status 1'
-                WHERE id = ANY(\(ids)) RETURNING id
+                WHERE id = ANY(\(ids)) RETURNING id, status
             ), alerted AS (
-                SELECT flowforge.raise_run_alerts(array_agg(id)) FROM done
+                SELECT flowforge.raise_run_alerts(array_agg(id), array_agg(status)) FROM done
             )
             SELECT count(*) FROM done, alerted
             """)
