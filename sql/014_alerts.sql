@@ -343,6 +343,8 @@ $$;
 -- and `long_running` ones (running longer than the rule's seconds), at most `batch` of each.
 -- Only runs still on the queue are looked at; a backfill's runs are late by design and are
 -- left out. One caller at a time: replicas' maintenance that finds the lock taken skips.
+-- Both kinds are raised in one pass, in the order of (workflow, rule), the order in which
+-- `raise_run_alerts` takes the throttles' row locks.
 CREATE FUNCTION flowforge.raise_timing_alerts(batch integer) RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -356,39 +358,34 @@ BEGIN
         RETURN 0;
     END IF;
     FOR found IN
-        SELECT r.id AS rule_id, e.id AS run_id FROM flowforge.jobs j
-        JOIN flowforge.executions e ON e.id = j.execution_id
-        JOIN flowforge.alert_rules r ON r.enabled AND r.late_seconds IS NOT NULL
-        WHERE NOT j.backfill AND e.trigger_type = 'scheduled' AND e.scheduled_for IS NOT NULL
-          AND e.scheduled_for + make_interval(secs => r.late_seconds) < clock_timestamp()
-          AND (e.started_at IS NULL OR e.started_at > e.scheduled_for + make_interval(secs => r.late_seconds))
-          AND (r.all_workflows OR EXISTS (
-              SELECT 1 FROM flowforge.alert_rule_workflows w WHERE w.rule_id = r.id AND w.workflow_id = e.workflow_id))
-          AND NOT EXISTS (SELECT 1 FROM flowforge.alerts a WHERE a.rule_id = r.id AND a.execution_id = e.id AND a.event = 'late')
-        ORDER BY e.workflow_id, r.id, e.id
-        LIMIT batch
+        SELECT * FROM (
+            (SELECT e.workflow_id, r.id AS rule_id, e.id AS run_id, 'late' AS kind, r.late_seconds AS seconds
+             FROM flowforge.jobs j
+             JOIN flowforge.executions e ON e.id = j.execution_id
+             CROSS JOIN LATERAL flowforge.alert_rules_for(e.workflow_id) r
+             WHERE r.late_seconds IS NOT NULL AND NOT j.backfill AND e.trigger_type = 'scheduled' AND e.scheduled_for IS NOT NULL
+               AND e.scheduled_for + make_interval(secs => r.late_seconds) < clock_timestamp()
+               AND (e.started_at IS NULL OR e.started_at > e.scheduled_for + make_interval(secs => r.late_seconds))
+               AND NOT EXISTS (SELECT 1 FROM flowforge.alerts a WHERE a.rule_id = r.id AND a.execution_id = e.id AND a.event = 'late')
+             ORDER BY e.workflow_id, r.id, e.id
+             LIMIT batch)
+            UNION ALL
+            (SELECT e.workflow_id, r.id, e.id, 'long_running', r.long_running_seconds
+             FROM flowforge.jobs j
+             JOIN flowforge.executions e ON e.id = j.execution_id
+             CROSS JOIN LATERAL flowforge.alert_rules_for(e.workflow_id) r
+             WHERE r.long_running_seconds IS NOT NULL AND j.locked_by IS NOT NULL AND e.status = 'running'
+               AND e.started_at + make_interval(secs => r.long_running_seconds) < clock_timestamp()
+               AND NOT EXISTS (SELECT 1 FROM flowforge.alerts a WHERE a.rule_id = r.id AND a.execution_id = e.id AND a.event = 'long_running')
+             ORDER BY e.workflow_id, r.id, e.id
+             LIMIT batch)
+        ) due
+        ORDER BY workflow_id, rule_id, run_id
     LOOP
         SELECT * INTO rule FROM flowforge.alert_rules WHERE id = found.rule_id;
         SELECT * INTO run FROM flowforge.executions WHERE id = found.run_id;
-        raised := raised + flowforge.raise_alert(rule, run.workflow_id, run.workflow_name, run.id, 'late', rule.late_seconds,
+        raised := raised + flowforge.raise_alert(rule, run.workflow_id, run.workflow_name, run.id, found.kind, found.seconds,
             flowforge.alert_message(run));
-    END LOOP;
-    FOR found IN
-        SELECT r.id AS rule_id, e.id AS run_id FROM flowforge.jobs j
-        JOIN flowforge.executions e ON e.id = j.execution_id
-        JOIN flowforge.alert_rules r ON r.enabled AND r.long_running_seconds IS NOT NULL
-        WHERE j.locked_by IS NOT NULL AND e.status = 'running'
-          AND e.started_at + make_interval(secs => r.long_running_seconds) < clock_timestamp()
-          AND (r.all_workflows OR EXISTS (
-              SELECT 1 FROM flowforge.alert_rule_workflows w WHERE w.rule_id = r.id AND w.workflow_id = e.workflow_id))
-          AND NOT EXISTS (SELECT 1 FROM flowforge.alerts a WHERE a.rule_id = r.id AND a.execution_id = e.id AND a.event = 'long_running')
-        ORDER BY e.workflow_id, r.id, e.id
-        LIMIT batch
-    LOOP
-        SELECT * INTO rule FROM flowforge.alert_rules WHERE id = found.rule_id;
-        SELECT * INTO run FROM flowforge.executions WHERE id = found.run_id;
-        raised := raised + flowforge.raise_alert(rule, run.workflow_id, run.workflow_name, run.id, 'long_running',
-            rule.long_running_seconds, flowforge.alert_message(run));
     END LOOP;
     RETURN raised;
 END
