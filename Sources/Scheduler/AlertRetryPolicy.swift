@@ -33,11 +33,3 @@ public struct AlertRetryPolicy: Sendable, Equatable {
         return .milliseconds(Int64(min(delay, cap.seconds) * 1000))
     }
 }
-
-extension Duration {
-    /// The duration in seconds, as a `TimeInterval`.
-    var seconds: TimeInterval {
-        let (whole, attoseconds) = components
-        return TimeInterval(whole) + TimeInterval(attoseconds) / 1e18
-    }
-}

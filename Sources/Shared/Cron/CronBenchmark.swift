@@ -111,7 +111,7 @@ public enum CronBenchmark {
     }
 
     private static func nanoseconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) * 1e9 + Double(duration.components.attoseconds) / 1e9
+        duration.seconds * 1e9
     }
 
     private static func pad(_ text: String, _ width: Int, left: Bool = false) -> String {

@@ -241,8 +241,7 @@ public func abandoning<T: Sendable>(
     try await interruptible(
         cancelWithCaller: cancelWithCaller,
         arm: { interrupt in
-            let seconds = Double(limit.components.seconds) + Double(limit.components.attoseconds) / 1e18
-            let alarm = Alarm(after: limit) { interrupt(DeadlineExceeded(seconds: seconds)) }
+            let alarm = Alarm(after: limit) { interrupt(DeadlineExceeded(seconds: limit.seconds)) }
             return { alarm.cancel() }
         },
         operation)

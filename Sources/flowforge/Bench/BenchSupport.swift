@@ -241,11 +241,6 @@ func postgresCPUSeconds(_ cluster: LocalPostgres) -> Double? {
     return total
 }
 
-extension Duration {
-    /// The duration in seconds, as a floating-point number.
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}
-
 /// A benchmark's calls to the API process it started, with its token.
 struct BenchAPI {
     let base: String

@@ -1,3 +1,4 @@
+import FlowForgeShared
 import Foundation
 
 #if canImport(Glibc)
