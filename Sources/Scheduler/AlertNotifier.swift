@@ -121,24 +121,10 @@ struct AlertNotifier: Sendable {
         guard let channel = delivery.channel else {
             throw NotSent(result: .notSent("the channel was deleted after the alert was raised"))
         }
-        var secret: [UInt8]?
-        if let sealed = delivery.sealedSecret {
-            guard let box = parts.config.secretBox else {
-                // Another replica, or this one restarted with the key, can still send it.
-                var result = AlertDeliveryResult.notSent(
-                    "this scheduler has no FLOWFORGE_SECRET_KEY, so it cannot open the channel's secret")
-                result.retryable = true
-                throw NotSent(result: result)
-            }
-            guard let opened = box.open(sealed) else {
-                throw NotSent(result: .notSent("the channel's secret does not open with this FLOWFORGE_SECRET_KEY (was the key changed?)"))
-            }
-            secret = opened
-        }
         do {
-            return try AlertTarget(channel: channel, secret: secret)
+            return try AlertTarget(channel: channel, sealedSecret: delivery.sealedSecret, secretBox: parts.config.secretBox, process: "scheduler")
         } catch {
-            throw NotSent(result: .notSent(error.description))
+            throw NotSent(result: error.result)
         }
     }
 }

@@ -509,7 +509,7 @@ struct AlertMessageTests {
         #expect(Self.message("recovered", detail: 1).headline == "nightly recovered after 1 failure (run #12)")
         #expect(Self.message("late", detail: 300).headline == "nightly is late: not started 5 min after its scheduled time (run #12)")
         #expect(Self.message("long_running", detail: 5400).headline == "nightly is running long: more than 1 h 30 min (run #12)")
-        #expect(AlertMessage.test(channelName: "x").headline == "Test message from FlowForge")
+        #expect(AlertMessage.test().headline == "Test message from FlowForge")
     }
 
     @Test("the webhook body carries the run, the rule, the link and the held-back count")

@@ -26,30 +26,13 @@ struct AlertChannelsController {
     @Sendable func test(_ request: Request, context: BasicRequestContext) async throws -> JSONBody<AlertChannelTestBody> {
         let id = try channelId(request, context)
         guard let (channel, sealed) = try await stores.alerts.channelForSending(id: id) else { throw notFound(id) }
-        var secret: [UInt8]?
-        if let sealed {
-            guard let secretBox = stores.secretBox else {
-                return JSONBody(AlertChannelTestBody(.notSent("the API has no FLOWFORGE_SECRET_KEY to open this channel's secret")))
-            }
-            guard let opened = secretBox.open(sealed) else {
-                let remedy =
-                    switch channel.kind {
-                    case .webhook: "rotate its secret"
-                    case .slack: "save its URL again"
-                    case .email: "save its password again"
-                    }
-                return JSONBody(
-                    AlertChannelTestBody(.notSent("this channel's secret was sealed with another FLOWFORGE_SECRET_KEY than the API's; \(remedy)")))
-            }
-            secret = opened
-        }
         let target: AlertTarget
         do {
-            target = try AlertTarget(channel: channel, secret: secret)
+            target = try AlertTarget(channel: channel, sealedSecret: sealed, secretBox: stores.secretBox, process: "API")
         } catch {
-            return JSONBody(AlertChannelTestBody(.notSent(error.description)))
+            return JSONBody(AlertChannelTestBody(error.result))
         }
-        let result = await sender.send(.test(channelName: channel.name, now: stores.clock()), to: target)
+        let result = await sender.send(.test(now: stores.clock()), to: target)
         return JSONBody(AlertChannelTestBody(result))
     }
 

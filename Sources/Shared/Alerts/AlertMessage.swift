@@ -77,7 +77,7 @@ public struct AlertMessage: Sendable, Equatable {
     }
 
     /// What `POST /api/alert-channels/:id/test` sends: marked as a test, about no run.
-    public static func test(channelName: String, now: Date = Date()) -> AlertMessage {
+    public static func test(now: Date = Date()) -> AlertMessage {
         AlertMessage(
             alertId: nil, idempotencyKey: UUID().uuidString.lowercased(), event: "test", eventDetail: nil, rule: nil,
             workflowId: nil, workflowName: "", run: nil, heldBack: 0, url: nil, createdAt: now, isTest: true)

@@ -18,6 +18,30 @@ public enum AlertTarget: Sendable {
         public var caCertificate: String?
     }
 
+    /// The target of `channel` with its sealed secret (nil when it has none) opened by
+    /// `secretBox`, the key of `process` ("API", "scheduler"), which names it in the error.
+    /// Without a key the error is `retryable`: a replica that has it, or this process
+    /// restarted with it, can still send.
+    public init(channel: AlertChannel, sealedSecret: [UInt8]?, secretBox: SecretBox?, process: String) throws(AlertTargetError) {
+        var secret: [UInt8]?
+        if let sealedSecret {
+            guard let secretBox else {
+                throw AlertTargetError("the \(process) has no FLOWFORGE_SECRET_KEY to open this channel's secret", retryable: true)
+            }
+            guard let opened = secretBox.open(sealedSecret) else {
+                let remedy =
+                    switch channel.kind {
+                    case .webhook: "rotate its secret"
+                    case .slack: "save its URL again"
+                    case .email: "save its password again"
+                    }
+                throw AlertTargetError("this channel's secret was sealed with another FLOWFORGE_SECRET_KEY than the \(process)'s; \(remedy)")
+            }
+            secret = opened
+        }
+        try self.init(channel: channel, secret: secret)
+    }
+
     /// The target of `channel`, whose sealed secret `open` opened (nil when it has none).
     /// Throws a sentence when the stored channel lacks what its kind needs.
     public init(channel: AlertChannel, secret: [UInt8]?) throws(AlertTargetError) {
@@ -45,8 +69,20 @@ public enum AlertTarget: Sendable {
     }
 }
 
-/// Why a channel cannot be sent to, one sentence.
+/// Why a channel cannot be sent to, one sentence, and whether trying later may succeed.
 public struct AlertTargetError: Error, CustomStringConvertible {
     public var description: String
-    public init(_ description: String) { self.description = description }
+    public var retryable: Bool
+
+    public init(_ description: String, retryable: Bool = false) {
+        self.description = description
+        self.retryable = retryable
+    }
+
+    /// The attempt that was not made, as its result.
+    public var result: AlertDeliveryResult {
+        var result = AlertDeliveryResult.notSent(description)
+        result.retryable = retryable
+        return result
+    }
 }
